@@ -1,0 +1,49 @@
+# Helpers in the style of absl_cc_library: every target of the project is declared through
+# them, so warnings, include roots and test labels are the same everywhere.
+
+set(WEIR_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # g++ 12 reports false positives on coroutine frames and std::optional in -O2/-O3 builds.
+  list(APPEND WEIR_WARNINGS -Wno-maybe-uninitialized -Wno-mismatched-new-delete)
+endif()
+
+# weir_library(NAME core SOURCES a.cpp ... DEPS weir::x ...)
+#   -> target weir_core, alias weir::core; the repository root is the include root.
+function(weir_library)
+  cmake_parse_arguments(W "" "NAME" "SOURCES;DEPS" ${ARGN})
+  set(target weir_${W_NAME})
+  add_library(${target} STATIC ${W_SOURCES})
+  add_library(weir::${W_NAME} ALIAS ${target})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(${target} PRIVATE ${WEIR_WARNINGS})
+  target_link_libraries(${target} PUBLIC ${W_DEPS})
+endfunction()
+
+# weir_test(NAME core_task SOURCES task_test.cpp DEPS weir::core LABELS unit threads)
+#   -> executable test_core_task, registered with ctest under its labels (unit when none).
+function(weir_test)
+  if(NOT WEIR_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(W "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  set(target test_${W_NAME})
+  add_executable(${target} ${W_SOURCES})
+  target_compile_options(${target} PRIVATE ${WEIR_WARNINGS})
+  target_link_libraries(${target} PRIVATE ${W_DEPS} GTest::gtest GTest::gtest_main)
+  add_test(NAME ${W_NAME} COMMAND ${target})
+  if(NOT W_LABELS)
+    set(W_LABELS unit)
+  endif()
+  if(NOT W_TIMEOUT)
+    set(W_TIMEOUT 300)
+  endif()
+  set_tests_properties(${W_NAME} PROPERTIES LABELS "${W_LABELS}" TIMEOUT ${W_TIMEOUT})
+endfunction()
+
+# weir_executable(NAME x SOURCES ... DEPS ...)
+function(weir_executable)
+  cmake_parse_arguments(W "" "NAME" "SOURCES;DEPS" ${ARGN})
+  add_executable(${W_NAME} ${W_SOURCES})
+  target_compile_options(${W_NAME} PRIVATE ${WEIR_WARNINGS})
+  target_link_libraries(${W_NAME} PRIVATE ${W_DEPS})
+endfunction()

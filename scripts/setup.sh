@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package weir needs to build and test. Idempotent: when all are
+# present it only runs `dpkg-query` and returns within a second.
+#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --bench  also what bench/ needs (Rust peers, valgrind, wrk, Boost)
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build ccache pkg-config git
+  clang-16 libclang-rt-16-dev        # second compiler, libFuzzer, sanitizer runtimes
+  libgtest-dev libgmock-dev          # unit tests
+  libbenchmark-dev                   # bench/ (built with the release preset)
+  clang-format
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev
+             libboost-dev wrk)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present"
+fi

@@ -1,0 +1,39 @@
+// The runtime's shared state: shards, mailboxes, the blocking pool. Internal.
+#pragma once
+
+#include <weir/core/detail/blocking_pool.hpp>
+#include <weir/core/detail/mailbox.hpp>
+#include <weir/core/detail/shard.hpp>
+#include <weir/core/runtime.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace weir::detail {
+
+class runtime_impl {
+ public:
+  explicit runtime_impl(runtime_options o);
+  ~runtime_impl();
+
+  unsigned size() const noexcept { return static_cast<unsigned>(shards_.size()); }
+  shard& at(unsigned k) noexcept { return *shards_[k]; }
+  mailbox& box(unsigned from, unsigned to) noexcept { return *boxes_[from * size() + to]; }
+  blocking_pool& pool() noexcept { return pool_; }
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
+  const runtime_options& options() const noexcept { return opts_; }
+
+ private:
+  void start_threads();
+
+  runtime_options opts_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::vector<std::unique_ptr<mailbox>> boxes_;
+  blocking_pool pool_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace weir::detail

@@ -1,0 +1,190 @@
+// A shard: one thread, its run queue, timers, reactor and tasks (DESIGN.md D2). Internal;
+// users see weir::runtime and the free functions of weir/core.
+#pragma once
+
+#include <weir/core/cancel.hpp>
+#include <weir/core/detail/ilist.hpp>
+#include <weir/core/detail/mailbox.hpp>
+#include <weir/core/detail/schedulable.hpp>
+#include <weir/core/detail/timer_wheel.hpp>
+#include <weir/core/reactor.hpp>
+#include <weir/core/task.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <source_location>
+#include <vector>
+
+namespace weir::detail {
+
+class runtime_impl;
+
+// What the registry knows about a spawned task (extended by weir::debug).
+struct task_record {
+  std::uint64_t id = 0;
+  std::uint64_t parent_id = 0;
+  const char* name = "";
+  std::source_location spawn_site;
+  unsigned shard = 0;
+};
+
+// The frame of a spawned task's outer coroutine: owned by its shard until it finishes.
+struct root_base;
+struct root_link : ilist_node {
+  root_base* self = nullptr;
+};
+
+struct root_base : promise_base {
+  root_link link;  // in shard::roots_
+  schedulable sched;
+  task_env env_storage;
+  cancel_state cancel;
+  task_record record;
+  root_base() noexcept {
+    env_ = &env_storage;
+    env_storage.cancel = &cancel;
+    env_storage.record = &record;
+    link.self = this;
+  }
+  ~root_base() { link.unlink(); }
+};
+
+struct shard_stats {
+  std::uint64_t spawned = 0, runs = 0, remote_wakes = 0, parks = 0, coop_yields = 0,
+                timers_fired = 0, mailbox_requests = 0, mailbox_full_waits = 0;
+};
+
+extern thread_local constinit class shard* tl_shard;
+
+class shard {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool manual_clock,
+        unsigned coop_ops, std::chrono::nanoseconds coop_quota);
+  ~shard();
+
+  unsigned id() const noexcept { return id_; }
+  runtime_impl& rt() noexcept { return rt_; }
+  reactor& io() noexcept { return *reactor_; }
+  const shard_stats& stats() const noexcept { return stats_; }
+  shard_stats& stats_mut() noexcept { return stats_; }
+
+  // --- scheduling -------------------------------------------------------------
+  void schedule(schedulable* s) noexcept {  // owner thread
+    if (dead_) return;
+    s->next.store(nullptr, std::memory_order_relaxed);
+    if (run_tail_) run_tail_->next.store(s, std::memory_order_relaxed);
+    else run_head_ = s;
+    run_tail_ = s;
+  }
+  void schedule_remote(schedulable* s) noexcept;  // any thread
+  void unpark() noexcept {
+    if (parked_.load(std::memory_order_seq_cst) && parked_.exchange(false)) reactor_->wake();
+  }
+  // Takes ownership of a root created on this thread and makes it runnable.
+  void adopt(root_base* r) noexcept;
+  // Hands a root created on another thread (block_on) to this shard.
+  void inject(root_base* r);
+  task_env* current_env() const noexcept { return current_env_; }
+  std::uint64_t next_task_id() noexcept { return (std::uint64_t{id_} << 48) | ++task_seq_; }
+
+  // --- time ---------------------------------------------------------------------
+  clock::time_point now() const noexcept { return manual_ ? manual_now_ : clock::now(); }
+  bool manual_clock() const noexcept { return manual_; }
+  void advance_manual(clock::duration d) noexcept { manual_now_ += d; }
+  void add_timer(timer_entry* e, clock::time_point deadline) noexcept;
+  void cancel_timer(timer_entry* e) noexcept { wheel_.cancel(e); }
+  // Work the runtime waits for from outside the shard (blocking jobs): while any is
+  // pending, the manual clock does not jump.
+  void external_begin() noexcept { ++external_pending_; }
+  void external_end() noexcept { --external_pending_; }
+
+  // --- cooperative budget (D5) -----------------------------------------------------
+  // Called by an await that could complete without suspending. false: the budget of this
+  // run is spent, the awaiter must yield (complete the operation, then reschedule itself).
+  bool coop_proceed() noexcept {
+    const unsigned n = ++coop_ops_;
+    if (n >= coop_budget_) [[unlikely]]
+      return coop_exhausted();
+    if ((n & 7) == 0) [[unlikely]]
+      return coop_check_time(n);
+    return true;
+  }
+
+  // --- cross-shard mailboxes ---------------------------------------------------------
+  void signal_room() noexcept {  // a consumer freed room in one of our outgoing mailboxes
+    room_signal_.store(true, std::memory_order_seq_cst);
+    unpark();
+  }
+
+  // --- the loop ------------------------------------------------------------------------
+  void run_loop();           // on the shard's thread until the runtime stops
+  void destroy_all_tasks();  // after mark_dead() on every shard: destroys every live root
+
+  bool dead() const noexcept { return dead_; }
+  void mark_dead() noexcept { dead_ = true; }  // runtime shutdown: wakes become no-ops
+
+ private:
+  schedulable* pop() noexcept {
+    schedulable* s = run_head_;
+    if (s) {
+      run_head_ = s->next.load(std::memory_order_relaxed);
+      if (!run_head_) run_tail_ = nullptr;
+    }
+    return s;
+  }
+  bool coop_exhausted() noexcept;
+  bool coop_check_time(unsigned n) noexcept;
+  void drain_remote() noexcept;
+  void drain_injected();
+  void drain_mailboxes() noexcept;
+  void wake_mailbox_waiters() noexcept;
+  void fire_timers() noexcept;
+  bool has_incoming() const noexcept;
+  void park();
+
+  runtime_impl& rt_;
+  const unsigned id_;
+  std::unique_ptr<reactor> reactor_;
+
+  schedulable* run_head_ = nullptr;
+  schedulable* run_tail_ = nullptr;
+  task_env* current_env_ = nullptr;
+
+  alignas(64) std::atomic<schedulable*> remote_head_{nullptr};
+  alignas(64) std::atomic<bool> parked_{false};
+  std::atomic<bool> room_signal_{false};
+  std::atomic<bool> has_injected_{false};
+  std::mutex injected_mu_;
+  ilist injected_;  // guarded by injected_mu_
+
+  ilist roots_;
+  std::uint64_t task_seq_ = 0;
+
+  timer_wheel wheel_;
+  clock::time_point epoch_;
+  clock::time_point manual_now_;
+  bool manual_;
+  unsigned external_pending_ = 0;
+
+  unsigned coop_ops_ = 0;
+  const unsigned coop_budget_;
+  const std::int64_t coop_quota_ns_;
+  std::int64_t coop_t0_ = 0;
+
+  bool dead_ = false;
+  shard_stats stats_;
+};
+
+inline shard* current_shard() noexcept { return tl_shard; }
+
+// The current shard, or throws std::logic_error naming `what` when called outside a runtime.
+shard& require_shard(const char* what);
+
+inline root_base& root_of(ilist_node* link) noexcept { return *static_cast<root_link*>(link)->self; }
+
+}  // namespace weir::detail

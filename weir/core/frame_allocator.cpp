@@ -1,0 +1,58 @@
+#include <weir/core/frame_allocator.hpp>
+
+#include <new>
+
+namespace weir {
+namespace detail {
+
+thread_local constinit frame_cache tl_frame_cache{};
+
+namespace {
+
+// Touched only on the slow path, so the fast path reads a trivially destructible
+// thread_local with no guard; its destructor returns the thread's cached blocks to the heap.
+struct frame_cache_reaper {
+  bool armed = false;
+  ~frame_cache_reaper() {
+    frame_cache& fc = tl_frame_cache;
+    fc.torn_down = true;
+    for (std::size_t c = 1; c < frame_classes; ++c) {
+      void* p = fc.head[c];
+      while (p) {
+        void* next = *static_cast<void**>(p);
+        ::operator delete(p, c * frame_granule);
+        ++fc.heap_frees;
+        p = next;
+      }
+      fc.head[c] = nullptr;
+      fc.count[c] = 0;
+    }
+  }
+};
+thread_local frame_cache_reaper tl_reaper;
+
+}  // namespace
+
+void* frame_alloc_slow(std::size_t n) {
+  frame_cache& fc = tl_frame_cache;
+  if (!fc.torn_down) tl_reaper.armed = true;  // registers the thread-exit destructor
+  const std::size_t c = (n + frame_granule - 1) / frame_granule;
+  ++fc.heap_allocations;
+  // Allocate the rounded size so a block can serve any request of its class later.
+  return ::operator new(c < frame_classes ? c * frame_granule : n);
+}
+
+void frame_free_slow(void* p, std::size_t n) noexcept {
+  const std::size_t c = (n + frame_granule - 1) / frame_granule;
+  ++tl_frame_cache.heap_frees;
+  ::operator delete(p, c < frame_classes ? c * frame_granule : n);
+}
+
+}  // namespace detail
+
+frame_allocator_stats_t frame_allocator_stats() noexcept {
+  const auto& fc = detail::tl_frame_cache;
+  return {fc.heap_allocations, fc.heap_frees, fc.recycled};
+}
+
+}  // namespace weir

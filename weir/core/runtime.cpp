@@ -1,0 +1,158 @@
+#include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/runtime.hpp>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace weir {
+namespace detail {
+
+// --- blocking pool ------------------------------------------------------------------------
+
+void blocking_pool::submit(blocking_job* j) {
+  std::unique_lock lk(mu_);
+  queue_.push_back(j);
+  if (idle_ == 0 && threads_.size() < max_threads_ && !stopping_) {
+    threads_.emplace_back([this] { worker(); });
+  } else {
+    lk.unlock();
+    cv_.notify_one();
+  }
+}
+
+bool blocking_pool::try_cancel(blocking_job* j) noexcept {
+  std::lock_guard lk(mu_);
+  if (!j->linked()) return false;
+  j->unlink();
+  return true;
+}
+
+void blocking_pool::worker() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    while (queue_.empty() && !stopping_) {
+      ++idle_;
+      cv_.wait(lk);
+      --idle_;
+    }
+    if (stopping_) return;
+    auto* j = static_cast<blocking_job*>(queue_.pop_front());
+    lk.unlock();
+    j->run(j);  // last touch of j: waking its task
+    lk.lock();
+  }
+}
+
+void blocking_pool::stop() {
+  std::vector<std::thread> ts;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    queue_.clear();
+    ts.swap(threads_);
+  }
+  cv_.notify_all();
+  for (auto& t : ts) t.join();
+}
+
+unsigned blocking_pool::threads() const {
+  std::lock_guard lk(mu_);
+  return static_cast<unsigned>(threads_.size());
+}
+
+// --- runtime --------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+}  // namespace
+
+runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_.blocking_threads) {
+  const auto cpus = allowed_cpus();
+  unsigned n = opts_.shards;
+  if (n == 0) n = cpus.empty() ? 1 : static_cast<unsigned>(cpus.size());
+  if (!opts_.make_reactor) opts_.make_reactor = make_epoll_reactor;
+  for (unsigned k = 0; k < n; ++k)
+    shards_.push_back(std::make_unique<shard>(*this, k, opts_.make_reactor(), opts_.manual_clock,
+                                              opts_.coop_ops, opts_.coop_quota));
+  for (unsigned from = 0; from < n; ++from)
+    for (unsigned to = 0; to < n; ++to)
+      boxes_.push_back(std::make_unique<mailbox>(from, to, opts_.mailbox_capacity));
+  for (unsigned k = 0; k < n; ++k) {
+    threads_.emplace_back([this, k, cpus] {
+      if (opts_.pin_threads && !cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpus[k % cpus.size()], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort
+      }
+      char name[16];
+      std::snprintf(name, sizeof name, "weir-shard-%u", k);
+      pthread_setname_np(pthread_self(), name);
+      shards_[k]->run_loop();
+    });
+  }
+}
+
+runtime_impl::~runtime_impl() {
+  // 1. stop every shard thread; 2. finish running blocking jobs; 3. destroy what is left.
+  stopping_.store(true, std::memory_order_seq_cst);
+  for (auto& s : shards_) s->unpark();
+  for (auto& s : shards_) s->io().wake();
+  for (auto& t : threads_) t.join();
+  pool_.stop();
+  for (auto& s : shards_) s->mark_dead();
+  for (auto& s : shards_) s->destroy_all_tasks();
+}
+
+mailbox::mailbox(unsigned f, unsigned t, std::size_t capacity) : from(f), to(t) {
+  std::size_t cap = 2;
+  while (cap < capacity) cap <<= 1;
+  capacity_ = cap;
+  mask_ = cap - 1;
+  slots_ = std::make_unique<remote_request*[]>(cap);
+}
+
+}  // namespace detail
+
+runtime::runtime(runtime_options opts)
+    : impl_(std::make_unique<detail::runtime_impl>(std::move(opts))) {}
+
+runtime::~runtime() = default;
+
+unsigned runtime::shard_count() const noexcept { return impl_->size(); }
+
+const char* runtime::reactor_name() const noexcept { return impl_->at(0).io().name(); }
+
+runtime::shard_stats runtime::stats(unsigned k) const noexcept {
+  const auto& s = impl_->at(k).stats();
+  return {s.spawned, s.runs, s.remote_wakes, s.parks, s.coop_yields, s.timers_fired,
+          s.mailbox_requests, s.mailbox_full_waits};
+}
+
+void runtime::inject_main(detail::root_base* root, const char* name, std::source_location site) {
+  if (detail::tl_shard)
+    throw std::logic_error("runtime::block_on called from a shard thread (it would deadlock)");
+  root->record.name = name;
+  root->record.spawn_site = site;
+  root->sched.env = root->env_;
+  impl_->at(0).inject(root);
+}
+
+unsigned this_shard() { return detail::require_shard("weir::this_shard").id(); }
+
+unsigned shard_count() { return detail::require_shard("weir::shard_count").rt().size(); }
+
+}  // namespace weir

@@ -1,0 +1,135 @@
+// weir::runtime — N shards, one thread each (DESIGN.md D2).
+//
+// A runtime starts its shard threads at construction (pinned to CPUs where the OS allows)
+// and stops them at destruction. Work enters with block_on() from a thread that is not a
+// shard; inside, tasks spawn (weir::spawn), hop between shards (weir::on_shard), sleep, and
+// wait on weir::sync primitives. Shards share nothing: each owns its run queue, timing
+// wheel, reactor and frame pools, and shards talk through bounded mailboxes.
+//
+//   weir::runtime rt({.shards = 2});
+//   int v = rt.block_on(compute());       // runs compute() on shard 0, waits for it
+//
+// Destroying a runtime stops every shard, then destroys every task still suspended (their
+// frames and awaiters are released; nothing leaks, nothing resumes).
+//
+// Thread safety: block_on() may be called from any non-shard thread, concurrently. The
+// runtime must outlive every task it runs.
+#pragma once
+
+#include <weir/core/detail/shard.hpp>
+#include <weir/core/reactor.hpp>
+#include <weir/core/task.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <semaphore>
+#include <source_location>
+
+namespace weir {
+
+struct runtime_options {
+  unsigned shards = 0;            // 0: one per CPU this process may use
+  bool pin_threads = true;        // pin shard k to the k-th allowed CPU (ignored on failure)
+  unsigned mailbox_capacity = 256;      // requests in flight from one shard to another
+  unsigned blocking_threads = 16;       // upper bound of weir::blocking's pool
+  // The manual clock (weir::testing::manual_clock): time moves only when the test advances
+  // it, or jumps to the next deadline when no task of the shard can run.
+  bool manual_clock = false;
+  // Cooperative budget (D5): a run of a task may complete at most `coop_ops` awaits without
+  // suspending, and spend at most `coop_quota` doing so, before such an await yields.
+  unsigned coop_ops = 128;
+  std::chrono::microseconds coop_quota{250};
+  // The reactor each shard parks in; epoll when empty. (weir::io supplies io_uring.)
+  reactor_factory make_reactor;
+};
+
+class runtime {
+ public:
+  explicit runtime(runtime_options opts = {});
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  // Runs `t` as a task named `name` on shard 0 and blocks the calling (non-shard) thread
+  // until it finishes; returns its value or rethrows its exception.
+  template <class T>
+  T block_on(task<T> t, const char* name = "main",
+             std::source_location site = std::source_location::current());
+
+  unsigned shard_count() const noexcept;
+  const char* reactor_name() const noexcept;
+
+  struct shard_stats {
+    std::uint64_t spawned, runs, remote_wakes, parks, coop_yields, timers_fired,
+        mailbox_requests, mailbox_full_waits;
+  };
+  // A snapshot of shard `k`'s counters (racy reads of monotonic counters: for reports).
+  shard_stats stats(unsigned k) const noexcept;
+
+  detail::runtime_impl& impl() noexcept { return *impl_; }
+
+ private:
+  void inject_main(detail::root_base* root, const char* name, std::source_location site);
+
+  std::unique_ptr<detail::runtime_impl> impl_;
+};
+
+// The index of the shard the caller runs on; throws std::logic_error outside a runtime.
+unsigned this_shard();
+// The number of shards of the caller's runtime; throws std::logic_error outside a runtime.
+unsigned shard_count();
+
+namespace detail {
+
+template <class T>
+struct block_on_result {
+  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+  std::exception_ptr error;
+  std::binary_semaphore done{0};
+};
+
+// The outer coroutine of a block_on task: stores the outcome and releases the caller.
+struct block_on_coro {
+  struct promise_type : root_base {
+    block_on_coro get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> h;
+};
+
+template <class T>
+block_on_coro block_on_body(task<T> t, block_on_result<T>* out) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      out->value.emplace(0);
+    } else {
+      out->value.emplace(co_await std::move(t));
+    }
+  } catch (...) {
+    out->error = std::current_exception();
+  }
+  out->done.release();
+}
+
+}  // namespace detail
+
+template <class T>
+T runtime::block_on(task<T> t, const char* name, std::source_location site) {
+  detail::block_on_result<T> out;
+  auto coro = detail::block_on_body(std::move(t), &out);
+  coro.h.promise().sched.handle = coro.h;
+  inject_main(&coro.h.promise(), name, site);
+  out.done.acquire();
+  if (out.error) std::rethrow_exception(out.error);
+  if constexpr (!std::is_void_v<T>) return std::move(*out.value);
+}
+
+}  // namespace weir

@@ -1,0 +1,231 @@
+#include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/detail/shard.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace weir::detail {
+
+thread_local constinit shard* tl_shard = nullptr;
+
+void wake(schedulable* s) noexcept {
+  shard* cur = tl_shard;
+  if (s->owner == cur) cur->schedule(s);
+  else s->owner->schedule_remote(s);
+}
+
+shard& require_shard(const char* what) {
+  if (!tl_shard) throw std::logic_error(std::string(what) + " called outside a weir runtime");
+  return *tl_shard;
+}
+
+shard::shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool manual_clock,
+             unsigned coop_ops, std::chrono::nanoseconds coop_quota)
+    : rt_(rt),
+      id_(id),
+      reactor_(std::move(r)),
+      epoch_(clock::now()),
+      manual_now_(epoch_),
+      manual_(manual_clock),
+      coop_budget_(coop_ops ? coop_ops : 1),
+      coop_quota_ns_(coop_quota.count()) {}
+
+shard::~shard() = default;
+
+void shard::schedule_remote(schedulable* s) noexcept {
+  if (dead_) return;
+  schedulable* head = remote_head_.load(std::memory_order_relaxed);
+  do {
+    s->next.store(head, std::memory_order_relaxed);
+  } while (!remote_head_.compare_exchange_weak(head, s, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed));
+  unpark();
+}
+
+void shard::drain_remote() noexcept {
+  if (!remote_head_.load(std::memory_order_relaxed)) return;
+  schedulable* s = remote_head_.exchange(nullptr, std::memory_order_acquire);
+  // The stack holds the newest first: reverse to keep wake order.
+  schedulable* fifo = nullptr;
+  while (s) {
+    schedulable* next = s->next.load(std::memory_order_relaxed);
+    s->next.store(fifo, std::memory_order_relaxed);
+    fifo = s;
+    s = next;
+  }
+  while (fifo) {
+    schedulable* next = fifo->next.load(std::memory_order_relaxed);
+    ++stats_.remote_wakes;
+    schedule(fifo);
+    fifo = next;
+  }
+}
+
+void shard::adopt(root_base* r) noexcept {
+  r->sched.owner = this;
+  r->record.shard = id_;
+  roots_.push_back(&r->link);
+  ++stats_.spawned;
+  schedule(&r->sched);
+}
+
+void shard::inject(root_base* r) {
+  {
+    std::lock_guard lk(injected_mu_);
+    injected_.push_back(&r->link);
+  }
+  has_injected_.store(true, std::memory_order_seq_cst);
+  unpark();
+}
+
+void shard::drain_injected() {
+  if (!has_injected_.load(std::memory_order_relaxed)) return;
+  ilist taken;
+  {
+    std::lock_guard lk(injected_mu_);
+    has_injected_.store(false, std::memory_order_relaxed);
+    taken.splice_back(injected_);
+  }
+  while (auto* n = taken.pop_front()) {
+    root_base& r = root_of(n);
+    r.record.id = next_task_id();
+    adopt(&r);
+  }
+}
+
+void shard::drain_mailboxes() noexcept {
+  const unsigned n = rt_.size();
+  for (unsigned from = 0; from < n; ++from) {
+    if (from == id_) continue;
+    mailbox& box = rt_.box(from, id_);
+    bool popped = false;
+    while (remote_request* r = box.try_pop()) {
+      popped = true;
+      ++stats_.mailbox_requests;
+      r->run(r);
+    }
+    if (popped && box.producer_waiting.load(std::memory_order_seq_cst) &&
+        box.producer_waiting.exchange(false))
+      rt_.at(from).signal_room();
+  }
+}
+
+void shard::wake_mailbox_waiters() noexcept {
+  const unsigned n = rt_.size();
+  for (unsigned to = 0; to < n; ++to) {
+    if (to == id_) continue;
+    mailbox& box = rt_.box(id_, to);
+    // Every waiter retries its push when it runs; those that find the ring full again wait
+    // again, in their original order.
+    while (ilist_node* node = box.waiters.pop_front())
+      schedule(&static_cast<mailbox_waiter*>(node)->sched);
+  }
+}
+
+bool shard::coop_exhausted() noexcept {
+  ++stats_.coop_yields;
+  coop_ops_ = coop_budget_;  // stays exhausted until the next run
+  return false;
+}
+
+bool shard::coop_check_time(unsigned n) noexcept {
+  const std::int64_t t = clock::now().time_since_epoch().count();
+  if (n == 8) {
+    coop_t0_ = t;
+    return true;
+  }
+  if (t - coop_t0_ > coop_quota_ns_) return coop_exhausted();
+  return true;
+}
+
+void shard::add_timer(timer_entry* e, clock::time_point deadline) noexcept {
+  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - epoch_).count();
+  e->tick = d <= 0 ? 0 : static_cast<std::uint64_t>((d + 999'999) / 1'000'000);
+  wheel_.insert(e);
+}
+
+void shard::fire_timers() noexcept {
+  if (wheel_.empty()) return;
+  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(now() - epoch_).count();
+  const std::uint64_t t = d <= 0 ? 0 : static_cast<std::uint64_t>(d / 1'000'000);
+  while (timer_entry* e = wheel_.poll(t)) {
+    ++stats_.timers_fired;
+    e->fire(e);
+  }
+}
+
+bool shard::has_incoming() const noexcept {
+  if (remote_head_.load(std::memory_order_seq_cst)) return true;
+  if (has_injected_.load(std::memory_order_seq_cst)) return true;
+  if (room_signal_.load(std::memory_order_seq_cst)) return true;
+  const unsigned n = rt_.size();
+  for (unsigned from = 0; from < n; ++from)
+    if (from != id_ && !rt_.box(from, id_).empty()) return true;
+  return rt_.stopping();
+}
+
+void shard::park() {
+  std::chrono::nanoseconds timeout{-1};
+  if (auto tick = wheel_.next_expiration()) {
+    const auto at = epoch_ + std::chrono::milliseconds(*tick);
+    if (manual_) {
+      if (external_pending_ == 0) {  // every task is idle: jump to the next deadline
+        if (at > manual_now_) manual_now_ = at;
+        return;
+      }
+    } else {
+      timeout = std::max(std::chrono::nanoseconds(0),
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(at - clock::now()));
+    }
+  }
+  parked_.store(true, std::memory_order_seq_cst);
+  if (has_incoming()) {
+    parked_.store(false, std::memory_order_relaxed);
+    return;
+  }
+  ++stats_.parks;
+  reactor_->wait(timeout);
+  parked_.store(false, std::memory_order_relaxed);
+}
+
+void shard::run_loop() {
+  tl_shard = this;
+  while (!rt_.stopping()) {
+    drain_injected();
+    drain_remote();
+    drain_mailboxes();
+    if (room_signal_.load(std::memory_order_relaxed) && room_signal_.exchange(false))
+      wake_mailbox_waiters();
+    fire_timers();
+    // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
+    unsigned batch = 0;
+    while (schedulable* s = pop()) {
+      current_env_ = s->env;
+      coop_ops_ = 0;
+      ++stats_.runs;
+      s->handle.resume();
+      if (++batch == 61) {
+        reactor_->wait(std::chrono::nanoseconds(0));
+        break;
+      }
+    }
+    current_env_ = nullptr;
+    if (!run_head_) park();
+  }
+  tl_shard = nullptr;
+}
+
+void shard::destroy_all_tasks() {
+  shard* prev = tl_shard;
+  tl_shard = this;
+  run_head_ = run_tail_ = nullptr;
+  remote_head_.store(nullptr);
+  {
+    std::lock_guard lk(injected_mu_);
+    roots_.splice_back(injected_);
+  }
+  while (auto* n = roots_.pop_front()) root_of(n).sched.handle.destroy();
+  tl_shard = prev;
+}
+
+}  // namespace weir::detail

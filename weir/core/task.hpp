@@ -1,0 +1,194 @@
+// weir::task<T> — a lazy coroutine returning T (DESIGN.md D1).
+//
+// A task does nothing until it is awaited (`co_await f()`), spawned (weir::spawn) or run by
+// a runtime (runtime::block_on). Awaiting transfers control to the task symmetrically and
+// the task transfers back to its awaiter when it finishes, so chains of any length use no
+// stack. The result (or the exception the body threw) is handed to the awaiter:
+//
+//   weir::task<int> answer() { co_return 42; }
+//   weir::task<> caller() { int v = co_await answer(); ... }
+//
+// Frames come from the per-thread frame allocator (frame_allocator.hpp): no malloc once
+// warm. A task is move-only; destroying a task that has not finished destroys its frame
+// (and, transitively, the frames it awaits). An "async interface" is a virtual function
+// returning task<T>: one indirect call, no allocation beyond the pooled frame.
+//
+// Awaited tasks inherit their awaiter's environment (cancel token, task record); see
+// cancel.hpp.
+//
+// Thread safety: a task runs on the shard that resumes it; it must not be awaited from two
+// places. Where it resumes: in its awaiter, on the awaiter's thread.
+#pragma once
+
+#include <weir/core/frame_allocator.hpp>
+
+#include <cassert>
+#include <chrono>
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+namespace weir {
+
+class cancel_state;
+
+namespace detail {
+
+struct task_record;
+
+// What an awaited coroutine inherits from its awaiter: the cancel token and the task it is
+// part of. Owned by spawned roots and by scopes that narrow cancellation (with_deadline,
+// when_any, task_group).
+struct task_env {
+  cancel_state* cancel = nullptr;
+  task_record* record = nullptr;
+  // The nearest deadline among the enclosing with_deadline scopes (max: none). A nested
+  // scope with a later deadline arms no timer of its own: the outer one covers it.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+struct promise_base : pooled {
+  std::coroutine_handle<> continuation_;
+  task_env* env_ = nullptr;
+};
+
+template <class P>
+inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().env_;
+  else return nullptr;
+}
+
+struct final_transfer {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+    return h.promise().continuation_;
+  }
+  void await_resume() const noexcept {}
+};
+
+[[noreturn]] void rethrow(const std::exception_ptr& e);
+
+template <class T>
+class task_promise_storage {
+ public:
+  task_promise_storage() noexcept {}
+  task_promise_storage(const task_promise_storage&) = delete;
+  ~task_promise_storage() {
+    if (state_ == state::value) value_.~T();
+    else if (state_ == state::exception) error_.~exception_ptr();
+  }
+  template <class U>
+  void return_value(U&& v) {
+    new (&value_) T(std::forward<U>(v));
+    state_ = state::value;
+  }
+  void unhandled_exception() noexcept {
+    new (&error_) std::exception_ptr(std::current_exception());
+    state_ = state::exception;
+  }
+  T take() {
+    if (state_ == state::exception) [[unlikely]]
+      rethrow(error_);
+    return std::move(value_);
+  }
+
+ private:
+  enum class state : unsigned char { empty, value, exception };
+  union {
+    T value_;
+    std::exception_ptr error_;
+  };
+  state state_ = state::empty;
+};
+
+template <>
+class task_promise_storage<void> {
+ public:
+  void return_void() noexcept {}
+  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+  void take() {
+    if (error_) [[unlikely]]
+      rethrow(error_);
+  }
+
+ private:
+  std::exception_ptr error_;
+};
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] task {
+ public:
+  using value_type = T;
+
+  struct promise_type : detail::promise_base, detail::task_promise_storage<T> {
+    task get_return_object() noexcept {
+      return task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    detail::final_transfer final_suspend() const noexcept { return {}; }
+  };
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  struct awaiter {
+    handle_type h;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) const noexcept {
+      promise_type& p = h.promise();
+      p.continuation_ = caller;
+      p.env_ = detail::env_of(caller);
+      return h;
+    }
+    T await_resume() const { return h.promise().take(); }
+  };
+
+  task() noexcept = default;
+  task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  task& operator=(task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  awaiter operator co_await() const& noexcept {
+    assert(h_ && "awaiting an empty task");
+    return awaiter{h_};
+  }
+  awaiter operator co_await() const&& noexcept {
+    assert(h_ && "awaiting an empty task");
+    return awaiter{h_};
+  }
+
+  // Internal: the frame, for adapters that drive a task themselves.
+  handle_type handle() const noexcept { return h_; }
+
+ private:
+  explicit task(handle_type h) noexcept : h_(h) {}
+  handle_type h_;
+};
+
+template <class T>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<task<T>> = true;
+
+// The result type of `co_await a` for an awaitable `A`.
+template <class A>
+using await_result_t =
+    decltype(std::declval<decltype(std::declval<A>().operator co_await())>().await_resume());
+
+}  // namespace weir
