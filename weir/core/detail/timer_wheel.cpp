@@ -28,9 +28,14 @@ unsigned level_for(std::uint64_t elapsed, std::uint64_t when) {
 }  // namespace
 
 void timer_wheel::file(timer_entry* e) noexcept {
-  // A deadline beyond the wheel's range is filed at the last tick of the current top-level
-  // range, so its slot never lies "behind" the current one; on expiry it is filed again.
-  const std::uint64_t when = std::min(e->tick, elapsed_ | (max_ticks - 1));
+  // A deadline beyond the current top-level range waits in overflow_ until time enters the
+  // range that contains it (so no slot ever lies "behind" the current one).
+  if (e->tick > (elapsed_ | (max_ticks - 1))) {
+    e->level = overflow_level;
+    overflow_.push_back(e);
+    return;
+  }
+  const std::uint64_t when = e->tick;
   const unsigned level = level_for(elapsed_, when);
   const unsigned slot = static_cast<unsigned>((when >> (bits_per_level * level)) & slot_mask);
   e->level = static_cast<std::uint8_t>(level);
@@ -42,7 +47,7 @@ void timer_wheel::file(timer_entry* e) noexcept {
 void timer_wheel::insert(timer_entry* e) noexcept {
   ++size_;
   if (e->tick <= elapsed_) {
-    e->level = 0xff;  // marks "in expired_"
+    e->level = expired_level;
     expired_.push_back(e);
     return;
   }
@@ -53,7 +58,7 @@ void timer_wheel::cancel(timer_entry* e) noexcept {
   if (!e->linked()) return;
   e->unlink();
   --size_;
-  if (e->level == 0xff) return;
+  if (e->level == expired_level || e->level == overflow_level) return;
   if (wheel_[e->level][e->slot].empty()) occupied_[e->level] &= ~(std::uint64_t{1} << e->slot);
 }
 
@@ -66,9 +71,9 @@ std::optional<timer_wheel::expiration> timer_wheel::next_expiration_detail() con
     const unsigned slot = (zeros + now_slot) % slots;
     const std::uint64_t level_start = elapsed_ & ~(level_range(level) - 1);
     std::uint64_t deadline = level_start + slot * slot_range(level);
-    if (deadline <= elapsed_) deadline += level_range(level);  // defensive: see file()
     return expiration{level, slot, deadline};
   }
+  if (!overflow_.empty()) return expiration{overflow_level, 0, (elapsed_ | (max_ticks - 1)) + 1};
   return std::nullopt;
 }
 
@@ -90,15 +95,18 @@ timer_entry* timer_wheel::poll(std::uint64_t now) noexcept {
       return nullptr;
     }
     // Take the whole slot, then advance: due entries fire, the rest cascade lower.
-    ilist& list = wheel_[exp->level][exp->slot];
-    occupied_[exp->level] &= ~(std::uint64_t{1} << exp->slot);
-    elapsed_ = exp->deadline;
     ilist taken;
-    taken.splice_back(list);
+    if (exp->level == overflow_level) {
+      taken.splice_back(overflow_);
+    } else {
+      taken.splice_back(wheel_[exp->level][exp->slot]);
+      occupied_[exp->level] &= ~(std::uint64_t{1} << exp->slot);
+    }
+    elapsed_ = exp->deadline;
     while (auto* n = taken.pop_front()) {
       auto* e = static_cast<timer_entry*>(n);
       if (e->tick <= elapsed_) {
-        e->level = 0xff;
+        e->level = expired_level;
         expired_.push_back(e);
       } else {
         file(e);

@@ -1,5 +1,5 @@
 // Hierarchical timing wheel (DESIGN.md D4): 6 levels of 64 slots, 1 ms ticks, about 2.2
-// years of range (later deadlines are clamped to the last slot and re-filed on expiry).
+// years of range (later deadlines wait in an overflow list until time reaches their range).
 // Insert and cancel are O(1): an entry is an intrusive list node that knows its slot.
 // Finding the next expiry is O(levels) with one 64-bit occupancy mask per level.
 //
@@ -54,7 +54,11 @@ class timer_wheel {
   std::optional<expiration> next_expiration_detail() const noexcept;
   void file(timer_entry* e) noexcept;
 
+  static constexpr std::uint8_t expired_level = 0xff;   // entry is in expired_
+  static constexpr std::uint8_t overflow_level = 0xfe;  // entry is in overflow_
+
   std::array<std::array<ilist, slots>, levels> wheel_;
+  ilist overflow_;
   std::array<std::uint64_t, levels> occupied_{};
   ilist expired_;
   std::uint64_t elapsed_ = 0;
