@@ -2,7 +2,9 @@
 
 namespace weir {
 
-cancel_state::cancel_state(cancel_state* parent) noexcept {
+cancel_state::cancel_state(cancel_state* parent) noexcept { attach(parent); }
+
+void cancel_state::attach(cancel_state* parent) noexcept {
   if (!parent) return;
   if (parent->cancelled()) {
     cancelled_ = true;

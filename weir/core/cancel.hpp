@@ -39,6 +39,9 @@ class cancel_state {
   cancel_state& operator=(const cancel_state&) = delete;
   ~cancel_state();
 
+  // Links a state constructed as a root under `parent` (before it is used).
+  void attach(cancel_state* parent) noexcept;
+
   // Cancels this state and all descendants. Only the first call has an effect.
   void cancel(std::error_code reason = errc::cancelled) noexcept;
   bool cancelled() const noexcept { return cancelled_; }

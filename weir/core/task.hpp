@@ -186,9 +186,32 @@ inline constexpr bool is_task_v = false;
 template <class T>
 inline constexpr bool is_task_v<task<T>> = true;
 
+namespace detail {
+template <class A>
+decltype(auto) get_awaiter(A&& a) {
+  if constexpr (requires { std::forward<A>(a).operator co_await(); })
+    return std::forward<A>(a).operator co_await();
+  else
+    return std::forward<A>(a);
+}
+
 // The result type of `co_await a` for an awaitable `A`.
 template <class A>
-using await_result_t =
-    decltype(std::declval<decltype(std::declval<A>().operator co_await())>().await_resume());
+using awaited_t = decltype(get_awaiter(std::declval<A>()).await_resume());
+
+template <class A>
+task<awaited_t<A>> wrap_awaitable(A a) {
+  co_return co_await std::move(a);
+}
+
+// A task as is; any other awaitable wrapped in a task that awaits it.
+template <class A>
+auto to_task(A&& a) {
+  if constexpr (is_task_v<std::remove_cvref_t<A>>) return std::forward<A>(a);
+  else return wrap_awaitable(std::forward<A>(a));
+}
+template <class A>
+using task_for_t = decltype(to_task(std::declval<A>()));
+}  // namespace detail
 
 }  // namespace weir

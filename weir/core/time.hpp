@@ -103,17 +103,6 @@ struct deadline_timer {
   }
 };
 
-template <class A>
-decltype(auto) get_awaiter(A&& a) {
-  if constexpr (requires { std::forward<A>(a).operator co_await(); })
-    return std::forward<A>(a).operator co_await();
-  else
-    return std::forward<A>(a);
-}
-
-template <class A>
-using awaited_t = decltype(get_awaiter(std::declval<A>()).await_resume());
-
 template <class T>
 struct as_result {
   using type = result<T>;
