@@ -291,9 +291,15 @@ task<int> deadline_race(mutex* m) {
     co_await settle();
     auto r = co_await with_timeout(limit, m->lock());
     if (r) ++got;
-    if (hold < limit) EXPECT_TRUE(r) << i;
-    if (hold > limit) EXPECT_EQ(r.error(), errc::timed_out) << i;
-    if (!r) EXPECT_EQ(r.error(), errc::timed_out) << i;
+    if (hold < limit) {
+      EXPECT_TRUE(r) << i;
+    }
+    if (hold > limit) {
+      EXPECT_EQ(r.error(), errc::timed_out) << i;
+    }
+    if (!r) {
+      EXPECT_EQ(r.error(), errc::timed_out) << i;
+    }
     r = unexpected(errc::cancelled);  // drops the guard, if any
     (void)co_await holder;
     EXPECT_FALSE(m->is_locked()) << i;
@@ -411,7 +417,7 @@ TEST(Mutex, TightLoopOfFreeLocksYieldsToOtherTasks) {
 
 // --- shard affinity --------------------------------------------------------------------------
 
-task<> lock_once(mutex* m) {
+[[maybe_unused]] task<> lock_once(mutex* m) {
   auto g = co_await m->lock();
   EXPECT_TRUE(g);
 }

@@ -1,0 +1,1 @@
+#include <weir/sync/wait_group.hpp>
