@@ -14,6 +14,7 @@ namespace {
 struct frame_cache_reaper {
   bool armed = false;
   ~frame_cache_reaper() {
+    if (!armed) return;
     frame_cache& fc = tl_frame_cache;
     fc.torn_down = true;
     for (std::size_t c = 1; c < frame_classes; ++c) {
@@ -33,9 +34,15 @@ thread_local frame_cache_reaper tl_reaper;
 
 }  // namespace
 
+void arm_frame_reaper() noexcept {
+  frame_cache& fc = tl_frame_cache;
+  fc.reaper_armed = true;
+  if (!fc.torn_down) tl_reaper.armed = true;  // first use registers the thread-exit destructor
+}
+
 void* frame_alloc_slow(std::size_t n) {
   frame_cache& fc = tl_frame_cache;
-  if (!fc.torn_down) tl_reaper.armed = true;  // registers the thread-exit destructor
+  if (!fc.reaper_armed) arm_frame_reaper();
   const std::size_t c = (n + frame_granule - 1) / frame_granule;
   ++fc.heap_allocations;
   // Allocate the rounded size so a block can serve any request of its class later.

@@ -43,13 +43,15 @@ struct frame_cache {
   std::uint64_t heap_allocations;
   std::uint64_t heap_frees;
   std::uint64_t recycled;
-  bool torn_down;  // the thread is exiting: free straight to the heap
+  bool torn_down;      // the thread is exiting: free straight to the heap
+  bool reaper_armed;   // the thread-exit release of the lists is registered
 };
 
 extern thread_local constinit frame_cache tl_frame_cache;
 
 void* frame_alloc_slow(std::size_t n);
 void frame_free_slow(void* p, std::size_t n) noexcept;
+void arm_frame_reaper() noexcept;
 
 inline void* frame_alloc(std::size_t n) {
   const std::size_t c = (n + frame_granule - 1) / frame_granule;
@@ -68,6 +70,10 @@ inline void* frame_alloc(std::size_t n) {
 inline void frame_free(void* p, std::size_t n) noexcept {
   const std::size_t c = (n + frame_granule - 1) / frame_granule;
   frame_cache& fc = tl_frame_cache;
+  // A thread may only ever free frames (a shard destroying frames made elsewhere): it must
+  // release its lists at exit all the same.
+  if (!fc.reaper_armed) [[unlikely]]
+    arm_frame_reaper();
   if (c < frame_classes && fc.count[c] * (c * frame_granule) < max_cached_bytes_per_class &&
       !fc.torn_down) [[likely]] {
     *static_cast<void**>(p) = fc.head[c];

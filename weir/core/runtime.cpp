@@ -142,10 +142,12 @@ runtime::shard_stats runtime::stats(unsigned k) const noexcept {
           s.mailbox_requests, s.mailbox_full_waits};
 }
 
-void runtime::inject_main(detail::root_base* root, const char* name, std::source_location site) {
+void runtime::check_not_on_shard() {
   if (detail::tl_shard)
     throw std::logic_error("runtime::block_on called from a shard thread (it would deadlock)");
-  root->record.name = name;
+}
+
+void runtime::inject_main(detail::root_base* root, const char* name, std::source_location site) {  root->record.name = name;
   root->record.spawn_site = site;
   root->sched.env = root->env_;
   impl_->at(0).inject(root);

@@ -71,6 +71,7 @@ class runtime {
   detail::runtime_impl& impl() noexcept { return *impl_; }
 
  private:
+  static void check_not_on_shard();
   void inject_main(detail::root_base* root, const char* name, std::source_location site);
 
   std::unique_ptr<detail::runtime_impl> impl_;
@@ -123,6 +124,7 @@ block_on_coro block_on_body(task<T> t, block_on_result<T>* out) {
 
 template <class T>
 T runtime::block_on(task<T> t, const char* name, std::source_location site) {
+  check_not_on_shard();  // before the frame exists: block_on from a shard would deadlock
   detail::block_on_result<T> out;
   auto coro = detail::block_on_body(std::move(t), &out);
   coro.h.promise().sched.handle = coro.h;

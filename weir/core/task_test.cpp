@@ -51,9 +51,18 @@ TEST(Task, ExceptionsCrossAwaits) {
   EXPECT_THROW(rt.block_on(thrower()), std::runtime_error);
 }
 
+// g++ emits symmetric transfer as a tail call only in uninstrumented code: ASan's
+// instrumented epilogues prevent it, so that build runs a shallower chain. The release
+// build (what ships, and what CI runs first) proves the full depth.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long deep_chain = 2'000;  // ~400 bytes of stack per level under ASan
+#else
+constexpr long deep_chain = 1'000'000;
+#endif
+
 TEST(Task, MillionDeepChainUsesNoStack) {
   runtime rt({.shards = 1});
-  EXPECT_EQ(rt.block_on(deep(1'000'000)), 1'000'000);
+  EXPECT_EQ(rt.block_on(deep(deep_chain)), deep_chain);
   EXPECT_EQ(rt.block_on(many_sequential(1'000'000)), 2'000'000);
 }
 
