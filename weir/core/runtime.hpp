@@ -107,15 +107,20 @@ struct block_on_coro {
 
 template <class T>
 block_on_coro block_on_body(task<T> t, block_on_result<T>* out) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      out->value.emplace(0);
-    } else {
-      out->value.emplace(co_await std::move(t));
+  {
+    // The task's frame (and everything its parameters own) is gone before the caller is
+    // released: block_on's return means the work and its state are finished.
+    task<T> body = std::move(t);
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await body;
+        out->value.emplace(0);
+      } else {
+        out->value.emplace(co_await body);
+      }
+    } catch (...) {
+      out->error = std::current_exception();
     }
-  } catch (...) {
-    out->error = std::current_exception();
   }
   out->done.release();
 }

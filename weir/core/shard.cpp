@@ -224,7 +224,9 @@ void shard::destroy_all_tasks() {
     std::lock_guard lk(injected_mu_);
     roots_.splice_back(injected_);
   }
-  while (auto* n = roots_.pop_front()) root_of(n).sched.handle.destroy();
+  // Newest first: a task's children are spawned after it, and state a parent shares with its
+  // children (a mutex, a channel in its frame) must outlive the children's destructors.
+  while (auto* n = roots_.pop_back()) root_of(n).sched.handle.destroy();
   tl_shard = prev;
 }
 

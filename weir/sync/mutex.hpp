@@ -115,7 +115,7 @@ class mutex {
   void unlock() noexcept;
   void check_shard() noexcept;
 
-  detail::ilist waiters_;          // lock_awaiters in arrival order
+  detail::ilist waiters_;           // lock_awaiters in arrival order
   detail::shard* shard_ = nullptr;  // the first shard that used the mutex (debug check)
   bool locked_ = false;             // invariant: !locked_ implies waiters_.empty()
 };
@@ -130,8 +130,10 @@ class mutex::lock_awaiter : detail::ilist_node {
   }
   lock_awaiter& operator=(lock_awaiter&&) = delete;
   ~lock_awaiter() {
-    if (state_ == state::waiting) unlink();  // a no-op if the mutex already dropped its queue
-    else if (state_ == state::granted) m_->unlock();  // handed the lock but never resumed
+    if (state_ == state::waiting)
+      unlink();  // a no-op if the mutex already dropped its queue
+    else if (state_ == state::granted)
+      m_->unlock();  // handed the lock but never resumed
   }
 
   bool await_ready() noexcept {
@@ -212,8 +214,10 @@ inline std::size_t mutex::waiting() const noexcept {
 inline void mutex::unlock() noexcept {
   check_shard();
   assert(locked_ && "weir::mutex unlocked while not locked");
-  if (detail::ilist_node* n = waiters_.pop_front()) static_cast<lock_awaiter*>(n)->grant();
-  else locked_ = false;
+  if (detail::ilist_node* n = waiters_.pop_front())
+    static_cast<lock_awaiter*>(n)->grant();
+  else
+    locked_ = false;
 }
 
 inline void mutex::check_shard() noexcept {

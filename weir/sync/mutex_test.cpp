@@ -153,7 +153,7 @@ task<std::vector<int>> handoff_without_barging(mutex* m) {
   held->unlock();  // handed to the waiter, which has not run yet
   EXPECT_TRUE(m->is_locked());
   EXPECT_EQ(m->waiting(), 0u);
-  EXPECT_FALSE(m->try_lock());  // no barging past the waiter it was handed to
+  EXPECT_FALSE(m->try_lock());      // no barging past the waiter it was handed to
   auto again = co_await m->lock();  // queues behind it
   EXPECT_TRUE(again);
   order.push_back(0);

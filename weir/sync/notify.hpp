@@ -89,7 +89,7 @@ class notify {
  private:
   void check_shard() noexcept;
 
-  detail::ilist waiters_;  // notified_awaiters in arrival order
+  detail::ilist waiters_;           // notified_awaiters in arrival order
   detail::shard* shard_ = nullptr;  // the first shard that used the notify (debug check)
   bool permit_ = false;             // invariant: permit_ implies waiters_.empty()
 };
@@ -104,8 +104,10 @@ class notify::notified_awaiter : detail::ilist_node {
   }
   notified_awaiter& operator=(notified_awaiter&&) = delete;
   ~notified_awaiter() {
-    if (state_ == state::waiting) unlink();  // a no-op if the notify already dropped its queue
-    else if (state_ == state::picked_one) n_->notify_one();  // never delivered: pass it on
+    if (state_ == state::waiting)
+      unlink();  // a no-op if the notify already dropped its queue
+    else if (state_ == state::picked_one)
+      n_->notify_one();  // never delivered: pass it on
   }
 
   bool await_ready() noexcept {

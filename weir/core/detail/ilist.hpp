@@ -40,6 +40,12 @@ class ilist {
     n->unlink();
     return n;
   }
+  ilist_node* pop_back() noexcept {
+    if (empty()) return nullptr;
+    ilist_node* n = head_.prev;
+    n->unlink();
+    return n;
+  }
   // Moves every node of `other` to the back of this list.
   void splice_back(ilist& other) noexcept {
     while (ilist_node* n = other.pop_front()) push_back(n);
