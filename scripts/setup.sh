@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential g++ cmake ninja-build ccache pkg-config git
-  clang-16 libclang-rt-16-dev        # second compiler, libFuzzer, sanitizer runtimes
+  clang-16 libclang-rt-16-dev llvm-16   # second compiler, sanitizer builds, libFuzzer, symbolizer
   libgtest-dev libgmock-dev          # unit tests
   libbenchmark-dev                   # bench/ (built with the release preset)
   clang-format

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 stages=${WEIR_TEST_STAGES:-"release asan tsan"}
+symbolizer=/usr/lib/llvm-16/bin/llvm-symbolizer  # sanitizer reports with file:line
 status=0
 
 run_stage() {
@@ -25,9 +26,11 @@ run_stage() {
 for s in $stages; do
   case "$s" in
     release) run_stage release ;;
-    asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    asan) ASAN_OPTIONS=detect_leaks=1:external_symbolizer_path=$symbolizer \
+          UBSAN_OPTIONS=print_stacktrace=1:external_symbolizer_path=$symbolizer \
             run_stage asan unit ;;
-    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_stage tsan threads ;;
+    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:external_symbolizer_path=$symbolizer \
+            run_stage tsan threads ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
 done

@@ -138,8 +138,9 @@ const char* runtime::reactor_name() const noexcept { return impl_->at(0).io().na
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   const auto& s = impl_->at(k).stats();
-  return {s.spawned, s.runs, s.remote_wakes, s.parks, s.coop_yields, s.timers_fired,
-          s.mailbox_requests, s.mailbox_full_waits};
+  return {s.spawned.get(),      s.runs.get(),         s.remote_wakes.get(),
+          s.parks.get(),        s.coop_yields.get(),  s.timers_fired.get(),
+          s.mailbox_requests.get(), s.mailbox_full_waits.get()};
 }
 
 void runtime::check_not_on_shard() {

@@ -52,9 +52,20 @@ struct root_base : promise_base {
   ~root_base() { link.unlink(); }
 };
 
+// A counter written by one thread and read by any: relaxed load + store (no lock prefix on
+// the hot path), so reports from other threads are race-free.
+class stat_counter {
+ public:
+  void operator++() noexcept { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
 struct shard_stats {
-  std::uint64_t spawned = 0, runs = 0, remote_wakes = 0, parks = 0, coop_yields = 0,
-                timers_fired = 0, mailbox_requests = 0, mailbox_full_waits = 0;
+  stat_counter spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
+      mailbox_full_waits;
 };
 
 extern thread_local constinit class shard* tl_shard;
