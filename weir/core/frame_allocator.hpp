@@ -49,40 +49,10 @@ struct frame_cache {
 
 extern thread_local constinit frame_cache tl_frame_cache;
 
-void* frame_alloc_slow(std::size_t n);
-void frame_free_slow(void* p, std::size_t n) noexcept;
-void arm_frame_reaper() noexcept;
-
-inline void* frame_alloc(std::size_t n) {
-  const std::size_t c = (n + frame_granule - 1) / frame_granule;
-  frame_cache& fc = tl_frame_cache;
-  if (c < frame_classes) [[likely]] {
-    if (void* p = fc.head[c]) [[likely]] {
-      fc.head[c] = *static_cast<void**>(p);
-      --fc.count[c];
-      ++fc.recycled;
-      return p;
-    }
-  }
-  return frame_alloc_slow(n);
-}
-
-inline void frame_free(void* p, std::size_t n) noexcept {
-  const std::size_t c = (n + frame_granule - 1) / frame_granule;
-  frame_cache& fc = tl_frame_cache;
-  // A thread may only ever free frames (a shard destroying frames made elsewhere): it must
-  // release its lists at exit all the same.
-  if (!fc.reaper_armed) [[unlikely]]
-    arm_frame_reaper();
-  if (c < frame_classes && fc.count[c] * (c * frame_granule) < max_cached_bytes_per_class &&
-      !fc.torn_down) [[likely]] {
-    *static_cast<void**>(p) = fc.head[c];
-    fc.head[c] = p;
-    ++fc.count[c];
-    return;
-  }
-  frame_free_slow(p, n);
-}
+// Out of line on purpose: every coroutine's ramp and destroy path calls these, and with many
+// distinct coroutines a shared, always-hot function beats a copy inlined into each.
+void* frame_alloc(std::size_t n);
+void frame_free(void* p, std::size_t n) noexcept;
 
 // Mixin giving a type (a coroutine promise, a small state object) pooled allocation.
 struct pooled {

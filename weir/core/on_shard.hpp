@@ -40,7 +40,7 @@ struct unwrap_task<task<V>> {
 };
 
 template <class F, class... A>
-using on_shard_result_t = typename unwrap_task<std::invoke_result_t<F&, A&...>>::type;
+using on_shard_result_t = typename unwrap_task<std::invoke_result_t<F&, A&&...>>::type;
 
 template <class R>
 struct remote_call : remote_request {
@@ -51,20 +51,21 @@ struct remote_call : remote_request {
 
 template <class F, class... A>
 task<> remote_body(remote_call<on_shard_result_t<F, A...>>* call, F* fn, std::tuple<A...>* args) {
-  using U = std::invoke_result_t<F&, A&...>;
+  using U = std::invoke_result_t<F&, A&&...>;
   try {
+    // The arguments are moved into the call (it happens once).
     if constexpr (is_task_v<U>) {
       if constexpr (std::is_void_v<typename U::value_type>) {
-        co_await std::apply(*fn, *args);
+        co_await std::apply(*fn, std::move(*args));
         call->value.emplace(0);
       } else {
-        call->value.emplace(co_await std::apply(*fn, *args));
+        call->value.emplace(co_await std::apply(*fn, std::move(*args)));
       }
     } else if constexpr (std::is_void_v<U>) {
-      std::apply(*fn, *args);
+      std::apply(*fn, std::move(*args));
       call->value.emplace(0);
     } else {
-      call->value.emplace(std::apply(*fn, *args));
+      call->value.emplace(std::apply(*fn, std::move(*args)));
     }
   } catch (...) {
     call->error = std::current_exception();
@@ -124,9 +125,9 @@ task<detail::on_shard_result_t<std::decay_t<F>, std::decay_t<A>...>> on_shard(un
                             std::to_string(rt.size()) + ")");
   std::tuple<A...> tup(std::move(args)...);
   if (k == here.id()) {
-    using U = std::invoke_result_t<F&, A&...>;
-    if constexpr (is_task_v<U>) co_return co_await std::apply(fn, tup);
-    else co_return std::apply(fn, tup);
+    using U = std::invoke_result_t<F&, A&&...>;
+    if constexpr (is_task_v<U>) co_return co_await std::apply(fn, std::move(tup));
+    else co_return std::apply(fn, std::move(tup));
   } else {
     struct call_t : detail::remote_call<R> {
       F* fn;

@@ -14,6 +14,16 @@ void wake(schedulable* s) noexcept {
   else s->owner->schedule_remote(s);
 }
 
+bool start_deferred(schedulable& s, std::coroutine_handle<> h, task_env* env) noexcept {
+  shard* sh = tl_shard;
+  if (!sh) return false;  // outside a runtime (a benchmark driving a task by hand)
+  s.handle = h;
+  s.owner = sh;
+  s.env = env;
+  sh->schedule(&s);
+  return true;
+}
+
 shard& require_shard(const char* what) {
   if (!tl_shard) throw std::logic_error(std::string(what) + " called outside a weir runtime");
   return *tl_shard;

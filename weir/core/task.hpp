@@ -20,6 +20,7 @@
 // places. Where it resumes: in its awaiter, on the awaiter's thread.
 #pragma once
 
+#include <weir/core/detail/schedulable.hpp>
 #include <weir/core/frame_allocator.hpp>
 
 #include <cassert>
@@ -52,7 +53,21 @@ struct task_env {
 struct promise_base : pooled {
   std::coroutine_handle<> continuation_;
   task_env* env_ = nullptr;
+  // The awaiter started this coroutine with a nested resume() and waits for it on the stack
+  // below: finishing then returns there (done_) instead of transferring to the continuation.
+  bool inline_waiter_ = false;
+  bool done_ = false;
 };
+
+// How many tasks are being started by nested resume() on this thread right now. Past
+// max_inline_nesting a task is started through the scheduler instead, so the stack stays
+// bounded however deep the chain of awaits.
+extern thread_local constinit unsigned tl_inline_nesting;
+inline constexpr unsigned max_inline_nesting = 64;
+
+// Makes `h` runnable on the current shard (node `s` lives in the awaiter); false outside a
+// runtime, where the caller starts it in place.
+bool start_deferred(schedulable& s, std::coroutine_handle<> h, task_env* env) noexcept;
 
 template <class P>
 inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
@@ -60,16 +75,27 @@ inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
   else return nullptr;
 }
 
+// Where a finished task goes: back to an awaiter waiting on the stack, or to its continuation.
+// Out of line and shared by every task, so that each coroutine's own code stays small (with
+// many coroutines, instruction-cache misses cost more than a direct call).
+std::coroutine_handle<> final_target(promise_base& p) noexcept;
+
+// Starts the task of `child` for an awaiter (see task<T>::awaiter); true when the awaiter
+// must suspend. `node` is the awaiter's, for a start deferred to the run queue.
+bool start_child(promise_base& child, std::coroutine_handle<> h, std::coroutine_handle<> caller,
+                 task_env* env, schedulable& node) noexcept;
+
 struct final_transfer {
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-    return h.promise().continuation_;
+    return final_target(h.promise());
   }
   void await_resume() const noexcept {}
 };
 
 [[noreturn]] void rethrow(const std::exception_ptr& e);
+void destroy_exception(std::exception_ptr& e) noexcept;
 
 template <class T>
 class task_promise_storage {
@@ -77,8 +103,10 @@ class task_promise_storage {
   task_promise_storage() noexcept {}
   task_promise_storage(const task_promise_storage&) = delete;
   ~task_promise_storage() {
-    if (state_ == state::value) value_.~T();
-    else if (state_ == state::exception) error_.~exception_ptr();
+    if constexpr (!std::is_trivially_destructible_v<T>)
+      if (state_ == state::value) value_.~T();
+    if (state_ == state::exception) [[unlikely]]
+      destroy_exception(error_);
   }
   template <class U>
   void return_value(U&& v) {
@@ -134,15 +162,17 @@ class [[nodiscard]] task {
   };
   using handle_type = std::coroutine_handle<promise_type>;
 
+  // Starting a task: while the nesting bound allows, the awaiter resumes the task directly and,
+  // if it finishes without suspending (the common case for a tree of calls), carries on
+  // without suspending itself — no indirect jump back through the awaiter's resume function.
+  // If the task suspends, its completion later transfers to the awaiter symmetrically.
   struct awaiter {
     handle_type h;
+    detail::schedulable node{};  // only for a deferred start
     bool await_ready() const noexcept { return false; }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) const noexcept {
-      promise_type& p = h.promise();
-      p.continuation_ = caller;
-      p.env_ = detail::env_of(caller);
-      return h;
+    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+      return detail::start_child(h.promise(), h, caller, detail::env_of(caller), node);
     }
     T await_resume() const { return h.promise().take(); }
   };
@@ -166,11 +196,11 @@ class [[nodiscard]] task {
 
   awaiter operator co_await() const& noexcept {
     assert(h_ && "awaiting an empty task");
-    return awaiter{h_};
+    return awaiter{h_, {}};
   }
   awaiter operator co_await() const&& noexcept {
     assert(h_ && "awaiting an empty task");
-    return awaiter{h_};
+    return awaiter{h_, {}};
   }
 
   // Internal: the frame, for adapters that drive a task themselves.
