@@ -1,6 +1,5 @@
 // weir::task<T> with static calls: every level is a coroutine awaiting its two children.
 #include "tree.hpp"
-#include "run_inline.hpp"
 
 #include <weir/core/task.hpp>
 
@@ -23,7 +22,7 @@ weir::task<std::uint64_t> node(std::uint64_t x) {
 }
 template <unsigned V>
 struct root {
-  static std::uint64_t run(std::uint64_t x) { return run_inline(node<V, 0>(x)); }
+  static std::uint64_t run(std::uint64_t x) { return weir::detail::run_inline(node<V, 0>(x)); }
 };
 constexpr auto table = make_table<root>(std::make_index_sequence<variants>{});
 

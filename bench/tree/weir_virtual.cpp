@@ -1,7 +1,6 @@
 // "async fn in a trait": every level is a virtual function returning weir::task<T>; each
 // call goes through the vtable of a node object that holds its child by pointer.
 #include "tree.hpp"
-#include "run_inline.hpp"
 
 #include <weir/core/task.hpp>
 
@@ -57,7 +56,7 @@ node_iface* const root_ptr = &chain_v<V>.n0;
 
 template <unsigned V>
 struct root {
-  static std::uint64_t run(std::uint64_t x) { return run_inline(root_ptr<V>->call(x)); }
+  static std::uint64_t run(std::uint64_t x) { return weir::detail::run_inline(root_ptr<V>->call(x)); }
 };
 constexpr auto table = make_table<root>(std::make_index_sequence<variants>{});
 

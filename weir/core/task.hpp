@@ -28,6 +28,7 @@
 #include <concepts>
 #include <coroutine>
 #include <exception>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -53,11 +54,17 @@ struct task_env {
 struct promise_base : pooled {
   std::coroutine_handle<> continuation_;
   task_env* env_ = nullptr;
-  // The awaiter started this coroutine with a nested resume() and waits for it on the stack
-  // below: finishing then returns there (done_) instead of transferring to the continuation.
-  bool inline_waiter_ = false;
-  bool done_ = false;
+  // Set while the awaiter waits for this coroutine on the stack below it (it started it with a
+  // nested resume()): finishing then sets *done_flag_ and destroys the frame in place instead of
+  // transferring to the continuation.
+  bool* done_flag_ = nullptr;
 };
+
+template <class P>
+inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().env_;
+  else return nullptr;
+}
 
 // How many tasks are being started by nested resume() on this thread right now. Past
 // max_inline_nesting a task is started through the scheduler instead, so the stack stays
@@ -69,27 +76,27 @@ inline constexpr unsigned max_inline_nesting = 64;
 // runtime, where the caller starts it in place.
 bool start_deferred(schedulable& s, std::coroutine_handle<> h, task_env* env) noexcept;
 
-template <class P>
-inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().env_;
-  else return nullptr;
-}
-
-// Where a finished task goes: back to an awaiter waiting on the stack, or to its continuation.
-// Out of line and shared by every task, so that each coroutine's own code stays small (with
-// many coroutines, instruction-cache misses cost more than a direct call).
-std::coroutine_handle<> final_target(promise_base& p) noexcept;
-
-// Starts the task of `child` for an awaiter (see task<T>::awaiter); true when the awaiter
-// must suspend. `node` is the awaiter's, for a start deferred to the run queue.
+// Starts the coroutine of `child` for an awaiter; true when the awaiter must suspend. Out of
+// line and shared by every task, so each coroutine's own code stays small (with many distinct
+// coroutines, instruction-cache misses cost more than a direct call).
 bool start_child(promise_base& child, std::coroutine_handle<> h, std::coroutine_handle<> caller,
-                 task_env* env, schedulable& node) noexcept;
+                 task_env* env, schedulable& node, bool& done) noexcept;
 
+// The end of a task: if its awaiter waits on the stack, report done and let the frame be
+// destroyed in place (no suspension, no indirect call); otherwise destroy the frame and
+// transfer to the continuation.
 struct final_transfer {
-  bool await_ready() const noexcept { return false; }
+  promise_base* p;
+  bool await_ready() const noexcept {
+    if (!p->done_flag_) return false;
+    *p->done_flag_ = true;
+    return true;
+  }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-    return final_target(h.promise());
+    std::coroutine_handle<> next = p->continuation_;
+    h.destroy();
+    return next;
   }
   void await_resume() const noexcept {}
 };
@@ -97,24 +104,26 @@ struct final_transfer {
 [[noreturn]] void rethrow(const std::exception_ptr& e);
 void destroy_exception(std::exception_ptr& e) noexcept;
 
+// Where a task's outcome lands: inside its awaiter, in the awaiting coroutine's frame, so the
+// task's own frame can go as soon as it finishes.
 template <class T>
-class task_promise_storage {
+class result_slot {
  public:
-  task_promise_storage() noexcept {}
-  task_promise_storage(const task_promise_storage&) = delete;
-  ~task_promise_storage() {
+  result_slot() noexcept {}
+  result_slot(const result_slot&) = delete;
+  ~result_slot() {
     if constexpr (!std::is_trivially_destructible_v<T>)
       if (state_ == state::value) value_.~T();
     if (state_ == state::exception) [[unlikely]]
       destroy_exception(error_);
   }
   template <class U>
-  void return_value(U&& v) {
+  void set_value(U&& v) {
     new (&value_) T(std::forward<U>(v));
     state_ = state::value;
   }
-  void unhandled_exception() noexcept {
-    new (&error_) std::exception_ptr(std::current_exception());
+  void set_exception(std::exception_ptr e) noexcept {
+    new (&error_) std::exception_ptr(std::move(e));
     state_ = state::exception;
   }
   T take() {
@@ -133,10 +142,9 @@ class task_promise_storage {
 };
 
 template <>
-class task_promise_storage<void> {
+class result_slot<void> {
  public:
-  void return_void() noexcept {}
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+  void set_exception(std::exception_ptr e) noexcept { error_ = std::move(e); }
   void take() {
     if (error_) [[unlikely]]
       rethrow(error_);
@@ -146,6 +154,22 @@ class task_promise_storage<void> {
   std::exception_ptr error_;
 };
 
+template <class T>
+struct task_promise : promise_base {
+  result_slot<T>* out_ = nullptr;
+  template <class U>
+  void return_value(U&& v) {
+    out_->set_value(std::forward<U>(v));
+  }
+  void unhandled_exception() noexcept { out_->set_exception(std::current_exception()); }
+};
+template <>
+struct task_promise<void> : promise_base {
+  result_slot<void>* out_ = nullptr;
+  void return_void() noexcept {}
+  void unhandled_exception() noexcept { out_->set_exception(std::current_exception()); }
+};
+
 }  // namespace detail
 
 template <class T = void>
@@ -153,28 +177,40 @@ class [[nodiscard]] task {
  public:
   using value_type = T;
 
-  struct promise_type : detail::promise_base, detail::task_promise_storage<T> {
+  struct promise_type : detail::task_promise<T> {
     task get_return_object() noexcept {
       return task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    detail::final_transfer final_suspend() const noexcept { return {}; }
+    detail::final_transfer final_suspend() noexcept { return {this}; }
   };
   using handle_type = std::coroutine_handle<promise_type>;
 
-  // Starting a task: while the nesting bound allows, the awaiter resumes the task directly and,
-  // if it finishes without suspending (the common case for a tree of calls), carries on
-  // without suspending itself — no indirect jump back through the awaiter's resume function.
-  // If the task suspends, its completion later transfers to the awaiter symmetrically.
+  // Awaiting a task starts it: while the nesting bound allows, with a nested resume(); if it
+  // finishes without suspending (the common case in a tree of calls) the awaiter carries on
+  // without suspending itself. If it suspends, its completion later transfers to the awaiter
+  // symmetrically. The awaiter owns the running task: destroying the awaiting frame destroys it.
   struct awaiter {
     handle_type h;
+    detail::result_slot<T> out{};
     detail::schedulable node{};  // only for a deferred start
+    bool done = false;
+
+    awaiter(handle_type task) noexcept : h(task) {}
+    awaiter(const awaiter&) = delete;
+    ~awaiter() {
+      if (h && !done) h.destroy();  // the awaiting frame was destroyed while the task ran
+    }
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> caller) noexcept {
-      return detail::start_child(h.promise(), h, caller, detail::env_of(caller), node);
+      h.promise().out_ = &out;
+      return detail::start_child(h.promise(), h, caller, detail::env_of(caller), node, done);
     }
-    T await_resume() const { return h.promise().take(); }
+    T await_resume() {
+      done = true;  // finished either way: its frame is gone
+      return out.take();
+    }
   };
 
   task() noexcept = default;
@@ -189,27 +225,49 @@ class [[nodiscard]] task {
   task(const task&) = delete;
   task& operator=(const task&) = delete;
   ~task() {
-    if (h_) h_.destroy();
+    if (h_) h_.destroy();  // never started
   }
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
-  awaiter operator co_await() const& noexcept {
+  // Awaiting consumes the task (its frame now belongs to the awaiter).
+  awaiter operator co_await() & noexcept {
     assert(h_ && "awaiting an empty task");
-    return awaiter{h_, {}};
+    return awaiter(std::exchange(h_, {}));
   }
-  awaiter operator co_await() const&& noexcept {
+  awaiter operator co_await() && noexcept {
     assert(h_ && "awaiting an empty task");
-    return awaiter{h_, {}};
+    return awaiter(std::exchange(h_, {}));
   }
 
-  // Internal: the frame, for adapters that drive a task themselves.
-  handle_type handle() const noexcept { return h_; }
+  // Internal: gives up the (not yet started) frame.
+  handle_type release() noexcept { return std::exchange(h_, {}); }
 
  private:
   explicit task(handle_type h) noexcept : h_(h) {}
   handle_type h_;
 };
+
+namespace detail {
+// Runs `t` on this thread with no runtime until it finishes (for benchmarks and sans-I/O
+// tests whose awaits never suspend). Returns false if it suspended instead (then it is
+// destroyed and `out` is unset).
+template <class T>
+T run_inline(task<T> t) {
+  auto h = t.release();
+  result_slot<T> out;
+  bool done = false;
+  h.promise().out_ = &out;
+  h.promise().done_flag_ = &done;
+  h.promise().continuation_ = std::noop_coroutine();
+  h.resume();
+  if (!done) {
+    h.destroy();
+    throw std::logic_error("weir::detail::run_inline: the task suspended");
+  }
+  return out.take();
+}
+}  // namespace detail
 
 template <class T>
 inline constexpr bool is_task_v = false;
