@@ -58,6 +58,9 @@ struct promise_base : pooled {
   // nested resume()): finishing then sets *done_flag_ and destroys the frame in place instead of
   // transferring to the continuation.
   bool* done_flag_ = nullptr;
+  // An upper bound of how many nested resume() calls this coroutine runs under (0 when
+  // started by the scheduler); see start_child.
+  unsigned depth_ = 0;
 };
 
 template <class P>
@@ -66,11 +69,15 @@ inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
   else return nullptr;
 }
 
-// How many tasks are being started by nested resume() on this thread right now. Past
-// max_inline_nesting a task is started through the scheduler instead, so the stack stays
-// bounded however deep the chain of awaits.
-extern thread_local constinit unsigned tl_inline_nesting;
+// Past this many nested starts a task is started through the scheduler instead, so the stack
+// stays bounded however deep the chain of awaits.
 inline constexpr unsigned max_inline_nesting = 64;
+
+template <class P>
+inline unsigned depth_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().depth_;
+  else return 0;
+}
 
 // Makes `h` runnable on the current shard (node `s` lives in the awaiter); false outside a
 // runtime, where the caller starts it in place.
@@ -80,7 +87,7 @@ bool start_deferred(schedulable& s, std::coroutine_handle<> h, task_env* env) no
 // line and shared by every task, so each coroutine's own code stays small (with many distinct
 // coroutines, instruction-cache misses cost more than a direct call).
 bool start_child(promise_base& child, std::coroutine_handle<> h, std::coroutine_handle<> caller,
-                 task_env* env, schedulable& node, bool& done) noexcept;
+                 task_env* env, unsigned depth, schedulable& node, bool& done) noexcept;
 
 // The end of a task: if its awaiter waits on the stack, report done and let the frame be
 // destroyed in place (no suspension, no indirect call); otherwise destroy the frame and
@@ -205,7 +212,8 @@ class [[nodiscard]] task {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> caller) noexcept {
       h.promise().out_ = &out;
-      return detail::start_child(h.promise(), h, caller, detail::env_of(caller), node, done);
+      return detail::start_child(h.promise(), h, caller, detail::env_of(caller),
+                                 detail::depth_of(caller), node, done);
     }
     T await_resume() {
       done = true;  // finished either way: its frame is gone
