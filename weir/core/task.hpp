@@ -32,6 +32,19 @@
 #include <type_traits>
 #include <utility>
 
+// How awaiting starts a task, chosen per compiler (the behaviour seen by users is the same):
+// - clang: symmetric transfer both ways, the awaiter owns and destroys the child's frame.
+//   clang guarantees the transfers are tail calls (also under sanitizers) and elides the
+//   frames of statically awaited tasks into the caller's frame (HALO).
+// - g++: no frame elision and no guaranteed tail calls, so the awaiter starts the child with a
+//   nested resume() and carries on without suspending when it finishes at once; the child's
+//   frame is freed in place; nesting is bounded (see start_child).
+#if defined(__clang__)
+#define WEIR_TASK_SYMMETRIC 1
+#else
+#define WEIR_TASK_SYMMETRIC 0
+#endif
+
 namespace weir {
 
 class cancel_state;
@@ -94,6 +107,13 @@ bool start_child(promise_base& child, std::coroutine_handle<> h, std::coroutine_
 // transfer to the continuation.
 struct final_transfer {
   promise_base* p;
+#if WEIR_TASK_SYMMETRIC
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P>) const noexcept {
+    return p->continuation_;  // the awaiter destroys the frame
+  }
+#else
   bool await_ready() const noexcept {
     if (!p->done_flag_) return false;
     *p->done_flag_ = true;
@@ -105,6 +125,7 @@ struct final_transfer {
     h.destroy();
     return next;
   }
+#endif
   void await_resume() const noexcept {}
 };
 
@@ -193,20 +214,33 @@ class [[nodiscard]] task {
   };
   using handle_type = std::coroutine_handle<promise_type>;
 
-  // Awaiting a task starts it: while the nesting bound allows, with a nested resume(); if it
-  // finishes without suspending (the common case in a tree of calls) the awaiter carries on
-  // without suspending itself. If it suspends, its completion later transfers to the awaiter
-  // symmetrically. The awaiter owns the running task: destroying the awaiting frame destroys it.
+  // Awaiting a task starts it (see WEIR_TASK_SYMMETRIC). The outcome lands in the awaiter,
+  // which owns the running task: destroying the awaiting frame destroys it.
   struct awaiter {
     handle_type h;
     detail::result_slot<T> out{};
+#if WEIR_TASK_SYMMETRIC
+    awaiter(handle_type task) noexcept : h(task) {}
+    awaiter(const awaiter&) = delete;
+    ~awaiter() { h.destroy(); }
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+      promise_type& p = h.promise();
+      p.out_ = &out;
+      p.continuation_ = caller;
+      p.env_ = detail::env_of(caller);
+      return h;
+    }
+    T await_resume() { return out.take(); }
+#else
     detail::schedulable node{};  // only for a deferred start
     bool done = false;
 
     awaiter(handle_type task) noexcept : h(task) {}
     awaiter(const awaiter&) = delete;
     ~awaiter() {
-      if (h && !done) h.destroy();  // the awaiting frame was destroyed while the task ran
+      if (!done) h.destroy();  // the awaiting frame was destroyed while the task ran
     }
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -219,6 +253,7 @@ class [[nodiscard]] task {
       done = true;  // finished either way: its frame is gone
       return out.take();
     }
+#endif
   };
 
   task() noexcept = default;
@@ -269,10 +304,16 @@ T run_inline(task<T> t) {
   h.promise().done_flag_ = &done;
   h.promise().continuation_ = std::noop_coroutine();
   h.resume();
+#if WEIR_TASK_SYMMETRIC
+  done = h.done();
+  h.destroy();
+  if (!done) throw std::logic_error("weir::detail::run_inline: the task suspended");
+#else
   if (!done) {
     h.destroy();
     throw std::logic_error("weir::detail::run_inline: the task suspended");
   }
+#endif
   return out.take();
 }
 }  // namespace detail

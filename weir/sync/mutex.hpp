@@ -32,6 +32,7 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
 
 #include <cassert>
@@ -116,7 +117,7 @@ class mutex {
   void check_shard() noexcept;
 
   detail::ilist waiters_;           // lock_awaiters in arrival order
-  detail::shard* shard_ = nullptr;  // the first shard that used the mutex (debug check)
+  detail::shard_affinity affinity_;  // debug check: one shard only
   bool locked_ = false;             // invariant: !locked_ implies waiters_.empty()
 };
 
@@ -220,16 +221,7 @@ inline void mutex::unlock() noexcept {
     locked_ = false;
 }
 
-inline void mutex::check_shard() noexcept {
-#ifndef NDEBUG
-  if (detail::shard* sh = detail::tl_shard) {
-    if (!shard_) shard_ = sh;
-    assert(shard_ == sh && "weir::mutex is shard-local but was used from two shards");
-  }
-#else
-  (void)shard_;
-#endif
-}
+inline void mutex::check_shard() noexcept { affinity_.check("weir::mutex"); }
 
 inline void mutex_guard::unlock() noexcept {
   if (mutex* m = std::exchange(m_, nullptr)) m->unlock();

@@ -37,6 +37,7 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
 
 #include <cassert>
@@ -90,7 +91,7 @@ class notify {
   void check_shard() noexcept;
 
   detail::ilist waiters_;           // notified_awaiters in arrival order
-  detail::shard* shard_ = nullptr;  // the first shard that used the notify (debug check)
+  detail::shard_affinity affinity_;  // debug check: one shard only
   bool permit_ = false;             // invariant: permit_ implies waiters_.empty()
 };
 
@@ -194,15 +195,6 @@ inline std::size_t notify::waiting() const noexcept {
   return n;
 }
 
-inline void notify::check_shard() noexcept {
-#ifndef NDEBUG
-  if (detail::shard* sh = detail::tl_shard) {
-    if (!shard_) shard_ = sh;
-    assert(shard_ == sh && "weir::notify is shard-local but was used from two shards");
-  }
-#else
-  (void)shard_;
-#endif
-}
+inline void notify::check_shard() noexcept { affinity_.check("weir::notify"); }
 
 }  // namespace weir

@@ -32,6 +32,7 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
 
 #include <cassert>
@@ -130,7 +131,7 @@ class semaphore {
 
   detail::ilist waiters_;  // acquire_awaiters in arrival order
   std::size_t permits_;
-  detail::shard* shard_ = nullptr;  // the first shard that used the semaphore (debug check)
+  detail::shard_affinity affinity_;  // debug check: one shard only
 };
 
 // The awaiter of semaphore::acquire(). Its ilist_node links it into the semaphore's queue.
@@ -247,16 +248,7 @@ inline std::size_t semaphore::waiting() const noexcept {
   return n;
 }
 
-inline void semaphore::check_shard() noexcept {
-#ifndef NDEBUG
-  if (detail::shard* sh = detail::tl_shard) {
-    if (!shard_) shard_ = sh;
-    assert(shard_ == sh && "weir::semaphore is shard-local but was used from two shards");
-  }
-#else
-  (void)shard_;
-#endif
-}
+inline void semaphore::check_shard() noexcept { affinity_.check("weir::semaphore"); }
 
 inline void semaphore_permit::reset() noexcept {
   if (semaphore* s = std::exchange(s_, nullptr)) s->release(std::exchange(n_, 0));

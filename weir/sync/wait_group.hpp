@@ -37,6 +37,7 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
 
 #include <cassert>
@@ -92,7 +93,7 @@ class wait_group {
 
   detail::ilist waiters_;  // wait_awaiters; non-empty only while count_ > 0
   std::size_t count_ = 0;
-  detail::shard* shard_ = nullptr;  // the first shard that used the wait_group (debug check)
+  detail::shard_affinity affinity_;  // debug check: one shard only
 };
 
 // The awaiter of wait_group::wait(). Its ilist_node links it into the wait_group's queue.
@@ -183,15 +184,6 @@ inline std::size_t wait_group::waiting() const noexcept {
   return n;
 }
 
-inline void wait_group::check_shard() noexcept {
-#ifndef NDEBUG
-  if (detail::shard* sh = detail::tl_shard) {
-    if (!shard_) shard_ = sh;
-    assert(shard_ == sh && "weir::wait_group is shard-local but was used from two shards");
-  }
-#else
-  (void)shard_;
-#endif
-}
+inline void wait_group::check_shard() noexcept { affinity_.check("weir::wait_group"); }
 
 }  // namespace weir

@@ -1,0 +1,34 @@
+// Debug check for shard-local primitives: remembers the first shard that used the object and
+// asserts every later use comes from it. Uses from non-shard threads (setup before
+// block_on, inspection after the runtime is gone) are not checked. Free in release builds.
+#pragma once
+
+#include <weir/core/detail/shard.hpp>
+
+#include <cassert>
+#include <cstdio>
+
+namespace weir::detail {
+
+class shard_affinity {
+ public:
+  void check([[maybe_unused]] const char* what) noexcept {
+#ifndef NDEBUG
+    if (shard* sh = tl_shard) {
+      if (!shard_) shard_ = sh;
+      if (shard_ != sh) {
+        std::fprintf(stderr, "%s is shard-local but was used from shards %u and %u\n", what,
+                     shard_->id(), sh->id());
+        assert(false && "shard-local primitive used from two shards");
+      }
+    }
+#endif
+  }
+
+ private:
+#ifndef NDEBUG
+  shard* shard_ = nullptr;
+#endif
+};
+
+}  // namespace weir::detail
