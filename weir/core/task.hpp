@@ -220,9 +220,10 @@ class [[nodiscard]] task {
     handle_type h;
     detail::result_slot<T> out{};
 #if WEIR_TASK_SYMMETRIC
+    // The task object keeps the frame and destroys it (clang elides the frame of a task
+    // created and awaited in one expression only when the task itself destroys it).
     awaiter(handle_type task) noexcept : h(task) {}
     awaiter(const awaiter&) = delete;
-    ~awaiter() { h.destroy(); }
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
@@ -273,20 +274,23 @@ class [[nodiscard]] task {
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
-  // Awaiting consumes the task (its frame now belongs to the awaiter).
-  awaiter operator co_await() & noexcept {
-    assert(h_ && "awaiting an empty task");
-    return awaiter(std::exchange(h_, {}));
-  }
-  awaiter operator co_await() && noexcept {
-    assert(h_ && "awaiting an empty task");
-    return awaiter(std::exchange(h_, {}));
-  }
+  // Awaiting runs the task once. g++: the frame passes to the awaiter (it frees itself when it
+  // finishes); clang: the task object keeps it and destroys it.
+  awaiter operator co_await() & noexcept { return awaiter(take_for_await()); }
+  awaiter operator co_await() && noexcept { return awaiter(take_for_await()); }
 
   // Internal: gives up the (not yet started) frame.
   handle_type release() noexcept { return std::exchange(h_, {}); }
 
  private:
+  handle_type take_for_await() noexcept {
+    assert(h_ && "awaiting an empty task");
+#if WEIR_TASK_SYMMETRIC
+    return h_;
+#else
+    return std::exchange(h_, {});
+#endif
+  }
   explicit task(handle_type h) noexcept : h_(h) {}
   handle_type h_;
 };
