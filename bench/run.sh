@@ -36,31 +36,34 @@ for r in $(seq "$ROUNDS"); do
   pin $GCC --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null |
     python3 -c 'import json,sys
 for b in json.load(sys.stdin)["benchmarks"]:
-    print("gcc", b["name"].split("/")[1], b["real_time"], b.get("allocs_per_tree",0))' >> "$out/tree.txt"
+    print("gcc", b["name"].replace("/", ":"), b["real_time"], b.get("allocs_per_tree", 0))' >> "$out/tree.txt"
   pin $CLANG --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null |
     python3 -c 'import json,sys
 for b in json.load(sys.stdin)["benchmarks"]:
-    print("clang", b["name"].split("/")[1], b["real_time"], b.get("allocs_per_tree",0))' >> "$out/tree.txt"
-  pin $RUST all | awk '/^tree_/ {print "rust", $1, $2, $3}' >> "$out/tree.txt"
+    print("clang", b["name"].replace("/", ":"), b["real_time"], b.get("allocs_per_tree", 0))' >> "$out/tree.txt"
+  pin $RUST all | awk '/^tree_/ {print "rust", "tree:" $1, $2, $3}' >> "$out/tree.txt"
   pin $PRIM | awk '{print "weir", $1, $2, $3}' >> "$out/prim.txt"
   pin $RUST all | awk '/^tokio_/ {print "tokio", $1, $2, $3}' >> "$out/prim.txt"
+  # Cross-shard ping-pong again with each side free to run on its own CPU (thread-per-core).
+  $PRIM pingpong_cross | awk '{print "weir", $1 "_2cpu", $2, $3}' >> "$out/prim.txt"
+  $RUST run tokio_mpsc_pingpong_cross 100000 | awk '{print "tokio", $1 "_2cpu", $2, $3}' >> "$out/prim.txt"
 done
 
 # Instructions per tree (deterministic: one round is enough).
 : > "$out/instr.txt"
-instr() {  # label kind cmd...
-  local label=$1 kind=$2; shift 2
+instr() {  # label kind trees-per-N cmd...   (the Rust peer warms up with N more trees: 2)
+  local label=$1 kind=$2 per=$3; shift 3
   local a b
   a=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 20000 2>&1 | awk '/Collected/ {print $4}')
   b=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 40000 2>&1 | awk '/Collected/ {print $4}')
-  echo "$label $kind $(( (b - a) / 20000 ))" >> "$out/instr.txt"
+  echo "$label $kind $(( (b - a) / (20000 * per) ))" >> "$out/instr.txt"
 }
 for k in sync_inline sync_noinline weir_task weir_virtual std_function naive; do
-  instr gcc $k $GCC run $k
-  instr clang $k $CLANG run $k
+  instr gcc $k 1 $GCC run $k
+  instr clang $k 1 $CLANG run $k
 done
 for k in tree_sync_inline tree_sync_noinline tree_async_fn tree_async_trait; do
-  instr rust $k $RUST run $k
+  instr rust $k 2 $RUST run $k
 done
 
 python3 bench/report.py "$out"

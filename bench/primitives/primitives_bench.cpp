@@ -6,6 +6,7 @@
 //   pingpong_cross         the same with the second task on shard 1 (cross_shard channels)
 //   with_timeout_ready     arm and cancel a deadline: co_await with_timeout(10s, ready op)
 //   timer_insert_cancel    the timing wheel alone: insert + cancel of a 10 s timer
+#include "../common/count_allocs.hpp"
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
@@ -20,16 +21,6 @@
 #include <new>
 #include <string>
 
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
-}
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -44,12 +35,12 @@ struct outcome {
 template <class F>
 weir::task<outcome> measure(std::uint64_t iters, F body) {
   co_await body(iters / 10 + 1);  // warm-up: frame pools, run queues
-  const auto a0 = g_allocs.load();
+  const auto a0 = bench::heap_allocations.load();
   const auto t0 = clk::now();
   co_await body(iters);
   const auto t1 = clk::now();
   co_return outcome{std::chrono::duration<double, std::nano>(t1 - t0).count() / iters,
-                    static_cast<double>(g_allocs.load() - a0) / iters};
+                    static_cast<double>(bench::heap_allocations.load() - a0) / iters};
 }
 
 weir::task<> empty() { co_return; }

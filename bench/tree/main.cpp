@@ -3,6 +3,7 @@
 //   bench_tree run KIND ITERS        exactly ITERS trees, for callgrind; prints the checksum
 //   bench_tree list                  the kinds
 // KIND is the short name: sync_inline sync_noinline weir_task weir_virtual std_function naive
+#include "../common/count_allocs.hpp"
 #include "tree.hpp"
 
 #include <benchmark/benchmark.h>
@@ -14,17 +15,6 @@
 #include <new>
 #include <string>
 
-// Counts every global heap allocation of the process.
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
-}
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -47,14 +37,14 @@ const named kinds[] = {
 void bm_tree(benchmark::State& st, const tree::kind* k) {
   std::uint64_t i = 0, sum = 0;
   for (int w = 0; w < 4096; ++w) sum += k->table[w & (tree::variants - 1)](w);  // warm pools
-  const auto a0 = g_allocs.load();
+  const auto a0 = bench::heap_allocations.load();
   for (auto _ : st) {
     sum += k->table[i & (tree::variants - 1)](i);
     ++i;
   }
   benchmark::DoNotOptimize(sum);
   st.counters["allocs_per_tree"] =
-      benchmark::Counter(static_cast<double>(g_allocs.load() - a0) / static_cast<double>(i));
+      benchmark::Counter(static_cast<double>(bench::heap_allocations.load() - a0) / static_cast<double>(i));
 }
 
 // The same variant every time: what the code costs when it stays in cache and predicted.
@@ -76,11 +66,11 @@ int main(int argc, char** argv) {
     for (auto& n : kinds)
       if (std::strcmp(n.key, argv[2]) == 0) {
         const std::uint64_t iters = std::strtoull(argv[3], nullptr, 10);
-        const auto a0 = g_allocs.load();
+        const auto a0 = bench::heap_allocations.load();
         std::uint64_t sum = run_trees(n.kind->table, iters);
         std::printf("%s %llu checksum %llu allocs %llu\n", n.key,
                     static_cast<unsigned long long>(iters), static_cast<unsigned long long>(sum),
-                    static_cast<unsigned long long>(g_allocs.load() - a0));
+                    static_cast<unsigned long long>(bench::heap_allocations.load() - a0));
         return 0;
       }
     std::fprintf(stderr, "bench_tree: unknown kind '%s' (try: bench_tree list)\n", argv[2]);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -84,9 +85,13 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   unsigned n = opts_.shards;
   if (n == 0) n = cpus.empty() ? 1 : static_cast<unsigned>(cpus.size());
   if (!opts_.make_reactor) opts_.make_reactor = make_epoll_reactor;
+  // Spinning only helps when every shard has a CPU of its own; otherwise it steals the time
+  // slice of the very shard it waits for.
+  if (n > std::max<std::size_t>(cpus.size(), 1)) opts_.spin_before_park = {};
   for (unsigned k = 0; k < n; ++k)
     shards_.push_back(std::make_unique<shard>(*this, k, opts_.make_reactor(), opts_.manual_clock,
-                                              opts_.coop_ops, opts_.coop_quota));
+                                              opts_.coop_ops, opts_.coop_quota,
+                                              opts_.spin_before_park));
   for (unsigned from = 0; from < n; ++from)
     for (unsigned to = 0; to < n; ++to)
       boxes_.push_back(std::make_unique<mailbox>(from, to, opts_.mailbox_capacity));

@@ -30,7 +30,7 @@ shard& require_shard(const char* what) {
 }
 
 shard::shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool manual_clock,
-             unsigned coop_ops, std::chrono::nanoseconds coop_quota)
+             unsigned coop_ops, std::chrono::nanoseconds coop_quota, std::chrono::nanoseconds spin)
     : rt_(rt),
       id_(id),
       reactor_(std::move(r)),
@@ -38,7 +38,8 @@ shard::shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool man
       manual_now_(epoch_),
       manual_(manual_clock),
       coop_budget_(coop_ops ? coop_ops : 1),
-      coop_quota_ns_(coop_quota.count()) {}
+      coop_quota_ns_(coop_quota.count()),
+      spin_(spin) {}
 
 shard::~shard() = default;
 
@@ -77,6 +78,17 @@ void shard::adopt(root_base* r) noexcept {
   roots_.push_back(&r->link);
   ++stats_.spawned;
   schedule(&r->sched);
+}
+
+void shard::launch(root_base& r, std::coroutine_handle<> h, const char* name,
+                   std::source_location site) noexcept {
+  r.sched.handle = h;
+  r.sched.env = r.env_;
+  r.record.id = next_task_id();
+  r.record.name = name;
+  r.record.spawn_site = site;
+  if (current_env_ && current_env_->record) r.record.parent_id = current_env_->record->id;
+  adopt(&r);
 }
 
 void shard::inject(root_base* r) {
@@ -174,6 +186,19 @@ bool shard::has_incoming() const noexcept {
   return rt_.stopping();
 }
 
+bool shard::spin_for_incoming(std::chrono::nanoseconds limit) const noexcept {
+  const auto until = clock::now() + limit;
+  do {
+    for (int i = 0; i < 32; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (has_incoming()) return true;
+  } while (clock::now() < until);
+  return false;
+}
+
 void shard::park() {
   std::chrono::nanoseconds timeout{-1};
   if (auto tick = wheel_.next_expiration()) {
@@ -188,6 +213,9 @@ void shard::park() {
                          std::chrono::duration_cast<std::chrono::nanoseconds>(at - clock::now()));
     }
   }
+  if (spin_.count() > 0 && !manual_ && timeout.count() != 0 &&
+      spin_for_incoming(timeout.count() > 0 ? std::min(spin_, timeout) : spin_))
+    return;
   parked_.store(true, std::memory_order_seq_cst);
   if (has_incoming()) {
     parked_.store(false, std::memory_order_relaxed);

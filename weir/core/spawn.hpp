@@ -106,15 +106,8 @@ join_state<T>* spawn_root(task<T> t, const char* name, std::source_location site
   shard& sh = require_shard("weir::spawn");
   join_state<T>* js = joinable ? new join_state<T>() : nullptr;
   auto coro = spawn_body(std::move(t), js);
-  auto& p = coro.h.promise();
-  p.sched.handle = coro.h;
-  p.sched.env = p.env_;
-  p.record.id = sh.next_task_id();
-  p.record.name = name;
-  p.record.spawn_site = site;
-  if (task_env* cur = sh.current_env(); cur && cur->record) p.record.parent_id = cur->record->id;
-  if (js) js->task_cancel = &p.cancel;
-  sh.adopt(&p);
+  if (js) js->task_cancel = &coro.h.promise().cancel;
+  sh.launch(coro.h.promise(), coro.h, name, site);
   return js;
 }
 

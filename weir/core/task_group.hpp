@@ -104,17 +104,10 @@ class task_group {
              std::source_location site = std::source_location::current()) {
     detail::shard& sh = detail::require_shard("weir::task_group::spawn");
     auto coro = detail::group_child(std::move(t), s_);
-    auto& p = coro.h.promise();
-    p.sched.handle = coro.h;
-    p.sched.env = p.env_;
-    p.record.id = sh.next_task_id();
-    p.record.name = name;
-    p.record.spawn_site = site;
-    if (auto* cur = sh.current_env(); cur && cur->record) p.record.parent_id = cur->record->id;
-    p.cancel.attach(&s_->cancel);
+    coro.h.promise().cancel.attach(&s_->cancel);
     ++s_->refs;
     ++s_->live;
-    sh.adopt(&p);
+    sh.launch(coro.h.promise(), coro.h, name, site);
   }
   // Cancels every child (and the body, which runs under the group's token).
   void cancel() noexcept { s_->cancel.cancel(errc::cancelled); }

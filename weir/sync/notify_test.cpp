@@ -4,6 +4,8 @@
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 
+#include <weir/testing/tasks.hpp>
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -15,19 +17,8 @@ namespace weir {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Lets every task spawned so far run up to its first suspension (the run queue is FIFO).
-task<> settle() {
-  for (int i = 0; i < 3; ++i) co_await yield_now{};
-}
-
-// Counts its runs until *stop: shows whether another task lets the shard breathe.
-task<> ticker(const bool* stop, int* ticks) {
-  while (!*stop) {
-    ++*ticks;
-    co_await yield_now{};
-  }
-}
+using testing::settle;
+using testing::ticker;
 
 // Arrives after `delay`, waits for a notification, records `id`.
 task<> wait_and_record(notify* n, std::vector<int>* order, int id, clock::duration delay) {

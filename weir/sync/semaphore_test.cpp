@@ -4,6 +4,8 @@
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 
+#include <weir/testing/tasks.hpp>
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -16,19 +18,8 @@ namespace weir {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Lets every task spawned so far run up to its first suspension (the run queue is FIFO).
-task<> settle() {
-  for (int i = 0; i < 3; ++i) co_await yield_now{};
-}
-
-// Counts its runs until *stop: shows whether another task lets the shard breathe.
-task<> ticker(const bool* stop, int* ticks) {
-  while (!*stop) {
-    ++*ticks;
-    co_await yield_now{};
-  }
-}
+using testing::settle;
+using testing::ticker;
 
 // Arrives after `delay`, takes `n` permits, records `id` and keeps the permits out of
 // circulation (forget), so the test controls every permit that comes back.

@@ -75,7 +75,7 @@ class shard {
   using clock = std::chrono::steady_clock;
 
   shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool manual_clock,
-        unsigned coop_ops, std::chrono::nanoseconds coop_quota);
+        unsigned coop_ops, std::chrono::nanoseconds coop_quota, std::chrono::nanoseconds spin);
   ~shard();
 
   unsigned id() const noexcept { return id_; }
@@ -98,6 +98,10 @@ class shard {
   }
   // Takes ownership of a root created on this thread and makes it runnable.
   void adopt(root_base* r) noexcept;
+  // Names a new root (registry record: id, name, spawn site, parent = the running task) and
+  // adopts it. `h` is the root's own coroutine.
+  void launch(root_base& r, std::coroutine_handle<> h, const char* name,
+              std::source_location site) noexcept;
   // Hands a root created on another thread (block_on) to this shard.
   void inject(root_base* r);
   task_env* current_env() const noexcept { return current_env_; }
@@ -156,6 +160,7 @@ class shard {
   void wake_mailbox_waiters() noexcept;
   void fire_timers() noexcept;
   bool has_incoming() const noexcept;
+  bool spin_for_incoming(std::chrono::nanoseconds limit) const noexcept;
   void park();
 
   runtime_impl& rt_;
@@ -185,6 +190,7 @@ class shard {
   unsigned coop_ops_ = 0;
   const unsigned coop_budget_;
   const std::int64_t coop_quota_ns_;
+  const std::chrono::nanoseconds spin_;
   std::int64_t coop_t0_ = 0;
 
   bool dead_ = false;
