@@ -87,7 +87,7 @@ void shard::launch(root_base& r, std::coroutine_handle<> h, const char* name,
   r.record.id = next_task_id();
   r.record.name = name;
   r.record.spawn_site = site;
-  if (current_env_ && current_env_->record) r.record.parent_id = current_env_->record->id;
+  if (current_task_) r.record.parent_id = current_task_->id;
   adopt(&r);
 }
 
@@ -238,7 +238,7 @@ void shard::run_loop() {
     // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
     unsigned batch = 0;
     while (schedulable* s = pop()) {
-      current_env_ = s->env;
+      current_task_ = s->env ? s->env->record : nullptr;
       coop_ops_ = 0;
       ++stats_.runs;
       s->handle.resume();
@@ -247,7 +247,7 @@ void shard::run_loop() {
         break;
       }
     }
-    current_env_ = nullptr;
+    current_task_ = nullptr;
     if (!run_head_) park();
   }
   tl_shard = nullptr;

@@ -1,16 +1,18 @@
 // weir::task<T> — a lazy coroutine returning T (DESIGN.md D1).
 //
 // A task does nothing until it is awaited (`co_await f()`), spawned (weir::spawn) or run by
-// a runtime (runtime::block_on). Awaiting transfers control to the task symmetrically and
-// the task transfers back to its awaiter when it finishes, so chains of any length use no
-// stack. The result (or the exception the body threw) is handed to the awaiter:
+// a runtime (runtime::block_on). Awaiting runs it once; chains of awaits of any length use
+// bounded stack (symmetric transfer under clang; under g++ a bounded nested start, then the
+// run queue — see WEIR_TASK_SYMMETRIC). The result (or the exception the body threw) lands in
+// the awaiter:
 //
 //   weir::task<int> answer() { co_return 42; }
 //   weir::task<> caller() { int v = co_await answer(); ... }
 //
 // Frames come from the per-thread frame allocator (frame_allocator.hpp): no malloc once
-// warm. A task is move-only; destroying a task that has not finished destroys its frame
-// (and, transitively, the frames it awaits). An "async interface" is a virtual function
+// warm (clang elides statically awaited frames altogether). A task is move-only; destroying a
+// task, or the frame awaiting it, before it finished destroys its frame (and, transitively,
+// the frames it awaits). An "async interface" is a virtual function
 // returning task<T>: one indirect call, no allocation beyond the pooled frame.
 //
 // Awaited tasks inherit their awaiter's environment (cancel token, task record); see

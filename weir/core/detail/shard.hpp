@@ -104,7 +104,9 @@ class shard {
               std::source_location site) noexcept;
   // Hands a root created on another thread (block_on) to this shard.
   void inject(root_base* r);
-  task_env* current_env() const noexcept { return current_env_; }
+  // The task whose run is in progress (its record lives in its root frame, which outlives
+  // the run; the environment it was resumed with may belong to a scope that ends earlier).
+  task_record* current_task() const noexcept { return current_task_; }
   std::uint64_t next_task_id() noexcept { return (std::uint64_t{id_} << 48) | ++task_seq_; }
 
   // --- time ---------------------------------------------------------------------
@@ -140,7 +142,6 @@ class shard {
   void run_loop();           // on the shard's thread until the runtime stops
   void destroy_all_tasks();  // after mark_dead() on every shard: destroys every live root
 
-  bool dead() const noexcept { return dead_; }
   void mark_dead() noexcept { dead_ = true; }  // runtime shutdown: wakes become no-ops
 
  private:
@@ -169,7 +170,7 @@ class shard {
 
   schedulable* run_head_ = nullptr;
   schedulable* run_tail_ = nullptr;
-  task_env* current_env_ = nullptr;
+  task_record* current_task_ = nullptr;
 
   alignas(64) std::atomic<schedulable*> remote_head_{nullptr};
   alignas(64) std::atomic<bool> parked_{false};
