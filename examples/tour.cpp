@@ -26,9 +26,12 @@ weir::task<> produce(weir::sender<int> tx, int n) {
 
 weir::task<long> channel_across_shards(unsigned producer_shard) {
   auto [tx, rx] = weir::channel<int>(16, weir::cross_shard);
-  co_await weir::on_shard(producer_shard, [](weir::sender<int> tx) {
-    weir::spawn_detached(produce(std::move(tx), 100'000), "producer");
-  }, std::move(tx));
+  co_await weir::on_shard(
+      producer_shard,
+      [](weir::sender<int> tx) {
+        weir::spawn_detached(produce(std::move(tx), 100'000), "producer");
+      },
+      std::move(tx));
   long sum = 0;
   while (auto v = co_await rx.recv()) sum += *v;
   co_return sum;
@@ -76,9 +79,11 @@ weir::task<int> tour() {
   int done = co_await weir::with_task_group(
       [](weir::task_group& g, int n) -> weir::task<int> {
         for (int i = 0; i < n; ++i)
-          g.spawn([](int ms) -> weir::task<> {
-            (void)co_await weir::sleep_for(std::chrono::milliseconds(ms));
-          }(i), "child");
+          g.spawn(
+              [](int ms) -> weir::task<> {
+                (void)co_await weir::sleep_for(std::chrono::milliseconds(ms));
+              }(i),
+              "child");
         co_return n;
       },
       8);

@@ -6,12 +6,12 @@
 //   pingpong_cross         the same with the second task on shard 1 (cross_shard channels)
 //   with_timeout_ready     arm and cancel a deadline: co_await with_timeout(10s, ready op)
 //   timer_insert_cancel    the timing wheel alone: insert + cancel of a 10 s timer
-#include "../common/count_allocs.hpp"
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 #include <weir/sync/channel.hpp>
+#include "../common/count_allocs.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -20,7 +20,6 @@
 #include <cstring>
 #include <new>
 #include <string>
-
 
 namespace {
 
@@ -55,7 +54,8 @@ weir::task<> pong(weir::receiver<std::uint64_t> rx, weir::sender<std::uint64_t> 
 }
 
 weir::task<> pingpong(std::uint64_t n, unsigned pong_shard) {
-  const auto mode = pong_shard == weir::this_shard() ? weir::channel_mode::local : weir::cross_shard;
+  const auto mode =
+      pong_shard == weir::this_shard() ? weir::channel_mode::local : weir::cross_shard;
   auto [ping_tx, ping_rx] = weir::channel<std::uint64_t>(1, mode);
   auto [pong_tx, pong_rx] = weir::channel<std::uint64_t>(1, mode);
   co_await weir::on_shard(
@@ -99,13 +99,9 @@ struct bench {
 const bench benches[] = {
     {"spawn_join", 2'000'000, [](std::uint64_t n) { return measure(n, spawn_join); }},
     {"pingpong_local", 2'000'000,
-     [](std::uint64_t n) {
-       return measure(n, [](std::uint64_t k) { return pingpong(k, 0); });
-     }},
+     [](std::uint64_t n) { return measure(n, [](std::uint64_t k) { return pingpong(k, 0); }); }},
     {"pingpong_cross", 200'000,
-     [](std::uint64_t n) {
-       return measure(n, [](std::uint64_t k) { return pingpong(k, 1); });
-     }},
+     [](std::uint64_t n) { return measure(n, [](std::uint64_t k) { return pingpong(k, 1); }); }},
     {"with_timeout_ready", 2'000'000,
      [](std::uint64_t n) { return measure(n, with_timeout_ready); }},
     {"timer_insert_cancel", 10'000'000,

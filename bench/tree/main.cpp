@@ -15,7 +15,6 @@
 #include <new>
 #include <string>
 
-
 namespace {
 
 struct named {
@@ -43,8 +42,8 @@ void bm_tree(benchmark::State& st, const tree::kind* k) {
     ++i;
   }
   benchmark::DoNotOptimize(sum);
-  st.counters["allocs_per_tree"] =
-      benchmark::Counter(static_cast<double>(bench::heap_allocations.load() - a0) / static_cast<double>(i));
+  st.counters["allocs_per_tree"] = benchmark::Counter(
+      static_cast<double>(bench::heap_allocations.load() - a0) / static_cast<double>(i));
 }
 
 // The same variant every time: what the code costs when it stays in cache and predicted.

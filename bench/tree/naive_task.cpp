@@ -16,7 +16,9 @@ class naive {
   struct promise_type {
     T value{};
     std::coroutine_handle<> cont;
-    naive get_return_object() { return naive(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    naive get_return_object() {
+      return naive(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
     std::suspend_always initial_suspend() noexcept { return {}; }
     struct fin {
       bool await_ready() noexcept { return false; }

@@ -7,8 +7,10 @@ namespace {
 
 template <unsigned V, unsigned D>
 inline std::uint64_t node(std::uint64_t x) {
-  if constexpr (D == depth - 1) return leaf<V>(x);
-  else return mix<V, D>(node<V, D + 1>(x), node<V, D + 1>(x + 1));
+  if constexpr (D == depth - 1)
+    return leaf<V>(x);
+  else
+    return mix<V, D>(node<V, D + 1>(x), node<V, D + 1>(x + 1));
 }
 template <unsigned V>
 struct inline_root {
@@ -17,8 +19,10 @@ struct inline_root {
 
 template <unsigned V, unsigned D>
 [[gnu::noinline]] std::uint64_t node_ni(std::uint64_t x) {
-  if constexpr (D == depth - 1) return leaf<V>(x);
-  else return mix<V, D>(node_ni<V, D + 1>(x), node_ni<V, D + 1>(x + 1));
+  if constexpr (D == depth - 1)
+    return leaf<V>(x);
+  else
+    return mix<V, D>(node_ni<V, D + 1>(x), node_ni<V, D + 1>(x + 1));
 }
 template <unsigned V>
 struct noinline_root {

@@ -56,7 +56,9 @@ node_iface* const root_ptr = &chain_v<V>.n0;
 
 template <unsigned V>
 struct root {
-  static std::uint64_t run(std::uint64_t x) { return weir::detail::run_inline(root_ptr<V>->call(x)); }
+  static std::uint64_t run(std::uint64_t x) {
+    return weir::detail::run_inline(root_ptr<V>->call(x));
+  }
 };
 constexpr auto table = make_table<root>(std::make_index_sequence<variants>{});
 

@@ -54,16 +54,20 @@ class blocking_awaiter : blocking_job {
     if (shard_) shard_->external_end();
     if (ec_) return unexpected(ec_);
     if (error_) std::rethrow_exception(error_);
-    if constexpr (std::is_void_v<R>) return {};
-    else return std::move(*value_);
+    if constexpr (std::is_void_v<R>)
+      return {};
+    else
+      return std::move(*value_);
   }
 
  private:
   static void execute(blocking_job* j) {
     auto* self = static_cast<blocking_awaiter*>(j);
     try {
-      if constexpr (std::is_void_v<R>) std::apply(self->fn_, self->args_);
-      else self->value_.emplace(std::apply(self->fn_, self->args_));
+      if constexpr (std::is_void_v<R>)
+        std::apply(self->fn_, self->args_);
+      else
+        self->value_.emplace(std::apply(self->fn_, self->args_));
     } catch (...) {
       self->error_ = std::current_exception();
     }

@@ -94,8 +94,7 @@ class oneshot_state : public pooled {
   bool withdraw() noexcept {
     std::uint32_t s = state_.load(std::memory_order_acquire);
     while ((s & rx_waiting) && !(s & (value_set | tx_gone))) {
-      if (state_.compare_exchange_weak(s, s & ~rx_waiting, std::memory_order_acq_rel))
-        return true;
+      if (state_.compare_exchange_weak(s, s & ~rx_waiting, std::memory_order_acq_rel)) return true;
     }
     return false;
   }

@@ -49,7 +49,9 @@ TEST(OnShard, ExceptionsComeBack) {
 
 task<long> hammer(unsigned target, int n) {
   long sum = 0;
-  for (int i = 0; i < n; ++i) sum += co_await on_shard(target, [](int x) { return x; }, i);
+  for (int i = 0; i < n; ++i)
+    sum += co_await on_shard(
+        target, [](int x) { return x; }, i);
   co_return sum;
 }
 
@@ -73,7 +75,7 @@ TEST(Blocking, RunsOffShardAndResumesHome) {
   auto t = [](int) -> task<bool> {
     auto shard_thread = std::this_thread::get_id();
     auto r = co_await blocking([] { return std::this_thread::get_id(); });
-    co_return r.value() != shard_thread && std::this_thread::get_id() == shard_thread;
+    co_return r.value() != shard_thread&& std::this_thread::get_id() == shard_thread;
   };
   EXPECT_TRUE(rt.block_on(t(0)));
 }

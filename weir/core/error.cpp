@@ -13,7 +13,8 @@ class category final : public std::error_category {
       case errc::cancelled: return "operation cancelled";
       case errc::timed_out: return "deadline exceeded";
       case errc::closed: return "the other end is closed";
-      case errc::lost_wakeup: return "lost wake-up: the last handle that could resume the task died";
+      case errc::lost_wakeup:
+        return "lost wake-up: the last handle that could resume the task died";
       case errc::full: return "queue full";
       case errc::empty: return "queue empty";
       case errc::lagged: return "receiver lagged behind and missed messages";

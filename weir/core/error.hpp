@@ -13,14 +13,14 @@
 namespace weir {
 
 enum class errc {
-  cancelled = 1,   // the task's cancel token fired (cancel(), a parent, a when_any loser)
-  timed_out,       // a deadline (with_deadline / with_timeout) fired
-  closed,          // the other end of a channel / oneshot is gone
-  lost_wakeup,     // the last handle able to resume a waiting task died without waking it
-  full,            // try_send on a full channel
-  empty,           // try_recv on an empty channel
-  lagged,          // a broadcast receiver fell behind and missed messages
-  shutdown,        // the runtime is shutting down
+  cancelled = 1,  // the task's cancel token fired (cancel(), a parent, a when_any loser)
+  timed_out,      // a deadline (with_deadline / with_timeout) fired
+  closed,         // the other end of a channel / oneshot is gone
+  lost_wakeup,    // the last handle able to resume a waiting task died without waking it
+  full,           // try_send on a full channel
+  empty,          // try_recv on an empty channel
+  lagged,         // a broadcast receiver fell behind and missed messages
+  shutdown,       // the runtime is shutting down
 };
 
 const std::error_category& weir_category() noexcept;

@@ -22,7 +22,7 @@ struct frame_cache_reaper {
       void* p = fc.head[c];
       while (p) {
         void* next = *static_cast<void**>(p);
-        ::operator delete(p, c * frame_granule);
+        ::operator delete(p, c* frame_granule);
         ++fc.heap_frees;
         p = next;
       }

@@ -126,8 +126,10 @@ task<detail::on_shard_result_t<std::decay_t<F>, std::decay_t<A>...>> on_shard(un
   std::tuple<A...> tup(std::move(args)...);
   if (k == here.id()) {
     using U = std::invoke_result_t<F&, A&&...>;
-    if constexpr (is_task_v<U>) co_return co_await std::apply(fn, std::move(tup));
-    else co_return std::apply(fn, std::move(tup));
+    if constexpr (is_task_v<U>)
+      co_return co_await std::apply(fn, std::move(tup));
+    else
+      co_return std::apply(fn, std::move(tup));
   } else {
     struct call_t : detail::remote_call<R> {
       F* fn;

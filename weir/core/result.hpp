@@ -45,17 +45,12 @@ class [[nodiscard]] result {
  public:
   using value_type = T;
 
-  result()
-    requires std::default_initializable<T>
-      : has_(true) {
-    new (&value_) T();
-  }
+  result() requires std::default_initializable<T> : has_(true) { new (&value_) T(); }
   template <class U = T>
-    requires(std::constructible_from<T, U &&> &&
-             !std::same_as<std::remove_cvref_t<U>, result> &&
-             !std::same_as<std::remove_cvref_t<U>, unexpected> &&
-             !std::same_as<std::remove_cvref_t<U>, std::in_place_t>)
-  result(U&& v) : has_(true) {  // NOLINT: implicit like std::expected
+  requires(std::constructible_from<T, U&&> && !std::same_as<std::remove_cvref_t<U>, result> &&
+           !std::same_as<std::remove_cvref_t<U>, unexpected> &&
+           !std::same_as<std::remove_cvref_t<U>, std::in_place_t>) result(U&& v)
+      : has_(true) {  // NOLINT: implicit like std::expected
     new (&value_) T(std::forward<U>(v));
   }
   template <class... A>
@@ -64,24 +59,26 @@ class [[nodiscard]] result {
   }
   result(unexpected u) noexcept : has_(false) { new (&error_) std::error_code(u.error()); }
 
-  result(const result& o)
-    requires std::copy_constructible<T>
-      : has_(o.has_) {
-    if (has_) new (&value_) T(o.value_);
-    else new (&error_) std::error_code(o.error_);
+  result(const result& o) requires std::copy_constructible<T> : has_(o.has_) {
+    if (has_)
+      new (&value_) T(o.value_);
+    else
+      new (&error_) std::error_code(o.error_);
   }
   result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : has_(o.has_) {
-    if (has_) new (&value_) T(std::move(o.value_));
-    else new (&error_) std::error_code(o.error_);
+    if (has_)
+      new (&value_) T(std::move(o.value_));
+    else
+      new (&error_) std::error_code(o.error_);
   }
-  result& operator=(const result& o)
-    requires std::copy_constructible<T>
-  {
+  result& operator=(const result& o) requires std::copy_constructible<T> {
     if (this != &o) {
       destroy();
       has_ = o.has_;
-      if (has_) new (&value_) T(o.value_);
-      else new (&error_) std::error_code(o.error_);
+      if (has_)
+        new (&value_) T(o.value_);
+      else
+        new (&error_) std::error_code(o.error_);
     }
     return *this;
   }
@@ -89,8 +86,10 @@ class [[nodiscard]] result {
     if (this != &o) {
       destroy();
       has_ = o.has_;
-      if (has_) new (&value_) T(std::move(o.value_));
-      else new (&error_) std::error_code(o.error_);
+      if (has_)
+        new (&value_) T(std::move(o.value_));
+      else
+        new (&error_) std::error_code(o.error_);
     }
     return *this;
   }

@@ -143,8 +143,9 @@ const char* runtime::reactor_name() const noexcept { return impl_->at(0).io().na
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   const auto& s = impl_->at(k).stats();
-  return {s.spawned.get(),      s.runs.get(),         s.remote_wakes.get(),
-          s.parks.get(),        s.coop_yields.get(),  s.timers_fired.get(),
+  return {s.spawned.get(),          s.runs.get(),
+          s.remote_wakes.get(),     s.parks.get(),
+          s.coop_yields.get(),      s.timers_fired.get(),
           s.mailbox_requests.get(), s.mailbox_full_waits.get()};
 }
 
@@ -153,7 +154,8 @@ void runtime::check_not_on_shard() {
     throw std::logic_error("runtime::block_on called from a shard thread (it would deadlock)");
 }
 
-void runtime::inject_main(detail::root_base* root, const char* name, std::source_location site) {  root->record.name = name;
+void runtime::inject_main(detail::root_base* root, const char* name, std::source_location site) {
+  root->record.name = name;
   root->record.spawn_site = site;
   root->sched.env = root->env_;
   impl_->at(0).inject(root);

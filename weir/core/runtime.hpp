@@ -30,10 +30,10 @@
 namespace weir {
 
 struct runtime_options {
-  unsigned shards = 0;            // 0: one per CPU this process may use
-  bool pin_threads = true;        // pin shard k to the k-th allowed CPU (ignored on failure)
-  unsigned mailbox_capacity = 256;      // requests in flight from one shard to another
-  unsigned blocking_threads = 16;       // upper bound of weir::blocking's pool
+  unsigned shards = 0;              // 0: one per CPU this process may use
+  bool pin_threads = true;          // pin shard k to the k-th allowed CPU (ignored on failure)
+  unsigned mailbox_capacity = 256;  // requests in flight from one shard to another
+  unsigned blocking_threads = 16;   // upper bound of weir::blocking's pool
   // The manual clock (weir::testing::manual_clock): time moves only when the test advances
   // it, or jumps to the next deadline when no task of the shard can run.
   bool manual_clock = false;
@@ -67,8 +67,8 @@ class runtime {
   const char* reactor_name() const noexcept;
 
   struct shard_stats {
-    std::uint64_t spawned, runs, remote_wakes, parks, coop_yields, timers_fired,
-        mailbox_requests, mailbox_full_waits;
+    std::uint64_t spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
+        mailbox_full_waits;
   };
   // A snapshot of shard `k`'s counters (racy reads of monotonic counters: for reports).
   shard_stats stats(unsigned k) const noexcept;

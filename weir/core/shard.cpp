@@ -10,8 +10,10 @@ thread_local constinit shard* tl_shard = nullptr;
 
 void wake(schedulable* s) noexcept {
   shard* cur = tl_shard;
-  if (s->owner == cur) cur->schedule(s);
-  else s->owner->schedule_remote(s);
+  if (s->owner == cur)
+    cur->schedule(s);
+  else
+    s->owner->schedule_remote(s);
 }
 
 bool start_deferred(schedulable& s, std::coroutine_handle<> h, task_env* env) noexcept {

@@ -90,12 +90,16 @@ spawn_coro spawn_body(task<T> t, join_state<T>* js) {
       co_await std::move(t);
       if (js) js->value.emplace(0);
     } else {
-      if (js) js->value.emplace(co_await std::move(t));
-      else (void)co_await std::move(t);
+      if (js)
+        js->value.emplace(co_await std::move(t));
+      else
+        (void)co_await std::move(t);
     }
   } catch (...) {
-    if (js) js->error = std::current_exception();
-    else report_detached_failure(*env->record, std::current_exception());
+    if (js)
+      js->error = std::current_exception();
+    else
+      report_detached_failure(*env->record, std::current_exception());
   }
   guard.done = true;
 }
@@ -157,8 +161,10 @@ class [[nodiscard]] join_handle {
       if (ec) return unexpected(ec);
       if (!s->finished) return unexpected(errc::shutdown);
       if (s->error) std::rethrow_exception(s->error);
-      if constexpr (std::is_void_v<T>) return {};
-      else return std::move(*s->value);
+      if constexpr (std::is_void_v<T>)
+        return {};
+      else
+        return std::move(*s->value);
     }
     static void on_cancel(void* self, std::error_code reason) noexcept {
       auto* a = static_cast<awaiter*>(self);

@@ -19,8 +19,8 @@ bool start_child(promise_base& child, std::coroutine_handle<> h, std::coroutine_
   child.depth_ = depth + 1;
   child.done_flag_ = &done;
   h.resume();
-  if (done) return false;       // finished without suspending (its frame is gone): carry on
-  child.done_flag_ = nullptr;   // it suspended: its completion resumes `caller`
+  if (done) return false;      // finished without suspending (its frame is gone): carry on
+  child.done_flag_ = nullptr;  // it suspended: its completion resumes `caller`
   return true;
 }
 

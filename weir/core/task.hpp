@@ -80,8 +80,10 @@ struct promise_base : pooled {
 
 template <class P>
 inline task_env* env_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().env_;
-  else return nullptr;
+  if constexpr (std::is_base_of_v<promise_base, P>)
+    return h.promise().env_;
+  else
+    return nullptr;
 }
 
 // Past this many nested starts a task is started through the scheduler instead, so the stack
@@ -90,8 +92,10 @@ inline constexpr unsigned max_inline_nesting = 64;
 
 template <class P>
 inline unsigned depth_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<promise_base, P>) return h.promise().depth_;
-  else return 0;
+  if constexpr (std::is_base_of_v<promise_base, P>)
+    return h.promise().depth_;
+  else
+    return 0;
 }
 
 // Makes `h` runnable on the current shard (node `s` lives in the awaiter); false outside a
@@ -350,8 +354,10 @@ task<awaited_t<A>> wrap_awaitable(A a) {
 // A task as is; any other awaitable wrapped in a task that awaits it.
 template <class A>
 auto to_task(A&& a) {
-  if constexpr (is_task_v<std::remove_cvref_t<A>>) return std::forward<A>(a);
-  else return wrap_awaitable(std::forward<A>(a));
+  if constexpr (is_task_v<std::remove_cvref_t<A>>)
+    return std::forward<A>(a);
+  else
+    return wrap_awaitable(std::forward<A>(a));
 }
 template <class A>
 using task_for_t = decltype(to_task(std::declval<A>()));

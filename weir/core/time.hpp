@@ -134,8 +134,10 @@ task<deadline_result_t<A>> with_deadline(clock::time_point t, A aw) {
                        parent ? std::min(parent->deadline, t) : t};
   detail::deadline_timer timer;
   if (!parent || t < parent->deadline) {
-    if (t <= detail::tl_shard->now()) scope.cancel(errc::timed_out);
-    else timer.arm(scope, t);
+    if (t <= detail::tl_shard->now())
+      scope.cancel(errc::timed_out);
+    else
+      timer.arm(scope, t);
   }
   co_await detail::use_env{&env};
   std::exception_ptr error;

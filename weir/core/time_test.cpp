@@ -10,7 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
 task<clock::duration> timed_sleep(clock::duration d) {
   auto t0 = now();
   auto r = co_await sleep_for(d);

@@ -58,18 +58,19 @@ task<std::tuple<detail::stored_t<T>...>> when_all_tasks(task<T>... ts) {
     (detail::bind_child(detail::all_child(std::get<I>(tasks), std::get<I>(slots), error, group),
                         scope, kids[I], &env),
      ...);
-  }(std::index_sequence_for<T...>{});
+  }
+  (std::index_sequence_for<T...>{});
   co_await scope;
   if (error) std::rethrow_exception(error);
   co_return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::tuple<detail::stored_t<T>...>(std::move(*std::get<I>(slots))...);
-  }(std::index_sequence_for<T...>{});
+  }
+  (std::index_sequence_for<T...>{});
 }
 
 // Any awaitables (tasks, sleeps, channel operations, ...).
 template <class... A>
-  requires(sizeof...(A) > 0)
-auto when_all(A&&... aws) {
+requires(sizeof...(A) > 0) auto when_all(A&&... aws) {
   return when_all_tasks(detail::to_task(std::forward<A>(aws))...);
 }
 

@@ -76,7 +76,8 @@ task<std::variant<detail::stored_t<T>...>> when_any_tasks(task<T>... ts) {
     (detail::bind_child(detail::any_child<I>(std::get<I>(tasks), race, losers), scope, kids[I],
                         &env),
      ...);
-  }(std::index_sequence_for<T...>{});
+  }
+  (std::index_sequence_for<T...>{});
   co_await scope;
   if (race.error) std::rethrow_exception(race.error);
   co_return std::move(*race.winner);
@@ -84,8 +85,7 @@ task<std::variant<detail::stored_t<T>...>> when_any_tasks(task<T>... ts) {
 
 // Any awaitables (tasks, sleeps, channel operations, ...).
 template <class... A>
-  requires(sizeof...(A) > 0)
-auto when_any(A&&... aws) {
+requires(sizeof...(A) > 0) auto when_any(A&&... aws) {
   return when_any_tasks(detail::to_task(std::forward<A>(aws))...);
 }
 

@@ -114,13 +114,13 @@ TEST(BroadcastCrossShard, ReceiversOnEveryShardGetEverything) {
   auto t = [](int n) -> task<bool> {
     auto [tx, rx] = broadcast<int>(8192, cross_shard);  // > n: nobody can lag
     auto remote_rx = tx.subscribe();
-    auto remote = spawn(
-        on_shard(
-            1, [](broadcast_receiver<int> rx) -> task<std::vector<int>> {
-              co_return co_await collect(std::move(rx));
-            },
-            std::move(remote_rx)),
-        "remote collector");
+    auto remote = spawn(on_shard(
+                            1,
+                            [](broadcast_receiver<int> rx) -> task<std::vector<int>> {
+                              co_return co_await collect(std::move(rx));
+                            },
+                            std::move(remote_rx)),
+                        "remote collector");
     auto local = spawn(collect(std::move(rx)), "local collector");
     co_await testing::settle();
     for (int i = 0; i < n; ++i) {

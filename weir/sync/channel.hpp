@@ -279,11 +279,8 @@ class sender {
           if (detail::tl_shard->coop_proceed()) return true;
           yield_ = true;
           return false;
-        case detail::channel_state<T>::push_outcome::closed:
-          ec_ = errc::closed;
-          return true;
-        default:
-          return false;
+        case detail::channel_state<T>::push_outcome::closed: ec_ = errc::closed; return true;
+        default: return false;
       }
     }
     template <class P>
@@ -298,14 +295,9 @@ class sender {
       node_.ec = &ec_;
       node_.w = &w_;
       switch (s_->push_or_wait(value_, &node_)) {
-        case detail::channel_state<T>::push_outcome::full:
-          queued_ = true;
-          return true;
-        case detail::channel_state<T>::push_outcome::closed:
-          ec_ = errc::closed;
-          return false;
-        default:
-          return false;
+        case detail::channel_state<T>::push_outcome::full: queued_ = true; return true;
+        case detail::channel_state<T>::push_outcome::closed: ec_ = errc::closed; return false;
+        default: return false;
       }
     }
     result<void> await_resume() noexcept {
@@ -382,11 +374,8 @@ class receiver {
           if (detail::tl_shard->coop_proceed()) return true;
           yield_ = true;
           return false;
-        case detail::channel_state<T>::pop_outcome::closed:
-          ec_ = errc::closed;
-          return true;
-        default:
-          return false;
+        case detail::channel_state<T>::pop_outcome::closed: ec_ = errc::closed; return true;
+        default: return false;
       }
     }
     template <class P>
@@ -399,14 +388,9 @@ class receiver {
       if (ec_) return false;
       rw_ = {&value_, &ec_, &w_};
       switch (s_->pop_or_wait(value_, &rw_)) {
-        case detail::channel_state<T>::pop_outcome::empty:
-          waiting_ = true;
-          return true;
-        case detail::channel_state<T>::pop_outcome::closed:
-          ec_ = errc::closed;
-          return false;
-        default:
-          return false;
+        case detail::channel_state<T>::pop_outcome::empty: waiting_ = true; return true;
+        case detail::channel_state<T>::pop_outcome::closed: ec_ = errc::closed; return false;
+        default: return false;
       }
     }
     result<T> await_resume() {

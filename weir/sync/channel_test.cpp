@@ -163,17 +163,21 @@ TEST(Channel, DestroyRuntimeWithSuspendedSendersAndReceivers) {
       auto [tx, rx] = channel<std::shared_ptr<int>>(1, cross_shard);
       (void)tx.try_send(probe);
       for (int i = 0; i < 4; ++i)
-        spawn_detached([](sender<std::shared_ptr<int>> tx,
-                          std::shared_ptr<int> p) -> task<> { (void)co_await tx.send(p); }(tx, probe),
-                       "stuck sender");
+        spawn_detached(
+            [](sender<std::shared_ptr<int>> tx, std::shared_ptr<int> p) -> task<> {
+              (void)co_await tx.send(p);
+            }(tx, probe),
+            "stuck sender");
       auto [tx2, rx2] = channel<int>(1);
       spawn_detached([](receiver<int> rx, sender<int>) -> task<> { (void)co_await rx.recv(); }(
-                         std::move(rx2), std::move(tx2)),
+                                                           std::move(rx2), std::move(tx2)),
                      "stuck receiver");
-      spawn_detached([](receiver<std::shared_ptr<int>> keep) -> task<> {
-        (void)keep;
-        (void)co_await sleep_for(24h);
-      }(std::move(rx)), "holder");
+      spawn_detached(
+          [](receiver<std::shared_ptr<int>> keep) -> task<> {
+            (void)keep;
+            (void)co_await sleep_for(24h);
+          }(std::move(rx)),
+          "holder");
       co_return;
     };
     rt.block_on(t(probe));
@@ -228,7 +232,7 @@ TEST(ChannelCrossShard, StressEveryMessageArrivesExactlyOnce) {
       last[p] = v;
       ++count;
     }
-    co_return ok && count == per * producers;
+    co_return ok&& count == per* producers;
   };
   EXPECT_TRUE(rt.block_on(t(stress_messages)));
 }
@@ -237,14 +241,17 @@ TEST(ChannelCrossShard, ReceiverWokenOnItsOwnShard) {
   runtime rt({.shards = 2});
   auto t = [](int) -> task<bool> {
     auto [tx, rx] = channel<unsigned>(1, cross_shard);
-    (void)co_await on_shard(1, [](sender<unsigned> tx) {
-      spawn_detached(
-          [](sender<unsigned> tx) -> task<> {
-            (void)co_await sleep_for(5ms);
-            (void)co_await tx.send(this_shard());
-          }(std::move(tx)),
-          "remote sender");
-    }, std::move(tx));
+    (void)co_await on_shard(
+        1,
+        [](sender<unsigned> tx) {
+          spawn_detached(
+              [](sender<unsigned> tx) -> task<> {
+                (void)co_await sleep_for(5ms);
+                (void)co_await tx.send(this_shard());
+              }(std::move(tx)),
+              "remote sender");
+        },
+        std::move(tx));
     auto r = co_await rx.recv();
     co_return r.value() == 1 && this_shard() == 0;
   };

@@ -49,9 +49,9 @@ TEST(Coop, BusyTaskDoesNotDelayAnotherTasksTimer) {
   EXPECT_GT(iterations, 1000u);  // the busy task really ran meanwhile
   // The timer fires within its 1 ms tick plus a few budget quanta (250 µs each), not after
   // the busy loop ends (it never would). Generous bound: shared CI machines are noisy.
-  EXPECT_LT(lateness, 15ms) << "timer late by "
-                            << std::chrono::duration_cast<std::chrono::microseconds>(lateness).count()
-                            << " us";
+  EXPECT_LT(lateness, 15ms)
+      << "timer late by " << std::chrono::duration_cast<std::chrono::microseconds>(lateness).count()
+      << " us";
   EXPECT_GT(rt.stats(0).coop_yields, 0u);
 }
 

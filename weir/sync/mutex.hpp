@@ -32,8 +32,8 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 
 #include <cassert>
 #include <coroutine>
@@ -116,9 +116,9 @@ class mutex {
   void unlock() noexcept;
   void check_shard() noexcept;
 
-  detail::ilist waiters_;           // lock_awaiters in arrival order
+  detail::ilist waiters_;            // lock_awaiters in arrival order
   detail::shard_affinity affinity_;  // debug check: one shard only
-  bool locked_ = false;             // invariant: !locked_ implies waiters_.empty()
+  bool locked_ = false;              // invariant: !locked_ implies waiters_.empty()
 };
 
 // The awaiter of mutex::lock(). Its ilist_node links it into the mutex's queue.

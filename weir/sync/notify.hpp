@@ -37,8 +37,8 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 
 #include <cassert>
 #include <coroutine>
@@ -90,9 +90,9 @@ class notify {
  private:
   void check_shard() noexcept;
 
-  detail::ilist waiters_;           // notified_awaiters in arrival order
+  detail::ilist waiters_;            // notified_awaiters in arrival order
   detail::shard_affinity affinity_;  // debug check: one shard only
-  bool permit_ = false;             // invariant: permit_ implies waiters_.empty()
+  bool permit_ = false;              // invariant: permit_ implies waiters_.empty()
 };
 
 // The awaiter of notify::notified(). Its ilist_node links it into the notify's queue.

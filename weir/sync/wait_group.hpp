@@ -37,8 +37,8 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
 #include <weir/core/result.hpp>
+#include <weir/sync/detail/shard_affinity.hpp>
 
 #include <cassert>
 #include <coroutine>

@@ -56,7 +56,9 @@ struct root_base : promise_base {
 // the hot path), so reports from other threads are race-free.
 class stat_counter {
  public:
-  void operator++() noexcept { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void operator++() noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -88,8 +90,10 @@ class shard {
   void schedule(schedulable* s) noexcept {  // owner thread
     if (dead_) return;
     s->next.store(nullptr, std::memory_order_relaxed);
-    if (run_tail_) run_tail_->next.store(s, std::memory_order_relaxed);
-    else run_head_ = s;
+    if (run_tail_)
+      run_tail_->next.store(s, std::memory_order_relaxed);
+    else
+      run_head_ = s;
     run_tail_ = s;
   }
   void schedule_remote(schedulable* s) noexcept;  // any thread
@@ -203,6 +207,8 @@ inline shard* current_shard() noexcept { return tl_shard; }
 // The current shard, or throws std::logic_error naming `what` when called outside a runtime.
 shard& require_shard(const char* what);
 
-inline root_base& root_of(ilist_node* link) noexcept { return *static_cast<root_link*>(link)->self; }
+inline root_base& root_of(ilist_node* link) noexcept {
+  return *static_cast<root_link*>(link)->self;
+}
 
 }  // namespace weir::detail

@@ -67,7 +67,8 @@ std::optional<timer_wheel::expiration> timer_wheel::next_expiration_detail() con
     const std::uint64_t occ = occupied_[level];
     if (!occ) continue;
     const unsigned now_slot = static_cast<unsigned>((elapsed_ / slot_range(level)) & slot_mask);
-    const unsigned zeros = static_cast<unsigned>(std::countr_zero(std::rotr(occ, static_cast<int>(now_slot))));
+    const unsigned zeros =
+        static_cast<unsigned>(std::countr_zero(std::rotr(occ, static_cast<int>(now_slot))));
     const unsigned slot = (zeros + now_slot) % slots;
     const std::uint64_t level_start = elapsed_ & ~(level_range(level) - 1);
     std::uint64_t deadline = level_start + slot * slot_range(level);

@@ -20,7 +20,7 @@
 namespace weir::detail {
 
 struct timer_entry : ilist_node {
-  std::uint64_t tick = 0;            // fire when the wheel reaches this tick
+  std::uint64_t tick = 0;  // fire when the wheel reaches this tick
   void (*fire)(timer_entry*) = nullptr;
   std::uint8_t level = 0, slot = 0;  // where it is filed (when linked and not expired)
 };

@@ -28,8 +28,18 @@ std::vector<probe*> drain(timer_wheel& w, std::uint64_t now) {
 TEST(TimerWheel, FiresAtTheRightTickAcrossLevels) {
   timer_wheel w;
   // Deadlines on every level, including one clamped beyond the wheel's range.
-  std::vector<std::uint64_t> ticks = {1, 2, 63, 64, 65, 4095, 4096, 4097, 300'000, 17'000'000,
-                                      1'100'000'000, (std::uint64_t{1} << 36) + 5};
+  std::vector<std::uint64_t> ticks = {1,
+                                      2,
+                                      63,
+                                      64,
+                                      65,
+                                      4095,
+                                      4096,
+                                      4097,
+                                      300'000,
+                                      17'000'000,
+                                      1'100'000'000,
+                                      (std::uint64_t{1} << 36) + 5};
   std::vector<probe> ps(ticks.size());
   for (std::size_t i = 0; i < ticks.size(); ++i) {
     ps[i].tick = ticks[i];
