@@ -159,9 +159,4 @@ class [[nodiscard]] result<void> {
   std::error_code error_;
 };
 
-template <class T>
-inline constexpr bool is_result_v = false;
-template <class T>
-inline constexpr bool is_result_v<result<T>> = true;
-
 }  // namespace weir

@@ -359,8 +359,6 @@ auto to_task(A&& a) {
   else
     return wrap_awaitable(std::forward<A>(a));
 }
-template <class A>
-using task_for_t = decltype(to_task(std::declval<A>()));
 }  // namespace detail
 
 }  // namespace weir

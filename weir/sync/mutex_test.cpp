@@ -419,14 +419,7 @@ TEST(MutexDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
 #else
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   mutex m;
-  EXPECT_DEATH(
-      {
-        runtime a({.shards = 1});
-        a.block_on(lock_once(&m));
-        runtime b({.shards = 1});
-        b.block_on(lock_once(&m));
-      },
-      "shard-local");
+  EXPECT_DEATH(testing::run_on_two_runtimes([&] { return lock_once(&m); }), "shard-local");
 #endif
 }
 

@@ -321,14 +321,7 @@ TEST(NotifyDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
 #else
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   notify n;
-  EXPECT_DEATH(
-      {
-        runtime a({.shards = 1});
-        a.block_on(notify_and_wait(&n));
-        runtime b({.shards = 1});
-        b.block_on(notify_and_wait(&n));
-      },
-      "shard-local");
+  EXPECT_DEATH(testing::run_on_two_runtimes([&] { return notify_and_wait(&n); }), "shard-local");
 #endif
 }
 

@@ -377,14 +377,7 @@ TEST(SemaphoreDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
 #else
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   semaphore s(1);
-  EXPECT_DEATH(
-      {
-        runtime a({.shards = 1});
-        a.block_on(acquire_once(&s));
-        runtime b({.shards = 1});
-        b.block_on(acquire_once(&s));
-      },
-      "shard-local");
+  EXPECT_DEATH(testing::run_on_two_runtimes([&] { return acquire_once(&s); }), "shard-local");
 #endif
 }
 

@@ -293,14 +293,7 @@ TEST(WaitGroupDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
 #else
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   wait_group wg;
-  EXPECT_DEATH(
-      {
-        runtime a({.shards = 1});
-        a.block_on(add_and_done(&wg));
-        runtime b({.shards = 1});
-        b.block_on(add_and_done(&wg));
-      },
-      "shard-local");
+  EXPECT_DEATH(testing::run_on_two_runtimes([&] { return add_and_done(&wg); }), "shard-local");
 #endif
 }
 

@@ -4,6 +4,7 @@
 //   spawn_detached(weir::testing::ticker(&stop, &ticks), "ticker");   // counts shard turns
 #pragma once
 
+#include <weir/core/runtime.hpp>
 #include <weir/core/task.hpp>
 #include <weir/core/time.hpp>
 
@@ -20,6 +21,16 @@ inline task<> ticker(const bool* stop, int* ticks) {
     ++*ticks;
     co_await yield_now{};
   }
+}
+
+// Runs make_task() to completion on one one-shard runtime, then on a second one: a shard-local
+// object touched by both has been used from two shards (for the debug shard checks).
+template <class F>
+void run_on_two_runtimes(F make_task) {
+  runtime a({.shards = 1});
+  a.block_on(make_task());
+  runtime b({.shards = 1});
+  b.block_on(make_task());
 }
 
 }  // namespace weir::testing

@@ -53,7 +53,6 @@ class mailbox {
   bool empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
   }
-  std::size_t capacity() const noexcept { return capacity_; }
 
   const unsigned from, to;
   // The producer found the ring full and waits for the consumer to signal room.
