@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   build-essential g++ cmake ninja-build ccache pkg-config git
   clang-16 libclang-rt-16-dev llvm-16   # second compiler, sanitizer builds, libFuzzer, symbolizer
+  liburing-dev                       # the io_uring backend
+  libssl-dev openssl                 # weir::tls (OpenSSL 3); the CLI makes test certificates
   libgtest-dev libgmock-dev          # unit tests
   libbenchmark-dev                   # bench/ (built with the release preset)
   clang-format

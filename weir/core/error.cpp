@@ -19,6 +19,9 @@ class category final : public std::error_category {
       case errc::empty: return "queue empty";
       case errc::lagged: return "receiver lagged behind and missed messages";
       case errc::shutdown: return "runtime shutting down";
+      case errc::eof: return "end of stream";
+      case errc::truncated: return "end of stream in the middle of a message";
+      case errc::limit_exceeded: return "limit exceeded";
     }
     return "unknown weir error " + std::to_string(ev);
   }

@@ -21,6 +21,9 @@ enum class errc {
   empty,          // try_recv on an empty channel
   lagged,         // a broadcast receiver fell behind and missed messages
   shutdown,       // the runtime is shutting down
+  eof,            // the stream ended (the peer closed it) where a message could start
+  truncated,      // the stream ended in the middle of a message
+  limit_exceeded, // a configured limit (buffer, line length, message size) was exceeded
 };
 
 const std::error_category& weir_category() noexcept;

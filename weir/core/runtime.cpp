@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <string>
 #include <stdexcept>
 
 namespace weir {
@@ -84,7 +86,15 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   const auto cpus = allowed_cpus();
   unsigned n = opts_.shards;
   if (n == 0) n = cpus.empty() ? 1 : static_cast<unsigned>(cpus.size());
-  if (!opts_.make_reactor) opts_.make_reactor = make_epoll_reactor;
+  if (!opts_.make_reactor) {
+    std::string why;
+    opts_.make_reactor = choose_backend(opts_.backend, why);
+    static std::once_flag logged;
+    std::call_once(logged, [&] {
+      std::fprintf(stderr, "weir: I/O backend %s (%s)\n", opts_.make_reactor()->name(),
+                   why.c_str());
+    });
+  }
   // Spinning only helps when every shard has a CPU of its own; otherwise it steals the time
   // slice of the very shard it waits for.
   if (n > std::max<std::size_t>(cpus.size(), 1)) opts_.spin_before_park = {};
@@ -139,14 +149,17 @@ runtime::~runtime() = default;
 
 unsigned runtime::shard_count() const noexcept { return impl_->size(); }
 
-const char* runtime::reactor_name() const noexcept { return impl_->at(0).io().name(); }
+const char* runtime::backend_name() const noexcept { return impl_->at(0).io().name(); }
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   const auto& s = impl_->at(k).stats();
+  const auto& io = impl_->at(k).io().stats();
   return {s.spawned.get(),          s.runs.get(),
           s.remote_wakes.get(),     s.parks.get(),
           s.coop_yields.get(),      s.timers_fired.get(),
-          s.mailbox_requests.get(), s.mailbox_full_waits.get()};
+          s.mailbox_requests.get(), s.mailbox_full_waits.get(),
+          io.ops_started.get(),     io.ops_immediate.get(),
+          io.waits.get()};
 }
 
 void runtime::check_not_on_shard() {

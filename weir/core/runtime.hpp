@@ -26,6 +26,7 @@
 #include <optional>
 #include <semaphore>
 #include <source_location>
+#include <string>
 
 namespace weir {
 
@@ -46,7 +47,11 @@ struct runtime_options {
   // sleeping-thread wake-up (~3 µs each way). 0 parks at once. The CPU spent is bounded by
   // this window per transition to idle. Off when there are more shards than usable CPUs.
   std::chrono::microseconds spin_before_park{20};
-  // The reactor each shard parks in; epoll when empty. (weir::io supplies io_uring.)
+  // The I/O backend of every shard: "uring", "epoll", or empty for the WEIR_BACKEND
+  // environment variable, else io_uring when io_uring_setup works, else epoll. The choice and
+  // its reason are logged once per process (stderr) and shown by backend_name().
+  std::string backend;
+  // Overrides `backend` with a reactor of the caller's (tests, simulation).
   reactor_factory make_reactor;
 };
 
@@ -64,11 +69,13 @@ class runtime {
              std::source_location site = std::source_location::current());
 
   unsigned shard_count() const noexcept;
-  const char* reactor_name() const noexcept;
+  // "io_uring" or "epoll": the backend the shards use.
+  const char* backend_name() const noexcept;
 
   struct shard_stats {
     std::uint64_t spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
         mailbox_full_waits;
+    std::uint64_t io_ops, io_immediate, io_waits;  // reactor: ops started, done at once, waits
   };
   // A snapshot of shard `k`'s counters (racy reads of monotonic counters: for reports).
   shard_stats stats(unsigned k) const noexcept;

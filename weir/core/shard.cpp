@@ -252,6 +252,7 @@ void shard::run_loop() {
     current_task_ = nullptr;
     if (!run_head_) park();
   }
+  reactor_->quiesce();  // no I/O in flight: the tasks waiting on it can now be destroyed
   tl_shard = nullptr;
 }
 

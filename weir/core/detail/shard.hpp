@@ -6,6 +6,7 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/mailbox.hpp>
 #include <weir/core/detail/schedulable.hpp>
+#include <weir/core/detail/stat_counter.hpp>
 #include <weir/core/detail/timer_wheel.hpp>
 #include <weir/core/reactor.hpp>
 #include <weir/core/task.hpp>
@@ -50,19 +51,6 @@ struct root_base : promise_base {
     link.self = this;
   }
   ~root_base() { link.unlink(); }
-};
-
-// A counter written by one thread and read by any: relaxed load + store (no lock prefix on
-// the hot path), so reports from other threads are race-free.
-class stat_counter {
- public:
-  void operator++() noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> v_{0};
 };
 
 struct shard_stats {

@@ -1,0 +1,22 @@
+// A statistics counter. Internal.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace weir::detail {
+
+// A counter written by one thread and read by any: relaxed load + store (no lock prefix on
+// the hot path), so reports from other threads are race-free.
+class stat_counter {
+ public:
+  void operator++() noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+}  // namespace weir::detail

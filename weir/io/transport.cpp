@@ -1,0 +1,161 @@
+#include <weir/io/transport.hpp>
+
+#include <weir/core/error.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace weir::io {
+
+transport::transport(byte_stream& s, transport_options o)
+    : s_(&s),
+      opt_(o),
+      buf_(std::make_unique_for_overwrite<std::byte[]>(o.read_buffer)),
+      wbuf_(std::make_unique_for_overwrite<std::byte[]>(o.write_buffer)) {}
+
+void transport::consume(std::size_t n) noexcept {
+  begin_ += std::min(n, end_ - begin_);
+  if (begin_ == end_) begin_ = end_ = 0;
+}
+
+task<result<void>> transport::read_more() {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+  } else if (end_ == opt_.read_buffer) {
+    if (begin_ == 0) co_return unexpected(make_error_code(errc::limit_exceeded));
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  auto n = co_await s_->read_some({buf_.get() + end_, opt_.read_buffer - end_});
+  if (!n) co_return unexpected(n.error());
+  if (*n == 0) eof_ = true;
+  end_ += *n;
+  co_return result<void>{};
+}
+
+task<result<transport::bytes>> transport::read_some() {
+  if (begin_ == end_ && !eof_) {
+    auto r = co_await read_more();
+    if (!r) co_return unexpected(r.error());
+  }
+  bytes out = buffered();
+  begin_ = end_;  // consumed; the bytes stay in place until the next read
+  co_return out;
+}
+
+task<result<transport::bytes>> transport::fill(std::size_t n) {
+  if (n > opt_.read_buffer) co_return unexpected(make_error_code(errc::limit_exceeded));
+  while (end_ - begin_ < n && !eof_) {
+    if (begin_ + n > opt_.read_buffer && begin_ > 0) {  // make room for n from here
+      std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    auto r = co_await read_more();
+    if (!r) co_return unexpected(r.error());
+  }
+  co_return buffered();
+}
+
+task<result<transport::bytes>> transport::read_exact(std::size_t n) {
+  auto r = co_await fill(n);
+  if (!r) co_return unexpected(r.error());
+  if (r->size() < n)
+    co_return unexpected(make_error_code(r->empty() ? errc::eof : errc::truncated));
+  bytes out = r->first(n);
+  begin_ += n;
+  co_return out;
+}
+
+task<result<transport::bytes>> transport::read_until(std::string_view delim, std::size_t max) {
+  if (max > opt_.read_buffer || delim.empty() || delim.size() > max)
+    co_return unexpected(make_error_code(errc::limit_exceeded));
+  std::size_t scanned = 0;  // bytes of buffered() known to hold no delimiter start
+  for (;;) {
+    const bytes b = buffered();
+    const std::string_view sv(reinterpret_cast<const char*>(b.data()), std::min(b.size(), max));
+    const auto pos = sv.find(delim, scanned);
+    if (pos != std::string_view::npos) {
+      bytes out = b.first(pos + delim.size());
+      begin_ += out.size();
+      co_return out;
+    }
+    if (sv.size() >= max) co_return unexpected(make_error_code(errc::limit_exceeded));
+    scanned = sv.size() >= delim.size() ? sv.size() - delim.size() + 1 : 0;
+    if (eof_) co_return unexpected(make_error_code(b.empty() ? errc::eof : errc::truncated));
+    auto r = co_await read_more();  // may move the bytes to the front; `scanned` is relative
+    if (!r) co_return unexpected(r.error());
+  }
+}
+
+task<result<void>> transport::write_iov(iovec* iov, std::size_t n) {
+  while (n > 0) {
+    auto w = co_await s_->write_some({iov, n});
+    if (!w) co_return unexpected(w.error());
+    std::size_t k = *w;
+    while (n > 0 && k >= iov->iov_len) {
+      k -= iov->iov_len;
+      ++iov;
+      --n;
+    }
+    if (n > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + k;
+      iov->iov_len -= k;
+    }
+  }
+  co_return result<void>{};
+}
+
+task<result<void>> transport::write(bytes data) {
+  if (wlen_ + data.size() <= opt_.write_buffer) {
+    std::memcpy(wbuf_.get() + wlen_, data.data(), data.size());
+    wlen_ += data.size();
+    co_return result<void>{};
+  }
+  iovec iov[2] = {{wbuf_.get(), wlen_}, {const_cast<std::byte*>(data.data()), data.size()}};
+  const bool has_buffered = wlen_ > 0;
+  wlen_ = 0;
+  co_return co_await write_iov(has_buffered ? iov : iov + 1, has_buffered ? 2 : 1);
+}
+
+task<result<void>> transport::write_gather(std::span<const bytes> parts) {
+  std::size_t total = 0;
+  for (const bytes& p : parts) total += p.size();
+  if (wlen_ + total <= opt_.write_buffer) {
+    for (const bytes& p : parts) {
+      std::memcpy(wbuf_.get() + wlen_, p.data(), p.size());
+      wlen_ += p.size();
+    }
+    co_return result<void>{};
+  }
+  constexpr std::size_t kChunk = 32;
+  iovec iov[kChunk];
+  std::size_t n = 0;
+  if (wlen_ > 0) iov[n++] = {wbuf_.get(), wlen_};
+  wlen_ = 0;
+  for (const bytes& p : parts) {
+    if (p.empty()) continue;
+    iov[n++] = {const_cast<std::byte*>(p.data()), p.size()};
+    if (n == kChunk) {
+      if (auto r = co_await write_iov(iov, n); !r) co_return r;
+      n = 0;
+    }
+  }
+  co_return co_await write_iov(iov, n);
+}
+
+task<result<void>> transport::flush() {
+  if (wlen_ == 0) co_return result<void>{};
+  iovec iov{wbuf_.get(), wlen_};
+  wlen_ = 0;
+  co_return co_await write_iov(&iov, 1);
+}
+
+task<result<void>> transport::shutdown_write() {
+  if (auto r = co_await flush(); !r) co_return r;
+  co_return co_await s_->shutdown_write();
+}
+
+}  // namespace weir::io

@@ -1,0 +1,304 @@
+#include <weir/net/socket.hpp>
+
+#include <weir/core/time.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace weir::net {
+
+using kind = detail::io_op::kind;
+
+namespace {
+
+result<io::handle> make_socket(int family, int type) noexcept {
+  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unexpected(io::last_error());
+  return io::handle(fd);
+}
+
+result<void> setopt(int fd, int level, int name, int value) noexcept {
+  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) return unexpected(io::last_error());
+  return {};
+}
+
+result<address> sockname(int fd, bool peer) noexcept {
+  address a;
+  socklen_t len = address::capacity();
+  const int r = peer ? ::getpeername(fd, a.data(), &len) : ::getsockname(fd, a.data(), &len);
+  if (r < 0) return unexpected(io::last_error());
+  a.set_size(len);
+  return a;
+}
+
+bool is_tcp(const address& a) noexcept { return a.family() == AF_INET || a.family() == AF_INET6; }
+
+}  // namespace
+
+// --- stream_socket ----------------------------------------------------------------------------
+
+task<result<stream_socket>> stream_socket::connect(address to) {
+  auto h = make_socket(to.family(), SOCK_STREAM);
+  if (!h) co_return unexpected(h.error());
+  if (is_tcp(to)) (void)setopt(h->fd(), IPPROTO_TCP, TCP_NODELAY, 1);
+  io::op_awaiter op(*h, kind::connect);
+  op.op().addr = to.data();
+  op.op().addrlen = to.size();
+  auto r = co_await op;
+  if (!r) co_return unexpected(r.error());
+  co_return stream_socket(std::move(*h), to);
+}
+
+task<result<stream_socket>> stream_socket::connect(std::string host, std::uint16_t port) {
+  auto addrs = co_await resolve(std::move(host), port);
+  if (!addrs) co_return unexpected(addrs.error());
+  std::error_code last = std::make_error_code(std::errc::host_unreachable);
+  for (const address& a : *addrs) {
+    auto s = co_await connect(a);
+    if (s) co_return std::move(*s);
+    last = s.error();
+    if (last == errc::cancelled || last == errc::timed_out) break;
+  }
+  co_return unexpected(last);
+}
+
+result<std::pair<stream_socket, stream_socket>> stream_socket::pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+    return unexpected(io::last_error());
+  return std::pair{stream_socket(io::handle(fds[0])), stream_socket(io::handle(fds[1]))};
+}
+
+io::op_awaiter stream_socket::read(std::span<std::byte> buf) noexcept {
+  io::op_awaiter a(h_, kind::read);
+  a.op().buf = buf.data();
+  a.op().len = buf.size();
+  return a;
+}
+
+io::op_awaiter stream_socket::write(std::span<const std::byte> buf) noexcept {
+  io::op_awaiter a(h_, kind::write);
+  a.op().buf = const_cast<std::byte*>(buf.data());
+  a.op().len = buf.size();
+  return a;
+}
+
+io::op_awaiter stream_socket::writev(std::span<const iovec> bufs) noexcept {
+  io::op_awaiter a(h_, kind::writev);
+  a.op().iov = bufs.data();
+  a.op().iovcnt = static_cast<int>(std::min<std::size_t>(bufs.size(), IOV_MAX));
+  return a;
+}
+
+io::op_awaiter stream_socket::readable() noexcept { return io::op_awaiter(h_, kind::poll_in); }
+
+task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
+  while (!buf.empty()) {
+    auto n = co_await write(buf);
+    if (!n) co_return unexpected(n.error());
+    buf = buf.subspan(*n);
+  }
+  co_return result<void>{};
+}
+
+result<void> stream_socket::shutdown(int how) noexcept {
+  if (::shutdown(h_.fd(), how) < 0) return unexpected(io::last_error());
+  return {};
+}
+
+result<void> stream_socket::set_nodelay(bool on) noexcept {
+  return setopt(h_.fd(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+result<void> stream_socket::set_keepalive(bool on, std::chrono::seconds idle,
+                                          std::chrono::seconds interval, int count) noexcept {
+  if (auto r = setopt(h_.fd(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); !r || !on) return r;
+  if (auto r = setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(idle.count())); !r)
+    return r;
+  if (auto r = setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(interval.count()));
+      !r)
+    return r;
+  return setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPCNT, count);
+}
+
+result<address> stream_socket::local_address() const noexcept {
+  return sockname(const_cast<io::handle&>(h_).fd(), false);
+}
+result<address> stream_socket::peer_address() const noexcept {
+  return sockname(const_cast<io::handle&>(h_).fd(), true);
+}
+
+task<result<std::size_t>> stream_socket::read_some(std::span<std::byte> buf) {
+  co_return co_await read(buf);
+}
+task<result<std::size_t>> stream_socket::write_some(std::span<const iovec> bufs) {
+  if (bufs.size() == 1)
+    co_return co_await write({static_cast<const std::byte*>(bufs[0].iov_base), bufs[0].iov_len});
+  co_return co_await writev(bufs);
+}
+task<result<void>> stream_socket::shutdown_write() { co_return shutdown(SHUT_WR); }
+
+// --- listener ---------------------------------------------------------------------------------
+
+result<listener> listener::bind(const address& at, listen_options opts) {
+  auto h = make_socket(at.family(), SOCK_STREAM);
+  if (!h) return unexpected(h.error());
+  const int fd = h->fd();
+  if (is_tcp(at)) {
+    if (auto r = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1); !r) return unexpected(r.error());
+    if (opts.reuse_port)
+      if (auto r = setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1); !r) return unexpected(r.error());
+    if (at.family() == AF_INET6)
+      if (auto r = setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0); !r)
+        return unexpected(r.error());
+  } else if (at.is_unix()) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(at.data());
+    if (un->sun_path[0] != '\0') ::unlink(un->sun_path);
+  }
+  if (::bind(fd, at.data(), at.size()) < 0) return unexpected(io::last_error());
+  if (::listen(fd, opts.backlog) < 0) return unexpected(io::last_error());
+  listener l;
+  auto local = sockname(fd, false);
+  l.local_ = local ? *local : at;
+  l.h_ = std::move(*h);
+  l.opts_ = opts;
+  return l;
+}
+
+task<result<stream_socket>> listener::accept() {
+  auto backoff = std::chrono::milliseconds(1);
+  for (;;) {
+    address peer;
+    io::op_awaiter op(h_, kind::accept);
+    op.op().addr = peer.data();
+    op.op().addrlen = address::capacity();
+    auto r = co_await op;
+    if (r) {
+      peer.set_size(op.op().addrlen);
+      io::handle h(static_cast<int>(*r));
+      if (is_tcp(local_)) (void)setopt(h.fd(), IPPROTO_TCP, TCP_NODELAY, 1);
+      ++stats_.accepted;
+      co_return stream_socket(std::move(h), peer);
+    }
+    const std::error_code e = r.error();
+    if (e.category() == std::system_category()) {
+      switch (e.value()) {
+        case ECONNABORTED:
+        case EINTR:
+        case EPROTO:
+        case EPERM:  // a firewall refused this one: take the next
+          continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM: {
+          ++stats_.fd_exhausted;
+          ++unreported_;
+          const auto t = std::chrono::steady_clock::now();
+          if (t - last_report_ >= std::chrono::seconds(1)) {
+            rlimit rl{};
+            ::getrlimit(RLIMIT_NOFILE, &rl);
+            std::fprintf(stderr,
+                         "weir: accept on %s: %s (RLIMIT_NOFILE %llu); backing off up to %lld ms "
+                         "(%llu times since the last report)\n",
+                         local_.to_string().c_str(), e.message().c_str(),
+                         static_cast<unsigned long long>(rl.rlim_cur),
+                         static_cast<long long>(opts_.max_backoff.count()),
+                         static_cast<unsigned long long>(unreported_));
+            last_report_ = t;
+            unreported_ = 0;
+          }
+          if (auto s = co_await sleep_for(backoff); !s) co_return unexpected(s.error());
+          backoff = std::min(backoff * 2, opts_.max_backoff);
+          continue;
+        }
+        default:
+          break;
+      }
+    }
+    co_return unexpected(e);
+  }
+}
+
+// --- udp_socket -------------------------------------------------------------------------------
+
+result<udp_socket> udp_socket::bind(const address& at) {
+  auto h = make_socket(at.family(), SOCK_DGRAM);
+  if (!h) return unexpected(h.error());
+  (void)setopt(h->fd(), SOL_SOCKET, SO_RXQ_OVFL, 1);
+  if (::bind(h->fd(), at.data(), at.size()) < 0) return unexpected(io::last_error());
+  udp_socket s;
+  s.h_ = std::move(*h);
+  return s;
+}
+
+result<void> udp_socket::connect(const address& to) noexcept {
+  if (::connect(h_.fd(), to.data(), to.size()) < 0) return unexpected(io::last_error());
+  return {};
+}
+
+task<result<udp_socket::datagram>> udp_socket::recv_from(std::span<std::byte> buf) {
+  address from;
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint32_t))];
+  msghdr msg{};
+  msg.msg_name = from.data();
+  msg.msg_namelen = address::capacity();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  io::op_awaiter op(h_, kind::recvmsg);
+  op.op().msg = &msg;
+  op.op().flags = MSG_TRUNC;
+  auto r = co_await op;
+  if (!r) co_return unexpected(r.error());
+  from.set_size(msg.msg_namelen);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      std::uint32_t d;
+      std::memcpy(&d, CMSG_DATA(c), sizeof d);
+      drops_ = d;
+    }
+  co_return datagram{*r, (msg.msg_flags & MSG_TRUNC) != 0, from};
+}
+
+task<result<std::size_t>> udp_socket::send_to(std::span<const std::byte> buf, const address& to) {
+  iovec iov{const_cast<std::byte*>(buf.data()), buf.size()};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to.data());
+  msg.msg_namelen = to.size();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  io::op_awaiter op(h_, kind::sendmsg);
+  op.op().msg = &msg;
+  co_return co_await op;
+}
+
+io::op_awaiter udp_socket::send(std::span<const std::byte> buf) noexcept {
+  io::op_awaiter a(h_, kind::write);
+  a.op().buf = const_cast<std::byte*>(buf.data());
+  a.op().len = buf.size();
+  return a;
+}
+
+io::op_awaiter udp_socket::recv(std::span<std::byte> buf) noexcept {
+  io::op_awaiter a(h_, kind::read);
+  a.op().buf = buf.data();
+  a.op().len = buf.size();
+  return a;
+}
+
+result<address> udp_socket::local_address() const noexcept {
+  return sockname(const_cast<io::handle&>(h_).fd(), false);
+}
+
+}  // namespace weir::net
