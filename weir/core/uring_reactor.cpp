@@ -21,6 +21,7 @@
 #include <system_error>
 
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -189,7 +190,8 @@ class uring_reactor final : public reactor {
   }
 
   void enable() noexcept {
-    io_uring_enable_rings(&ring_);
+    // liburing 2.3 declares io_uring_enable_rings but does not export it: the raw call.
+    ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
     enabled_ = true;
   }
 

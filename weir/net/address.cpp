@@ -129,22 +129,28 @@ const std::error_category& resolve_category() noexcept {
   return c;
 }
 
+namespace {
+result<std::vector<address>> resolve_now(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+  if (rc == EAI_SYSTEM) return unexpected(std::error_code(errno, std::system_category()));
+  if (rc != 0) return unexpected(std::error_code(rc, resolve_category()));
+  std::vector<address> out;
+  for (addrinfo* p = res; p; p = p->ai_next) out.emplace_back(p->ai_addr, p->ai_addrlen);
+  ::freeaddrinfo(res);
+  return out;
+}
+}  // namespace
+
 task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port) {
-  auto r = co_await blocking([host, port]() -> result<std::vector<address>> {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    addrinfo* res = nullptr;
-    const std::string service = std::to_string(port);
-    const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    if (rc == EAI_SYSTEM) return unexpected(std::error_code(errno, std::system_category()));
-    if (rc != 0) return unexpected(std::error_code(rc, resolve_category()));
-    std::vector<address> out;
-    for (addrinfo* p = res; p; p = p->ai_next) out.emplace_back(p->ai_addr, p->ai_addrlen);
-    ::freeaddrinfo(res);
-    return out;
-  });
+  // A named awaiter: g++ 12 mis-destroys a prvalue awaiter holding a std::string here.
+  auto job = blocking(&resolve_now, std::move(host), port);
+  auto r = co_await std::move(job);
   if (!r) co_return unexpected(r.error());
   co_return std::move(*r);
 }
