@@ -3,8 +3,9 @@
 
 set(WEIR_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-  # g++ 12 reports false positives on coroutine frames and std::optional in -O2/-O3 builds.
-  list(APPEND WEIR_WARNINGS -Wno-maybe-uninitialized -Wno-mismatched-new-delete)
+  # g++ 12 reports false positives on coroutine frames and std::optional in -O2/-O3 builds,
+  # and -Wrestrict ones on std::string concatenation at -O3 (GCC bug 105329).
+  list(APPEND WEIR_WARNINGS -Wno-maybe-uninitialized -Wno-mismatched-new-delete -Wno-restrict)
 endif()
 
 # weir_library(NAME core SOURCES a.cpp ... DEPS weir::x ...)

@@ -144,6 +144,7 @@ class epoll_reactor final : public reactor {
         continue;
       }
       const std::uint32_t e = events[i].events;
+      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) fs->closed = true;
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         fs->readable = true;
         retry(*fs, fs->readers, fs->readable);
@@ -174,6 +175,7 @@ class epoll_reactor final : public reactor {
       op.res = detail::perform(op, false);
       if (op.res != -EAGAIN) {
         ++stats_.ops_immediate;
+        note_short(op, ready);
         return true;
       }
       ready = false;
@@ -230,8 +232,19 @@ class epoll_reactor final : public reactor {
       op->unlink();
       op->in_flight = false;
       op->res = r;
+      note_short(*op, ready);
       op->done(op);
     }
+  }
+
+  // A stream read or write that moved fewer bytes than asked drained the receive queue or
+  // filled the send buffer: the next one waits for the edge instead of trying a syscall that
+  // would say EAGAIN (the edge of new data or room is still reported: it comes later).
+  static void note_short(const io_op& op, bool& ready) noexcept {
+    if (!op.fs->stream || op.fs->closed || op.res <= 0) return;
+    if ((op.k == io_op::kind::read || op.k == io_op::kind::write) &&
+        static_cast<std::size_t>(op.res) < op.len)
+      ready = false;
   }
 
   int epfd_ = -1;

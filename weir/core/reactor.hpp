@@ -39,6 +39,8 @@ struct fd_state {
   ilist writers;  // epoll: waiting to write/connect
   bool registered = false;
   bool socket = true;    // writes use send/sendmsg with MSG_NOSIGNAL; otherwise write/writev
+  bool stream = false;   // a byte stream: a short read means the receive queue is empty
+  bool closed = false;   // epoll: the peer's FIN, a hang-up or an error was seen (sticky)
   bool readable = true;  // epoll: unknown counts as ready (try the syscall first)
   bool writable = true;
 };

@@ -11,6 +11,7 @@ namespace weir::io {
 
 handle::handle(handle&& o) noexcept {
   fs_.socket = o.fs_.socket;
+  fs_.stream = o.fs_.stream;
   fs_.fd = o.release();
 }
 
@@ -18,6 +19,7 @@ handle& handle::operator=(handle&& o) noexcept {
   if (this != &o) {
     close();
     fs_.socket = o.fs_.socket;
+    fs_.stream = o.fs_.stream;
     fs_.fd = o.release();
   }
   return *this;
@@ -33,6 +35,7 @@ int handle::release() noexcept {
   if (r_ && fs_.registered) r_->forget(fs_);
   fs_.registered = false;
   fs_.readable = fs_.writable = true;
+  fs_.closed = false;
   r_ = nullptr;
   return std::exchange(fs_.fd, -1);
 }

@@ -177,6 +177,29 @@ TEST_P(Sockets, HalfClose) {
   }());
 }
 
+// Data and the FIN arrive (and epoll reports them) before the reader looks: a short read
+// takes the data, and the next read must still see the end of the stream (the FIN's edge
+// was already consumed).
+TEST_P(Sockets, ShortReadThenEndOfStream) {
+  runtime rt(opts());
+  rt.block_on([]() -> task<> {
+    auto p = stream_socket::pair();
+    auto& [a, b] = *p;
+    std::byte buf[64];
+    auto first = co_await with_timeout(20ms, a.read(buf));  // registers `a` with the reactor
+    EXPECT_EQ(first.error(), errc::timed_out);
+    EXPECT_TRUE((co_await b.write_all(as_bytes("abc"))).has_value());
+    b.close();
+    co_await sleep_for(20ms);  // the shard polls the reactor meanwhile and sees IN|RDHUP
+    auto r1 = co_await with_timeout(1s, a.read(buf));
+    CO_ASSERT_TRUE(r1);
+    EXPECT_EQ(*r1, 3u);
+    auto r2 = co_await with_timeout(1s, a.read(buf));
+    CO_ASSERT_TRUE(r2) << r2.error().message();
+    EXPECT_EQ(*r2, 0u);
+  }());
+}
+
 TEST_P(Sockets, PeerResetMidWrite) {
   runtime rt(opts());
   rt.block_on([]() -> task<> {
