@@ -80,7 +80,7 @@ task<std::string> round_trip(address at, std::string msg) {
   EXPECT_TRUE((co_await c->write_all(as_bytes(msg))).has_value());
   std::string back = co_await read_n(*c, msg.size());
   c->close();
-  co_await server;
+  (void)co_await server;
   co_return back;
 }
 
@@ -173,7 +173,7 @@ TEST_P(Sockets, HalfClose) {
     EXPECT_TRUE((co_await c->write_all(as_bytes("request"))).has_value());
     EXPECT_TRUE(c->shutdown(SHUT_WR));
     EXPECT_EQ(co_await read_n(*c, 100), "reply after FIN");
-    co_await server;
+    (void)co_await server;
   }());
 }
 
@@ -190,7 +190,7 @@ TEST_P(Sockets, ShortReadThenEndOfStream) {
     EXPECT_EQ(first.error(), errc::timed_out);
     EXPECT_TRUE((co_await b.write_all(as_bytes("abc"))).has_value());
     b.close();
-    co_await sleep_for(20ms);  // the shard polls the reactor meanwhile and sees IN|RDHUP
+    (void)co_await sleep_for(20ms);  // the shard polls the reactor meanwhile and sees IN|RDHUP
     auto r1 = co_await with_timeout(1s, a.read(buf));
     CO_ASSERT_TRUE(r1);
     EXPECT_EQ(*r1, 3u);
@@ -219,7 +219,7 @@ TEST_P(Sockets, PeerResetMidWrite) {
       auto w = co_await c->write(as_bytes(chunk));
       if (!w) failure = w.error();
     }
-    co_await server;
+    (void)co_await server;
     EXPECT_TRUE(failure == std::errc::connection_reset || failure == std::errc::broken_pipe)
         << failure.message();
   }());
@@ -274,7 +274,7 @@ TEST_P(Sockets, AcceptTimeout) {
     EXPECT_TRUE((co_await c->write_all(as_bytes("ok"))).has_value());
     EXPECT_EQ(co_await read_n(*c, 2), "ok");
     c->close();
-    co_await server;
+    (void)co_await server;
   }());
 }
 
@@ -397,7 +397,7 @@ TEST_P(Sockets, AcceptUnderEmfile) {
     for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) hog.push_back(fd);
     auto acc = spawn(l->accept());
     const auto runs_before = weir::detail::tl_shard->stats().runs.get();
-    co_await sleep_for(60ms);
+    (void)co_await sleep_for(60ms);
     const auto runs = weir::detail::tl_shard->stats().runs.get() - runs_before;
     EXPECT_GT(l->stats().fd_exhausted, 1u);
     EXPECT_LT(runs, 200u) << "the accept loop spins";
@@ -483,7 +483,7 @@ TEST_P(Sockets, TenThousandConnectionsOnOneShard) {
         }
       }(std::move(*s), served));
     }
-    for (int i = 0; i < 3000 && *served < n; ++i) co_await sleep_for(10ms);
+    for (int i = 0; i < 3000 && *served < n; ++i) (void)co_await sleep_for(10ms);
   }(std::move(*l0), n, &served));
   const long after = rss_kib();
   EXPECT_EQ(served, n);
