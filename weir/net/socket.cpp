@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 
 namespace weir::net {
 
@@ -269,6 +270,68 @@ task<result<udp_socket::datagram>> udp_socket::recv_from(std::span<std::byte> bu
       drops_ = d;
     }
   co_return datagram{*r, (msg.msg_flags & MSG_TRUNC) != 0, from};
+}
+
+task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::byte>> bufs,
+                                                std::span<datagram> out) {
+  constexpr std::size_t kBatch = 32;
+  const std::size_t n = std::min({bufs.size(), out.size(), kBatch});
+  if (n == 0) co_return std::size_t{0};
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  for (;;) {
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i] = {bufs[i].data(), bufs[i].size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = out[i].from.data();
+      msgs[i].msg_hdr.msg_namelen = address::capacity();
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int got = ::recvmmsg(h_.fd(), msgs, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (got > 0) {
+      for (int i = 0; i < got; ++i) {
+        out[i].from.set_size(msgs[i].msg_hdr.msg_namelen);
+        out[i].size = msgs[i].msg_len;
+        out[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      }
+      co_return static_cast<std::size_t>(got);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return unexpected(io::last_error());
+    auto r = co_await io::op_awaiter(h_, kind::poll_in);  // readiness on either backend
+    if (!r) co_return unexpected(r.error());
+  }
+}
+
+task<result<std::size_t>> udp_socket::send_many(std::span<const std::span<const std::byte>> bufs,
+                                                const address& to) {
+  constexpr std::size_t kBatch = 32;
+  std::size_t sent = 0;
+  while (sent < bufs.size()) {
+    const std::size_t n = std::min(bufs.size() - sent, kBatch);
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i] = {const_cast<std::byte*>(bufs[sent + i].data()), bufs[sent + i].size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(to.data());
+      msgs[i].msg_hdr.msg_namelen = to.size();
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int k = ::sendmmsg(h_.fd(), msgs, static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (k > 0) {
+      sent += static_cast<std::size_t>(k);
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (sent > 0) co_return sent;
+      co_return unexpected(io::last_error());
+    }
+    auto r = co_await io::op_awaiter(h_, kind::poll_out);
+    if (!r) co_return sent > 0 ? result<std::size_t>(sent) : unexpected(r.error());
+  }
+  co_return sent;
 }
 
 task<result<std::size_t>> udp_socket::send_to(std::span<const std::byte> buf, const address& to) {

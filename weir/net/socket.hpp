@@ -148,6 +148,14 @@ class udp_socket {
     address from;
   };
   task<result<datagram>> recv_from(std::span<std::byte> buf);
+  // Batched receive: waits until a datagram is there, then takes up to bufs.size() in one
+  // recvmmsg call. out[i] describes bufs[i]; returns how many were filled (>= 1).
+  task<result<std::size_t>> recv_many(std::span<const std::span<std::byte>> bufs,
+                                      std::span<datagram> out);
+  // Batched send: one sendmmsg call per batch of datagrams (waiting for room when the socket
+  // buffer is full). Returns how many were sent (all of them unless an error came first).
+  task<result<std::size_t>> send_many(std::span<const std::span<const std::byte>> bufs,
+                                      const address& to);
   task<result<std::size_t>> send_to(std::span<const std::byte> buf, const address& to);
   [[nodiscard]] io::op_awaiter send(std::span<const std::byte> buf) noexcept;
   [[nodiscard]] io::op_awaiter recv(std::span<std::byte> buf) noexcept;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -376,6 +377,39 @@ TEST_P(Sockets, Udp) {
     EXPECT_TRUE(b->connect(*a->local_address()));
     EXPECT_EQ(*co_await a->send(as_bytes("ping")), 4u);
     EXPECT_EQ(*co_await b->recv(buf), 4u);
+  }());
+}
+
+TEST_P(Sockets, UdpBatches) {
+  runtime rt(opts());
+  rt.block_on([]() -> task<> {
+    auto a = udp_socket::bind(address::loopback_v4(0));
+    auto b = udp_socket::bind(address::loopback_v4(0));
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 50; ++i) payloads.push_back("datagram " + std::to_string(i));
+    std::vector<std::span<const std::byte>> out;
+    for (auto& p : payloads) out.push_back(as_bytes(p));
+    auto receiver = spawn([](udp_socket& b, std::size_t want) -> task<std::vector<std::string>> {
+      std::vector<std::string> got;
+      std::vector<std::array<std::byte, 64>> storage(8);
+      std::vector<std::span<std::byte>> bufs(storage.begin(), storage.end());
+      std::vector<udp_socket::datagram> meta(8);
+      int calls = 0;
+      while (got.size() < want) {
+        auto n = co_await with_timeout(2s, b.recv_many(bufs, meta));
+        if (!n) break;
+        ++calls;
+        for (std::size_t i = 0; i < *n; ++i) got.push_back(to_string({bufs[i].data(), meta[i].size}));
+      }
+      EXPECT_LT(calls, 50);  // batched: several datagrams per call
+      co_return got;
+    }(*b, payloads.size()));
+    co_await testing::settle();
+    auto sent = co_await a->send_many(out, *b->local_address());
+    CO_ASSERT_TRUE(sent);
+    EXPECT_EQ(*sent, payloads.size());
+    auto got = co_await receiver;
+    EXPECT_EQ(*got, payloads);
   }());
 }
 
