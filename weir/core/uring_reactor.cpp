@@ -91,9 +91,12 @@ class uring_reactor final : public reactor {
     const int fd = op.fs->fd;
     switch (op.k) {
       case io_op::kind::read:
-        if (op.fs->socket)
+        if (op.fs->socket) {
           io_uring_prep_recv(sqe, fd, op.buf, op.len, 0);
-        else
+          // The last read drained the socket: arm the poll at once instead of a first try
+          // that would find nothing (request/response traffic).
+          if (!op.fs->readable) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        } else
           io_uring_prep_read(sqe, fd, op.buf, static_cast<unsigned>(op.len), -1);
         break;
       case io_op::kind::write:
@@ -192,6 +195,7 @@ class uring_reactor final : public reactor {
   void enable() noexcept {
     // liburing 2.3 declares io_uring_enable_rings but does not export it: the raw call.
     ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+    io_uring_register_ring_fd(&ring_);  // enter without an fd lookup (best effort)
     enabled_ = true;
   }
 
@@ -218,6 +222,8 @@ class uring_reactor final : public reactor {
       op->in_flight = false;
       op->res = cqe->res;
       --in_flight_;
+      if (op->k == io_op::kind::read && op->fs->stream)
+        op->fs->readable = cqe->res <= 0 || static_cast<std::size_t>(cqe->res) == op->len;
       if (op->done && !quiescing_) op->done(op);
     }
     io_uring_cq_advance(&ring_, n);
