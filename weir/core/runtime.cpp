@@ -97,7 +97,8 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   }
   // Spinning only helps when every shard has a CPU of its own; otherwise it steals the time
   // slice of the very shard it waits for.
-  if (n > std::max<std::size_t>(cpus.size(), 1)) opts_.spin_before_park = {};
+  // And with one shard there is no other shard to wait for.
+  if (n > std::max<std::size_t>(cpus.size(), 1) || n == 1) opts_.spin_before_park = {};
   for (unsigned k = 0; k < n; ++k)
     shards_.push_back(std::make_unique<shard>(*this, k, opts_.make_reactor(), opts_.manual_clock,
                                               opts_.coop_ops, opts_.coop_quota,

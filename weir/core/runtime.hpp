@@ -45,7 +45,8 @@ struct runtime_options {
   // Before parking, a shard polls its inboxes for up to this long: a wake from another shard
   // within that window (a cross-shard request and its reply) costs no eventfd write and no
   // sleeping-thread wake-up (~3 µs each way). 0 parks at once. The CPU spent is bounded by
-  // this window per transition to idle. Off when there are more shards than usable CPUs.
+  // this window per transition to idle. Off with one shard, and when there are more shards
+  // than usable CPUs.
   std::chrono::microseconds spin_before_park{20};
   // The I/O backend of every shard: "uring", "epoll", or empty for the WEIR_BACKEND
   // environment variable, else io_uring when io_uring_setup works, else epoll. The choice and

@@ -215,9 +215,13 @@ void shard::park() {
                          std::chrono::duration_cast<std::chrono::nanoseconds>(at - clock::now()));
     }
   }
-  if (spin_.count() > 0 && !manual_ && timeout.count() != 0 &&
-      spin_for_incoming(timeout.count() > 0 ? std::min(spin_, timeout) : spin_))
-    return;
+  if (spin_.count() > 0 && !manual_ && timeout.count() != 0) {
+    // Submit queued I/O and take completions first: io_uring requests made during the last
+    // runs must not wait for the spin, and ready I/O makes it moot.
+    reactor_->wait(std::chrono::nanoseconds(0));
+    if (run_head_) return;
+    if (spin_for_incoming(timeout.count() > 0 ? std::min(spin_, timeout) : spin_)) return;
+  }
   parked_.store(true, std::memory_order_seq_cst);
   if (has_incoming()) {
     parked_.store(false, std::memory_order_relaxed);
