@@ -10,6 +10,10 @@
 // happened; cancellation cannot interrupt a blocking call). Destroyed while suspended:
 // only at runtime shutdown, after the pool has finished its running jobs.
 // Call from a task on a shard. The manual clock does not jump while a job is pending.
+//
+// g++ 12: `co_await blocking(fn, std::string(...))` can destroy the temporary awaiter's
+// string twice (a compiler bug with prvalue awaiters holding such members); name the awaiter
+// first: `auto job = blocking(fn, s); auto r = co_await std::move(job);`.
 #pragma once
 
 #include <weir/core/detail/blocking_pool.hpp>

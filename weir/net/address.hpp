@@ -5,7 +5,8 @@
 //   auto all = co_await net::resolve("example.com", 443);  // result<std::vector<address>>
 //
 // resolve() runs getaddrinfo on weir::blocking's pool (it blocks), so it never stalls the
-// shard; its errors name the host and getaddrinfo's reason.
+// shard; its errors are getaddrinfo's (resolve_category(), "Name or service not known"):
+// the caller names the host when it reports one.
 #pragma once
 
 #include <weir/core/result.hpp>

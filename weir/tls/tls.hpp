@@ -7,7 +7,8 @@
 //   auto n = co_await s->read_some(buf);                                      // plaintext
 //
 //   auto cctx = tls::context::client({.ca_file = "ca.pem"});  // empty ca_file: system store
-//   auto c = co_await with_timeout(5s, tls::stream::connect(*cctx, sock, "example.com"));
+//   auto conn = co_await net::stream_socket::connect(addr);
+//   auto c = co_await with_timeout(5s, tls::stream::connect(*cctx, *conn, "example.com"));
 //
 // context: an SSL_CTX (certificates, trust, policy), built once and shared by every session,
 // on every shard (it is immutable once built; copies share it). A stream keeps what it needs
@@ -73,20 +74,20 @@ enum class errc {
   key_mismatch,     // the private key does not belong to the certificate
   invalid_options,  // options that are malformed or contradict each other
   // The handshake.
-  handshake_failed,          // any other handshake failure (OpenSSL's reason in the message)
-  closed_during_handshake,   // the peer closed the connection before the handshake finished
-  protocol_version,          // no TLS version in common (the peer is older than TLS 1.2)
-  no_shared_cipher,          // no cipher suite in common
-  no_application_protocol,   // ALPN: both sides offer protocols, none in common
-  not_tls,                   // the peer does not speak TLS (plain HTTP, say)
+  handshake_failed,         // any other handshake failure (OpenSSL's reason in the message)
+  closed_during_handshake,  // the peer closed the connection before the handshake finished
+  protocol_version,         // no TLS version in common (the peer is older than TLS 1.2)
+  no_shared_cipher,         // no cipher suite in common
+  no_application_protocol,  // ALPN: both sides offer protocols, none in common
+  not_tls,                  // the peer does not speak TLS (plain HTTP, say)
   // Verifying the peer's certificate (or the peer refusing ours).
   certificate_expired,
   certificate_not_yet_valid,
-  untrusted_certificate,     // self-signed, or signed by a CA not in the trust store
-  hostname_mismatch,         // valid, but for another host name (or IP address)
-  certificate_invalid,       // any other verification failure
-  certificate_required,      // the peer sent no certificate where one is required
-  certificate_rejected,      // the peer refused our certificate
+  untrusted_certificate,  // self-signed, or signed by a CA not in the trust store
+  hostname_mismatch,      // valid, but for another host name (or IP address)
+  certificate_invalid,    // any other verification failure
+  certificate_required,   // the peer sent no certificate where one is required
+  certificate_rejected,   // the peer refused our certificate
   // After the handshake.
   truncated,          // the peer closed the connection without a close_notify
   protocol_error,     // a corrupt or unexpected record, a fatal alert from the peer
@@ -119,8 +120,8 @@ struct server_options {
 };
 
 struct client_options {
-  std::string ca_file;  // PEM: the CAs trusted to sign servers; empty: the system's store
-  bool verify = true;   // verify the server's certificate and host name (tests may turn off)
+  std::string ca_file;    // PEM: the CAs trusted to sign servers; empty: the system's store
+  bool verify = true;     // verify the server's certificate and host name (tests may turn off)
   std::string cert_file;  // client certificate (mTLS), PEM, with its chain; optional
   std::string key_file;   // its private key, required with cert_file
   std::vector<std::string> alpn;  // protocols offered, in order of preference
@@ -135,7 +136,8 @@ class context {
  public:
   context() noexcept = default;  // empty: accept/connect with it fail with invalid_options
   // Errors name the file and what is wrong with it: file_error, bad_pem, key_mismatch,
-  // invalid_options.
+  // invalid_options. These read files (blocking): call them at start-up, or from a task
+  // through weir::blocking.
   static result<context> server(const server_options& o);
   static result<context> client(const client_options& o);
 
@@ -144,8 +146,7 @@ class context {
   const std::shared_ptr<const detail::context_state>& state() const noexcept { return st_; }
 
  private:
-  explicit context(std::shared_ptr<const detail::context_state> st) noexcept
-      : st_(std::move(st)) {}
+  explicit context(std::shared_ptr<const detail::context_state> st) noexcept : st_(std::move(st)) {}
   std::shared_ptr<const detail::context_state> st_;
 };
 
@@ -179,6 +180,9 @@ class stream final : public io::byte_stream {
   // read_some: decrypted bytes (at least one), or 0 once the peer sent close_notify. A peer
   //   that closes the connection without close_notify gives errc::truncated (what was read
   //   may be incomplete). Cancel-safe: cancelled, it loses nothing and the next read goes on.
+  //   (Reading may have records to send, a TLS 1.3 KeyUpdate answer or an alert; it sends them
+  //   when no writer is busy. Cancelled in the middle of that rare write, the stream can no
+  //   longer be written, as for write_some.)
   // write_some: encrypts a prefix of `bufs` (up to 64 KiB), writes it to the transport, and
   //   returns its length once all of it went out. Cancelled (or failing) while it waits for
   //   another writer, it did nothing; cancelled while its records were being written, some of
