@@ -124,15 +124,18 @@ if timed_rows:
                   f"| {ratio} | {errors} |")
 
 
-def why_failed(r):
-    return r["callgrind_failed"].removeprefix("skipped: ")
-
-
-failures = {why_failed(r) for r in cg_rows.values() if "callgrind_failed" in r}
-for why in sorted(failures):
-    names = sorted({s for (s, _, _), r in cg_rows.items()
-                    if "callgrind_failed" in r and why_failed(r) == why})
-    print(f"\ncallgrind n/a for {', '.join(names)}: {why}.")
+# One note per server whose callgrind column has an n/a: the first reason (the later cases of a
+# server that could not run under valgrind are skipped with the same reason).
+for server in servers:
+    reasons = [r["callgrind_failed"].removeprefix("skipped: ")
+               for (s, _, _), r in sorted(cg_rows.items(), key=lambda kv: kv[0][1:])
+               if s == server and "callgrind_failed" in r]
+    if reasons:
+        print(f"\ncallgrind n/a for {server}: {reasons[0]}.", end="")
+        if len(set(reasons)) > 1:
+            print(f" (other cases: {'; '.join(sorted(set(reasons) - {reasons[0]}))}.)", end="")
+        print()
 if any(s.endswith("uring") and "callgrind_failed" in r for (s, _, _), r in cg_rows.items()):
-    print("(valgrind 3.19 holds its global thread lock across io_uring_enter, so while weir's "
-          "shard waits there the thread that must wake it never runs: see the end of run.sh.)")
+    print("valgrind 3.19 holds its global thread lock across io_uring_enter, so while weir's "
+          "shard waits there, the thread that must wake it (block_on's at start, the signal "
+          "thread at exit) never runs: see the end of run.sh.")
