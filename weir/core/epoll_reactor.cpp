@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <system_error>
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,15 +24,11 @@ int perform(io_op& op, bool connect_pending) noexcept {
   const int fd = op.fs->fd;
   ssize_t r = -1;
   switch (op.k) {
-    case io_op::kind::read:
-      r = ::read(fd, op.buf, op.len);
-      break;
+    case io_op::kind::read: r = ::read(fd, op.buf, op.len); break;
     case io_op::kind::write:
       r = op.fs->socket ? ::send(fd, op.buf, op.len, MSG_NOSIGNAL) : ::write(fd, op.buf, op.len);
       break;
-    case io_op::kind::readv:
-      r = ::readv(fd, op.iov, op.iovcnt);
-      break;
+    case io_op::kind::readv: r = ::readv(fd, op.iov, op.iovcnt); break;
     case io_op::kind::writev:
       if (op.fs->socket) {
         msghdr m{};
@@ -43,12 +39,8 @@ int perform(io_op& op, bool connect_pending) noexcept {
         r = ::writev(fd, op.iov, op.iovcnt);
       }
       break;
-    case io_op::kind::recvmsg:
-      r = ::recvmsg(fd, op.msg, op.flags);
-      break;
-    case io_op::kind::sendmsg:
-      r = ::sendmsg(fd, op.msg, op.flags | MSG_NOSIGNAL);
-      break;
+    case io_op::kind::recvmsg: r = ::recvmsg(fd, op.msg, op.flags); break;
+    case io_op::kind::sendmsg: r = ::sendmsg(fd, op.msg, op.flags | MSG_NOSIGNAL); break;
     case io_op::kind::accept: {
       socklen_t len = op.addrlen;
       r = ::accept4(fd, op.addr, op.addr ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

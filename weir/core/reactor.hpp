@@ -73,7 +73,7 @@ struct io_op : ilist_node {
   socklen_t addrlen = 0;  // accept: in/out (capacity, then the peer's length)
   int flags = 0;
   msghdr scratch{};  // io_uring: the msghdr of a socket writev
-  int res = 0;  // the result: >= 0 on success, -errno on failure (-ECANCELED when cancelled)
+  int res = 0;       // the result: >= 0 on success, -errno on failure (-ECANCELED when cancelled)
   // Called on the shard's thread when an operation that start() did not finish completes.
   void (*done)(io_op*) noexcept = nullptr;
   void* ctx = nullptr;  // for `done`

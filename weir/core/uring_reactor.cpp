@@ -20,9 +20,9 @@
 #include <cstdint>
 #include <system_error>
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <poll.h>
 #include <unistd.h>
 
 namespace weir {
@@ -129,15 +129,9 @@ class uring_reactor final : public reactor {
         io_uring_prep_accept(sqe, fd, op.addr, op.addr ? &op.addrlen : nullptr,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
         break;
-      case io_op::kind::connect:
-        io_uring_prep_connect(sqe, fd, op.addr, op.addrlen);
-        break;
-      case io_op::kind::poll_in:
-        io_uring_prep_poll_add(sqe, fd, POLLIN);
-        break;
-      case io_op::kind::poll_out:
-        io_uring_prep_poll_add(sqe, fd, POLLOUT);
-        break;
+      case io_op::kind::connect: io_uring_prep_connect(sqe, fd, op.addr, op.addrlen); break;
+      case io_op::kind::poll_in: io_uring_prep_poll_add(sqe, fd, POLLIN); break;
+      case io_op::kind::poll_out: io_uring_prep_poll_add(sqe, fd, POLLOUT); break;
     }
     io_uring_sqe_set_data(sqe, &op);
     op.in_flight = true;

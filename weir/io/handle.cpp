@@ -47,7 +47,7 @@ void handle::close() noexcept {
       while (auto* op = static_cast<detail::io_op*>(l->front())) {
         auto done = op->done;
         op->res = -ECANCELED;  // io_uring's cancel_now replaces it with the real outcome
-        r_->cancel_now(*op);  // unlinks it; afterwards the kernel no longer touches its buffers
+        r_->cancel_now(*op);   // unlinks it; afterwards the kernel no longer touches its buffers
         op->unlink();
         if (op->k == detail::io_op::kind::accept && op->res >= 0) {
           ::close(op->res);  // a connection accepted as the listener closes: refuse it
@@ -65,7 +65,8 @@ reactor& handle::bind() {
   if (!r_) {
     r_ = &sh.io();
   } else if (r_ != &sh.io()) {
-    throw std::logic_error("weir::io: a socket is used on a shard other than the one it is bound to");
+    throw std::logic_error(
+        "weir::io: a socket is used on a shard other than the one it is bound to");
   }
   return *r_;
 }

@@ -69,13 +69,11 @@ TEST(Transport, EverySplitParsesTheSame) {
   using namespace std::string_literals;
   const std::string input =
       "PING\r\nSET a 5\r\nhello\r\nSET key 12\r\nbin\r\n\0\xff\r\nxyz\r\nPING\r\n"s;
-  const std::vector<std::string> expected = {"PING", "SET a=hello",
-                                             "SET key=bin\r\n\0\xff\r\nxyz"s,
+  const std::vector<std::string> expected = {"PING", "SET a=hello", "SET key=bin\r\n\0\xff\r\nxyz"s,
                                              "PING"};
   std::vector<std::vector<std::string_view>> splits;
-  testing::for_each_split(input, [&](const std::vector<std::string_view>& p) {
-    splits.push_back(p);
-  });
+  testing::for_each_split(input,
+                          [&](const std::vector<std::string_view>& p) { splits.push_back(p); });
   EXPECT_GT(splits.size(), 1000u);
   runtime rt({.shards = 1});
   std::size_t checked = 0;
@@ -84,8 +82,8 @@ TEST(Transport, EverySplitParsesTheSame) {
       // A buffer just big enough for the largest line, and a roomy one.
       for (std::size_t buffer : {std::size_t{24}, std::size_t{4096}}) {
         auto got = co_await parse_pieces(p, buffer);
-        EXPECT_EQ(got, expected) << "split into " << p.size() << " pieces, first "
-                                 << p[0].size() << " bytes, buffer " << buffer;
+        EXPECT_EQ(got, expected) << "split into " << p.size() << " pieces, first " << p[0].size()
+                                 << " bytes, buffer " << buffer;
         ++checked;
       }
     }

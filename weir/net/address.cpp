@@ -7,8 +7,8 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
-#include <cstring>
 #include <errno.h>
+#include <cstring>
 
 namespace weir::net {
 
@@ -54,7 +54,8 @@ result<address> address::parse(std::string_view hp) {
     port = hp.substr(colon + 1);
   }
   unsigned p = 0;
-  if (port.empty() || port.size() > 5) return unexpected(std::make_error_code(std::errc::invalid_argument));
+  if (port.empty() || port.size() > 5)
+    return unexpected(std::make_error_code(std::errc::invalid_argument));
   for (char c : port) {
     if (c < '0' || c > '9') return unexpected(std::make_error_code(std::errc::invalid_argument));
     p = p * 10 + static_cast<unsigned>(c - '0');
@@ -100,15 +101,13 @@ std::string address::to_string() const {
       return "[" + std::string(buf) + "]:" + std::to_string(port());
     case AF_UNIX: {
       const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-      const std::size_t n = len_ > offsetof(sockaddr_un, sun_path)
-                                ? len_ - offsetof(sockaddr_un, sun_path)
-                                : 0;
+      const std::size_t n =
+          len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
       if (n == 0) return "unix:(unnamed)";
       if (un->sun_path[0] == '\0') return "unix:@" + std::string(un->sun_path + 1, n - 1);
       return "unix:" + std::string(un->sun_path, strnlen(un->sun_path, n));
     }
-    default:
-      return "(no address)";
+    default: return "(no address)";
   }
 }
 

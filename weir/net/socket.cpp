@@ -9,10 +9,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 
 namespace weir::net {
 
@@ -124,8 +124,7 @@ result<void> stream_socket::set_keepalive(bool on, std::chrono::seconds idle,
   if (auto r = setopt(h_.fd(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); !r || !on) return r;
   if (auto r = setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(idle.count())); !r)
     return r;
-  if (auto r = setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(interval.count()));
-      !r)
+  if (auto r = setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(interval.count())); !r)
     return r;
   return setopt(h_.fd(), IPPROTO_TCP, TCP_KEEPCNT, count);
 }
@@ -221,8 +220,7 @@ task<result<stream_socket>> listener::accept() {
           backoff = std::min(backoff * 2, opts_.max_backoff);
           continue;
         }
-        default:
-          break;
+        default: break;
       }
     }
     co_return unexpected(e);

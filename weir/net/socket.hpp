@@ -36,8 +36,7 @@ class stream_socket final : public io::byte_stream {
  public:
   stream_socket() noexcept = default;
   // Adopts a connected, non-blocking socket.
-  explicit stream_socket(io::handle h, address peer = {}) noexcept
-      : h_(std::move(h)), peer_(peer) {
+  explicit stream_socket(io::handle h, address peer = {}) noexcept : h_(std::move(h)), peer_(peer) {
     h_.state().stream = true;
   }
   stream_socket(stream_socket&&) noexcept = default;

@@ -399,7 +399,8 @@ TEST_P(Sockets, UdpBatches) {
         auto n = co_await with_timeout(2s, b.recv_many(bufs, meta));
         if (!n) break;
         ++calls;
-        for (std::size_t i = 0; i < *n; ++i) got.push_back(to_string({bufs[i].data(), meta[i].size}));
+        for (std::size_t i = 0; i < *n; ++i)
+          got.push_back(to_string({bufs[i].data(), meta[i].size}));
       }
       EXPECT_LT(calls, 50);  // batched: several datagrams per call
       co_return got;
@@ -521,10 +522,10 @@ TEST_P(Sockets, TenThousandConnectionsOnOneShard) {
   }(std::move(*l0), n, &served));
   const long after = rss_kib();
   EXPECT_EQ(served, n);
-  std::printf("[ info ] %s: %d idle connections on one shard: server RSS +%ld KiB, %.0f bytes per "
-              "idle connection (task frame, socket, 64-byte buffer; kernel memory excluded)\n",
-              GetParam().c_str(), n, after - before,
-              static_cast<double>(after - before) * 1024.0 / n);
+  std::printf(
+      "[ info ] %s: %d idle connections on one shard: server RSS +%ld KiB, %.0f bytes per "
+      "idle connection (task frame, socket, 64-byte buffer; kernel memory excluded)\n",
+      GetParam().c_str(), n, after - before, static_cast<double>(after - before) * 1024.0 / n);
   ::close(go[1]);  // the clients close their connections and exit
   int status = 0;
   ::waitpid(child, &status, 0);

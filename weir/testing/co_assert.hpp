@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#define CO_ASSERT_TRUE(cond)                        \
-  if (!static_cast<bool>(cond)) {                   \
-    ADD_FAILURE() << "CO_ASSERT_TRUE(" #cond ")";   \
-    co_return;                                      \
-  } else                                            \
+#define CO_ASSERT_TRUE(cond)                      \
+  if (!static_cast<bool>(cond)) {                 \
+    ADD_FAILURE() << "CO_ASSERT_TRUE(" #cond ")"; \
+    co_return;                                    \
+  } else                                          \
     ::testing::Message()
 #define CO_ASSERT_FALSE(cond) CO_ASSERT_TRUE(!(cond))

@@ -95,8 +95,7 @@ class fake_transport final : public io::byte_stream {
         script_.pop_front();
         co_return unexpected(ec);
       }
-      case step::end:
-        co_return std::size_t{0};
+      case step::end: co_return std::size_t{0};
       case step::hang: {
         script_.pop_front();
         auto r = co_await sleep_for(std::chrono::hours(24 * 365));
