@@ -139,11 +139,11 @@ class epoll_reactor final : public reactor {
       if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) fs->closed = true;
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         fs->readable = true;
-        retry(*fs, fs->readers, fs->readable);
+        retry(fs->readers, fs->readable);
       }
       if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
         fs->writable = true;
-        retry(*fs, fs->writers, fs->writable);
+        retry(fs->writers, fs->writable);
       }
     }
   }
@@ -212,7 +212,7 @@ class epoll_reactor final : public reactor {
   }
 
   // The direction became ready: complete waiting operations until one would block again.
-  static void retry(fd_state&, ilist& waiters, bool& ready) noexcept {
+  static void retry(ilist& waiters, bool& ready) noexcept {
     while (ready) {
       auto* op = static_cast<io_op*>(waiters.front());
       if (!op) return;

@@ -154,7 +154,6 @@ class fake_transport final : public io::byte_stream {
 template <class F>
 void for_each_split(std::string_view input, F&& fn) {
   const std::size_t n = input.size();
-  std::vector<std::string_view> pieces;
   fn(std::vector<std::string_view>{input});
   for (std::size_t i = 1; i < n; ++i) {
     fn(std::vector<std::string_view>{input.substr(0, i), input.substr(i)});
@@ -162,9 +161,9 @@ void for_each_split(std::string_view input, F&& fn) {
       fn(std::vector<std::string_view>{input.substr(0, i), input.substr(i, j - i),
                                        input.substr(j)});
   }
-  pieces.clear();
-  for (std::size_t i = 0; i < n; ++i) pieces.push_back(input.substr(i, 1));
-  if (n > 1) fn(pieces);
+  std::vector<std::string_view> bytes;
+  for (std::size_t i = 0; i < n; ++i) bytes.push_back(input.substr(i, 1));
+  if (n > 1) fn(bytes);
 }
 
 }  // namespace weir::testing
