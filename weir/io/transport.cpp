@@ -8,10 +8,18 @@
 
 namespace weir::io {
 
+namespace {
+transport_options normalized(transport_options o) {
+  if (o.read_buffer_max < o.read_buffer) o.read_buffer_max = o.read_buffer;
+  return o;
+}
+}  // namespace
+
 transport::transport(byte_stream& s, transport_options o)
     : s_(&s),
-      opt_(o),
+      opt_(normalized(o)),
       buf_(std::make_unique_for_overwrite<std::byte[]>(o.read_buffer)),
+      cap_(o.read_buffer),
       wbuf_(std::make_unique_for_overwrite<std::byte[]>(o.write_buffer)) {}
 
 void transport::consume(std::size_t n) noexcept {
@@ -19,16 +27,34 @@ void transport::consume(std::size_t n) noexcept {
   if (begin_ == end_) begin_ = end_ = 0;
 }
 
+void transport::compact() noexcept {
+  std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+  end_ -= begin_;
+  begin_ = 0;
+}
+
+bool transport::grow(std::size_t need) {
+  if (need <= cap_) return true;
+  if (need > opt_.read_buffer_max) return false;
+  std::size_t cap = cap_;
+  while (cap < need) cap = std::min(cap * 2, opt_.read_buffer_max);
+  auto nb = std::make_unique_for_overwrite<std::byte[]>(cap);
+  std::memcpy(nb.get(), buf_.get() + begin_, end_ - begin_);
+  end_ -= begin_;
+  begin_ = 0;
+  buf_ = std::move(nb);
+  cap_ = cap;
+  return true;
+}
+
 task<result<void>> transport::read_more() {
   if (begin_ == end_) {
     begin_ = end_ = 0;
-  } else if (end_ == opt_.read_buffer) {
-    if (begin_ == 0) co_return unexpected(make_error_code(errc::limit_exceeded));
-    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
+  } else if (end_ == cap_) {
+    if (begin_ > 0) compact();
+    else if (!grow(cap_ + 1)) co_return unexpected(make_error_code(errc::limit_exceeded));
   }
-  auto n = co_await s_->read_some({buf_.get() + end_, opt_.read_buffer - end_});
+  auto n = co_await s_->read_some({buf_.get() + end_, cap_ - end_});
   if (!n) co_return unexpected(n.error());
   if (*n == 0) eof_ = true;
   end_ += *n;
@@ -46,12 +72,11 @@ task<result<transport::bytes>> transport::read_some() {
 }
 
 task<result<transport::bytes>> transport::fill(std::size_t n) {
-  if (n > opt_.read_buffer) co_return unexpected(make_error_code(errc::limit_exceeded));
+  if (n > opt_.read_buffer_max) co_return unexpected(make_error_code(errc::limit_exceeded));
   while (end_ - begin_ < n && !eof_) {
-    if (begin_ + n > opt_.read_buffer && begin_ > 0) {  // make room for n from here
-      std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
+    if (begin_ + n > cap_) {  // make room for n from here
+      if (n > cap_) grow(n);
+      else compact();
     }
     auto r = co_await read_more();
     if (!r) co_return unexpected(r.error());
@@ -70,7 +95,7 @@ task<result<transport::bytes>> transport::read_exact(std::size_t n) {
 }
 
 task<result<transport::bytes>> transport::read_until(std::string_view delim, std::size_t max) {
-  if (max > opt_.read_buffer || delim.empty() || delim.size() > max)
+  if (max > opt_.read_buffer_max || delim.empty() || delim.size() > max)
     co_return unexpected(make_error_code(errc::limit_exceeded));
   std::size_t scanned = 0;  // bytes of buffered() known to hold no delimiter start
   for (;;) {
@@ -106,6 +131,13 @@ task<result<void>> transport::write_iov(iovec* iov, std::size_t n) {
     }
   }
   co_return result<void>{};
+}
+
+bool transport::try_write(bytes data) noexcept {
+  if (wlen_ + data.size() > opt_.write_buffer) return false;
+  std::memcpy(wbuf_.get() + wlen_, data.data(), data.size());
+  wlen_ += data.size();
+  return true;
 }
 
 task<result<void>> transport::write(bytes data) {

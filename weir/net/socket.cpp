@@ -173,6 +173,18 @@ result<listener> listener::bind(const address& at, listen_options opts) {
   return l;
 }
 
+result<stream_socket> listener::try_accept() {
+  address peer;
+  socklen_t len = address::capacity();
+  int fd = ::accept4(h_.fd(), peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return unexpected(io::last_error());
+  peer.set_size(len);
+  io::handle h(fd);
+  if (is_tcp(local_)) (void)setopt(h.fd(), IPPROTO_TCP, TCP_NODELAY, 1);
+  ++stats_.accepted;
+  return stream_socket(std::move(h), peer);
+}
+
 task<result<stream_socket>> listener::accept() {
   auto backoff = std::chrono::milliseconds(1);
   for (;;) {

@@ -105,6 +105,9 @@ class listener {
 
   // The next connection (TCP ones get TCP_NODELAY). Use with_timeout for a deadline.
   task<result<stream_socket>> accept();
+  // A connection already waiting in the backlog, without waiting (EAGAIN when there is none):
+  // a server that stops accepting takes these before close() would reset them.
+  result<stream_socket> try_accept();
 
   const address& local_address() const noexcept { return local_; }
   void close() noexcept { h_.close(); }

@@ -13,6 +13,9 @@ class stat_counter {
   void operator++() noexcept {
     v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  void add(std::uint64_t n) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:

@@ -1,0 +1,336 @@
+#include <weir/http/server.hpp>
+
+#include <weir/core/on_shard.hpp>
+#include <weir/core/runtime.hpp>
+#include <weir/core/task_group.hpp>
+#include <weir/http/detail/connection.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+namespace weir::http {
+
+namespace detail {
+
+namespace {
+std::uint32_t ticks_for(std::chrono::milliseconds d, std::chrono::milliseconds tick) {
+  auto n = (d.count() + tick.count() - 1) / tick.count();
+  return static_cast<std::uint32_t>(std::clamp<long long>(n, 1, 0x7fffffff));
+}
+}  // namespace
+
+shard_state::shard_state(server& s, unsigned k) : srv(s), shard(k), routes(s.routes().route_count()) {
+  const auto& o = s.options();
+  auto shortest = std::min({o.idle_timeout, o.header_timeout, o.body_timeout, o.handler_timeout,
+                            o.write_timeout});
+  tick_len = o.timeout_tick.count() > 0
+                 ? o.timeout_tick
+                 : std::clamp(shortest / 10, std::chrono::milliseconds(1),
+                              std::chrono::milliseconds(100));
+  limits[std::size_t(phase::idle)] = ticks_for(o.idle_timeout, tick_len);
+  limits[std::size_t(phase::header)] = ticks_for(o.header_timeout, tick_len);
+  limits[std::size_t(phase::body)] = ticks_for(o.body_timeout, tick_len);
+  limits[std::size_t(phase::handler)] = ticks_for(o.handler_timeout, tick_len);
+  limits[std::size_t(phase::write)] = ticks_for(o.write_timeout, tick_len);
+  idle_grace = ticks_for(std::chrono::milliseconds(50), tick_len);
+}
+
+std::string_view shard_state::date_field() {
+  std::time_t now = std::time(nullptr);
+  if (now != date_sec) {
+    date_sec = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(date, sizeof date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  }
+  return date;
+}
+
+void shard_state::conn_started(conn_node& n) {
+  conns.push_back(&n);
+  ++active;
+  if (!sweeping) {
+    sweeping = true;
+    spawn_detached(sweeper(), "http timeouts");
+  }
+}
+
+void shard_state::conn_ended(conn_node& n) {
+  n.unlink();
+  --active;
+  changed.notify_one();
+}
+
+void shard_state::sweep() {
+  const bool kill = draining && tick >= drain_deadline;
+  conns.for_each([&](weir::detail::ilist_node* p) {
+    auto& n = *static_cast<conn_node*>(p);
+    for (timed_slot* s : {&n.inner, &n.outer}) {
+      if (!s->scope || s->fired) continue;
+      const std::uint32_t age = tick - s->start;
+      if (age > s->limit) {
+        s->fired = true;
+        s->scope->cancel(errc::timed_out);
+      } else if (kill || (draining && s->what == phase::idle && age >= idle_grace)) {
+        if (kill && !n.killed && s->what != phase::idle) ++c.killed;
+        if (kill) n.killed = true;
+        s->scope->cancel(errc::shutdown);
+      }
+    }
+  });
+}
+
+task<void> shard_state::sweeper() {
+  while (active > 0) {
+    (void)co_await sleep_for(tick_len);
+    ++tick;
+    sweep();
+  }
+  sweeping = false;
+}
+
+}  // namespace detail
+
+server::server(http::router r, server_options o) : router_(std::move(r)), opt_(std::move(o)) {}
+
+server::~server() = default;
+
+namespace {
+
+void ensure_shards(server& srv, std::vector<std::unique_ptr<detail::shard_state>>& shards) {
+  if (!shards.empty()) return;
+  const unsigned n = shard_count();
+  for (unsigned k = 0; k < n; ++k) shards.push_back(std::make_unique<detail::shard_state>(srv, k));
+}
+
+task<void> serve_accepted(net::stream_socket s, detail::shard_state* st) {
+  auto addr = s.peer_address();
+  std::string peer = addr ? addr->to_string() : std::string();
+  co_await detail::serve_stream(s, *st, std::move(peer));
+}
+
+void start_connection(detail::shard_state& st, net::stream_socket s) {
+  ++st.c.accepted;
+  if (st.active >= st.srv.options().max_connections) {
+    ++st.c.refused;
+    return;  // closed here: the peer sees the connection refused before any request
+  }
+  spawn_detached(serve_accepted(std::move(s), &st), "http connection");
+}
+
+task<void> accept_loop(detail::shard_state* st) {
+  for (;;) {
+    auto s = co_await st->listener->accept();
+    if (!s) {
+      if (st->stopping || s.error() == errc::cancelled || s.error() == errc::shutdown) break;
+      std::fprintf(stderr, "weir http: accept on %s: %s\n",
+                   st->listener->local_address().to_string().c_str(),
+                   s.error().message().c_str());
+      (void)co_await sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    start_connection(*st, std::move(*s));
+  }
+  // Connections already in the backlog would be reset by close(): serve them (one request
+  // each, since the shard is draining).
+  while (auto s = st->listener->try_accept()) start_connection(*st, std::move(*s));
+  st->listener->close();
+}
+
+}  // namespace
+
+task<result<void>> server::listen_on_shard(net::address addr) {
+  auto& st = *shards_[this_shard()];
+  auto l = net::listener::bind(addr, {.backlog = opt_.backlog});
+  if (!l) {
+    std::fprintf(stderr, "weir http: listen on %s: %s\n", addr.to_string().c_str(),
+                 l.error().message().c_str());
+    co_return unexpected(l.error());
+  }
+  st.listener.emplace(std::move(*l));
+  co_return result<void>{};
+}
+
+task<result<net::address>> server::listen(net::address addr) {
+  ensure_shards(*this, shards_);
+  auto first = co_await on_shard(
+      0, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, addr);
+  if (!first) co_return unexpected(first.error());
+  net::address bound = shards_[0]->listener->local_address();
+  for (unsigned k = 1; k < shards_.size(); ++k) {
+    auto r = co_await on_shard(
+        k, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, bound);
+    if (!r) co_return unexpected(r.error());
+  }
+  co_return bound;
+}
+
+task<void> server::run_shard() {
+  auto& st = *shards_[this_shard()];
+  if (st.listener && !st.stopping) st.acceptor.emplace(spawn(accept_loop(&st), "http accept"));
+  while (!(st.stopping && st.active == 0)) (void)co_await st.changed.notified();
+  if (st.acceptor) {
+    co_await *st.acceptor;
+    st.acceptor.reset();
+  }
+  // Connections taken from the backlog at the end.
+  while (st.active > 0) (void)co_await st.changed.notified();
+}
+
+task<void> server::run() {
+  ensure_shards(*this, shards_);
+  co_await with_task_group(
+      [](task_group& g, server* s) -> task<> {
+        for (unsigned k = 0; k < s->shards_.size(); ++k)
+          g.spawn(on_shard(k, [](server* srv) { return srv->run_shard(); }, s), "http shard");
+        co_return;
+      },
+      this);
+}
+
+void server::shutdown_shard(std::chrono::milliseconds drain) {
+  auto& st = *shards_[this_shard()];
+  if (st.stopping) return;
+  st.stopping = st.draining = true;
+  st.drain_deadline = st.tick + detail::ticks_for(drain, st.tick_len);
+  if (st.acceptor) st.acceptor->cancel();
+  st.sweep();
+  st.changed.notify_one();
+}
+
+task<void> server::shutdown(std::chrono::milliseconds drain) {
+  ensure_shards(*this, shards_);
+  for (unsigned k = 0; k < shards_.size(); ++k)
+    co_await on_shard(
+        k, [](server* s, std::chrono::milliseconds d) { s->shutdown_shard(d); }, this, drain);
+}
+
+task<void> server::serve(io::byte_stream& s, std::string peer) {
+  ensure_shards(*this, shards_);
+  co_await detail::serve_stream(s, *shards_[this_shard()], std::move(peer));
+}
+
+server_stats server::stats() const noexcept {
+  server_stats out;
+  for (const auto& p : shards_) {
+    const auto& c = p->c;
+    out.accepted += c.accepted.get();
+    out.refused += c.refused.get();
+    out.active += p->active;
+    out.requests += c.requests.get();
+    out.responses_5xx += c.r5xx.get();
+    out.overloaded += c.overloaded.get();
+    out.bad_requests += c.bad.get();
+    out.idle_timeouts += c.idle_to.get();
+    out.header_timeouts += c.header_to.get();
+    out.body_timeouts += c.body_to.get();
+    out.handler_timeouts += c.handler_to.get();
+    out.write_timeouts += c.write_to.get();
+    out.handler_errors += c.handler_err.get();
+    out.closed_by_drain += c.drained.get();
+    out.killed_by_drain += c.killed.get();
+  }
+  return out;
+}
+
+std::vector<route_stats> server::route_metrics() const {
+  std::vector<route_stats> out(router_.route_count());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].name = router_.route_name(i);
+  for (const auto& p : shards_) {
+    for (std::size_t i = 0; i < out.size() && i < p->routes.size(); ++i) {
+      const auto& rc = p->routes[i];
+      auto& o = out[i];
+      o.count += rc.count.get();
+      o.status_2xx += rc.s2.get();
+      o.status_3xx += rc.s3.get();
+      o.status_4xx += rc.s4.get();
+      o.status_5xx += rc.s5.get();
+      o.sum_seconds += double(rc.sum_ns.get()) / 1e9;
+      for (std::size_t b = 0; b < o.buckets.size(); ++b) o.buckets[b] += rc.buckets[b].get();
+    }
+  }
+  return out;
+}
+
+void server::write_prometheus(std::string& out) const {
+  auto line = [&out](const char* name, std::uint64_t v) {
+    out += name;
+    out += ' ';
+    out += std::to_string(v);
+    out += '\n';
+  };
+  const auto s = stats();
+  out += "# TYPE weir_http_connections_accepted_total counter\n";
+  line("weir_http_connections_accepted_total", s.accepted);
+  out += "# TYPE weir_http_connections_refused_total counter\n";
+  line("weir_http_connections_refused_total", s.refused);
+  out += "# TYPE weir_http_connections_active gauge\n";
+  line("weir_http_connections_active", s.active);
+  out += "# TYPE weir_http_requests_total counter\n";
+  line("weir_http_requests_total", s.requests);
+  out += "# TYPE weir_http_overloaded_total counter\n";
+  line("weir_http_overloaded_total", s.overloaded);
+  out += "# TYPE weir_http_bad_requests_total counter\n";
+  line("weir_http_bad_requests_total", s.bad_requests);
+  out += "# TYPE weir_http_handler_errors_total counter\n";
+  line("weir_http_handler_errors_total", s.handler_errors);
+  out += "# TYPE weir_http_timeouts_total counter\n";
+  line("weir_http_timeouts_total{phase=\"idle\"}", s.idle_timeouts);
+  line("weir_http_timeouts_total{phase=\"header\"}", s.header_timeouts);
+  line("weir_http_timeouts_total{phase=\"body\"}", s.body_timeouts);
+  line("weir_http_timeouts_total{phase=\"handler\"}", s.handler_timeouts);
+  line("weir_http_timeouts_total{phase=\"write\"}", s.write_timeouts);
+  out += "# TYPE weir_http_request_duration_seconds histogram\n";
+  for (const auto& r : route_metrics()) {
+    if (r.count == 0) continue;
+    const std::string label = "route=\"" + r.name + "\"";
+    std::uint64_t cum = 0;
+    char buf[64];
+    for (std::size_t b = 0; b < r.buckets.size(); ++b) {
+      cum += r.buckets[b];
+      if (b < latency_buckets.size())
+        std::snprintf(buf, sizeof buf, "%g", latency_buckets[b]);
+      else
+        std::snprintf(buf, sizeof buf, "+Inf");
+      out += "weir_http_request_duration_seconds_bucket{" + label + ",le=\"" + buf + "\"} " +
+             std::to_string(cum) + "\n";
+    }
+    std::snprintf(buf, sizeof buf, "%.9f", r.sum_seconds);
+    out += "weir_http_request_duration_seconds_sum{" + label + "} " + buf + "\n";
+    out += "weir_http_request_duration_seconds_count{" + label + "} " + std::to_string(r.count) +
+           "\n";
+    const std::pair<const char*, std::uint64_t> codes[] = {
+        {"2xx", r.status_2xx}, {"3xx", r.status_3xx}, {"4xx", r.status_4xx}, {"5xx", r.status_5xx}};
+    for (const auto& [code, n] : codes)
+      if (n)
+        out += "weir_http_responses_total{" + label + ",code=\"" + code + "\"} " +
+               std::to_string(n) + "\n";
+  }
+}
+
+std::string format_access_log(const access_record& r) {
+  char when[40];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+  char tail[96];
+  std::snprintf(tail, sizeof tail, "\" %d %llu %.6f", r.status,
+                static_cast<unsigned long long>(r.body_bytes),
+                std::chrono::duration<double>(r.duration).count());
+  std::string out;
+  out.reserve(r.peer.size() + r.method.size() + r.target.size() + 80);
+  out.append(r.peer.empty() ? std::string_view("-") : r.peer);
+  out += " - - [";
+  out += when;
+  out += "] \"";
+  out.append(r.method);
+  out += ' ';
+  out.append(r.target);
+  out += r.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
+  out += tail;
+  return out;
+}
+
+}  // namespace weir::http

@@ -1,0 +1,38 @@
+#include <weir/io/signal.hpp>
+
+#include <pthread.h>
+#include <sys/signalfd.h>
+
+#include <cstring>
+#include <system_error>
+
+namespace weir::io {
+
+signal_set::signal_set(std::initializer_list<int> signals) {
+  sigemptyset(&set_);
+  for (int s : signals) sigaddset(&set_, s);
+  if (int e = pthread_sigmask(SIG_BLOCK, &set_, &old_); e != 0)
+    throw std::system_error(e, std::system_category(), "signal_set: pthread_sigmask");
+  int fd = ::signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(last_error(), "signal_set: signalfd");
+  fd_ = handle(fd, false);
+}
+
+signal_set::~signal_set() {
+  fd_.close();
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
+task<result<int>> signal_set::wait() {
+  signalfd_siginfo info;
+  std::memset(&info, 0, sizeof info);
+  op_awaiter a(fd_, detail::io_op::kind::read);
+  a.op().buf = &info;
+  a.op().len = sizeof info;
+  auto n = co_await std::move(a);
+  if (!n) co_return unexpected(n.error());
+  if (*n != sizeof info) co_return unexpected(std::make_error_code(std::errc::io_error));
+  co_return static_cast<int>(info.ssi_signo);
+}
+
+}  // namespace weir::io
