@@ -128,6 +128,13 @@ class connection {
   void build_head(bool chunked, std::uint64_t length);
   bool next_request_buffered() const noexcept;
   void record(std::size_t route, std::chrono::steady_clock::time_point t0);
+  // A failed write of a streamed response: the connection cannot be used again.
+  result<void> write_failed(result<void> r) {
+    keep_alive_ = false;
+    finished_ = true;
+    if (node_.inner.fired) ++st_.c.write_to;
+    return r;
+  }
   void check_not_started() const {
     if (started_) throw std::logic_error("weir::http::response: the head was already sent");
   }
@@ -389,7 +396,7 @@ task<result<void>> connection::write(std::string_view data) {
     if (!has_length_ && !chunked_out_) keep_alive_ = false;  // HTTP/1.0: the body ends at close
     build_head(chunked_out_, length_);
     auto h = co_await timed(node_.inner, phase::write, t_.write(std::string_view(out_)));
-    if (!h) co_return h;
+    if (!h) co_return write_failed(h);
   }
   if (has_length_ && body_sent_ + data.size() > length_)
     throw std::logic_error("weir::http::response::write: more bytes than content_length()");
@@ -406,12 +413,14 @@ task<result<void>> connection::write(std::string_view data) {
         io::transport::bytes(reinterpret_cast<const std::byte*>(data.data()), data.size()),
         io::transport::bytes(reinterpret_cast<const std::byte*>(crlf.data()), crlf.size())};
     auto r = co_await timed(node_.inner, phase::write, t_.write_gather(parts));
-    if (!r) co_return r;
+    if (!r) co_return write_failed(r);
   } else {
     auto r = co_await timed(node_.inner, phase::write, t_.write(data));
-    if (!r) co_return r;
+    if (!r) co_return write_failed(r);
   }
-  co_return co_await timed(node_.inner, phase::write, t_.flush());
+  auto r = co_await timed(node_.inner, phase::write, t_.flush());
+  if (!r) co_return write_failed(r);
+  co_return r;
 }
 
 task<result<void>> connection::finish() {
@@ -628,19 +637,25 @@ task<void> connection::run() {
     }
 
     // --- what is left of the request body ---------------------------------------------------
+    // Up to 64 KiB are read and dropped to keep the connection; past that, or when the
+    // client waits for a 100 Continue it did not get, the connection closes after the answer.
     if (!body_done_) {
+      constexpr std::size_t max_drain = 64 * 1024;
       const bool unsent_continue = head_->expect_continue && !continue_sent_;
-      if (unsent_continue || head_->body == framing::chunked || body_left_ > 64 * 1024 ||
-          body_status_) {
+      if (unsent_continue || body_status_ ||
+          (head_->body == framing::length && body_left_ > max_drain)) {
         keep_alive_ = false;
         linger_needed = !unsent_continue;
       } else {
-        while (!body_done_) {
+        std::size_t drained = 0;
+        while (!body_done_ && drained <= max_drain) {
           auto r = co_await read_some();
-          if (!r) {
-            keep_alive_ = false;
-            break;
-          }
+          if (!r) break;
+          drained += r->size();
+        }
+        if (!body_done_) {
+          keep_alive_ = false;
+          linger_needed = true;
         }
       }
     }

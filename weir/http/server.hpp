@@ -113,6 +113,7 @@ class response {
   // The whole body (copied / moved in).
   void body(std::string_view data);
   void body(std::string&& data);
+  void body(const char* data) { body(std::string_view(data)); }
   // Streaming: the length of the body, if known, before the first write.
   void content_length(std::uint64_t n);
   // Sends the head (first call) and `data`; waits while the peer is slow (write timeout).
