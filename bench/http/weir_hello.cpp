@@ -37,7 +37,7 @@ weir::task<int> serve(std::uint16_t port, weir::io::signal_set& sigs) {
   std::fflush(stdout);
   auto stopper = weir::spawn(stop_on_signal(sigs, srv), "signals");
   co_await srv.run();
-  co_await stopper;
+  (void)co_await stopper;
   co_return 0;
 }
 

@@ -171,7 +171,7 @@ class connection {
   // response
   std::string fields_, body_, out_;
   bool has_length_ = false, started_ = false, chunked_out_ = false, finished_ = false;
-  bool keep_alive_ = true, close_after_ = false;
+  bool keep_alive_ = true;
   std::uint64_t length_ = 0, body_sent_ = 0;
 };
 

@@ -171,7 +171,7 @@ task<void> server::run_shard() {
   if (st.listener && !st.stopping) st.acceptor.emplace(spawn(accept_loop(&st), "http accept"));
   while (!(st.stopping && st.active == 0)) (void)co_await st.changed.notified();
   if (st.acceptor) {
-    co_await *st.acceptor;
+    (void)co_await *st.acceptor;
     st.acceptor.reset();
   }
   // Connections taken from the backlog at the end.

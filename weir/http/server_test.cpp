@@ -268,7 +268,7 @@ void with_server(runtime& rt, server& srv, F body) {
     auto runner = spawn(s->run(), "server");
     co_await (*f)(s, *at);
     co_await s->shutdown(1s);
-    co_await runner;
+    (void)co_await runner;
   }(&srv, &body));
 }
 
@@ -425,7 +425,7 @@ TEST_P(HttpServer, GracefulShutdownFinishesRequestsInProgress) {
     (void)co_await sleep_for(100ms);
     auto t0 = now();
     co_await s->shutdown(5s);
-    co_await runner;
+    (void)co_await runner;
     auto out = (co_await inflight).value();
     EXPECT_NE(out.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << out;
     EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
@@ -452,7 +452,7 @@ TEST_P(HttpServer, DrainDeadlineCancelsWhatIsLeft) {
     (void)co_await sleep_for(50ms);
     auto t0 = now();
     co_await s->shutdown(200ms);
-    co_await runner;
+    (void)co_await runner;
     EXPECT_LT(now() - t0, 3s);
     auto out = (co_await inflight).value();
     EXPECT_NE(out.find("503"), std::string::npos) << out;
