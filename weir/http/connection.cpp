@@ -22,15 +22,6 @@ std::string_view as_sv(io::transport::bytes b) noexcept {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || std::strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
-  }
-  return true;
-}
-
 void append_status_line(std::string& out, int status) {
   if (status == 200) {
     out += "HTTP/1.1 200 OK\r\n";
@@ -99,6 +90,14 @@ class connection {
   // --- response side (see response) ---
   int status_ = 200;
   void header(std::string_view name, std::string_view value);
+  void content_type(std::string_view v) {
+    check_not_started();
+    if (!is_field_value(v))
+      throw std::invalid_argument("weir::http::response: a control byte in the Content-Type");
+    fields_ += "Content-Type: ";
+    fields_.append(v);
+    fields_ += "\r\n";
+  }
   void set_body(std::string_view b) {
     check_not_started();
     body_.assign(b);
@@ -176,6 +175,17 @@ class connection {
 };
 
 // --- timed phases ---------------------------------------------------------------------------
+
+// A cancel scope for one phase, a child of the connection task's token; the sweep cancels it
+// when the phase's time is up. Used inline in run() (no coroutine frame) as
+//   phase_scope ps(base); co_await use_env{&ps.env}; arm ...; co_await op; disarm ...;
+//   co_await use_env{base};
+struct phase_scope {
+  explicit phase_scope(weir::detail::task_env* base) noexcept
+      : scope(base ? base->cancel : nullptr), env(weir::detail::child_env(base, &scope)) {}
+  cancel_state scope;
+  weir::detail::task_env env;
+};
 
 template <class T>
 task<T> connection::timed(timed_slot& slot, phase p, task<T> t) {
@@ -326,23 +336,36 @@ task<result<std::string_view>> connection::body() {
 
 // --- response -------------------------------------------------------------------------------
 
+[[noreturn]] void reserved_field(std::string_view name) {
+  throw std::invalid_argument("weir::http::response: " + std::string(name) +
+                              " is set by the server (use body() or content_length())");
+}
+
 void connection::header(std::string_view name, std::string_view value) {
   check_not_started();
   if (!is_token(name))
     throw std::invalid_argument("weir::http::response: invalid field name \"" +
                                 std::string(name) + "\"");
-  for (char c : value)
-    if (c == '\r' || c == '\n' || c == '\0')
-      throw std::invalid_argument("weir::http::response: CR, LF or NUL in the value of " +
-                                  std::string(name));
-  if (iequals(name, "connection")) {
-    if (iequals(value, "close")) keep_alive_ = false;
-    return;
+  if (!is_field_value(value))
+    throw std::invalid_argument("weir::http::response: a control byte (CR, LF, NUL, ...) in the "
+                                "value of " + std::string(name));
+  switch (name.size()) {
+    case 4:
+      if (iequals(name, "date")) reserved_field(name);
+      break;
+    case 10:
+      if (iequals(name, "connection")) {
+        if (iequals(value, "close")) keep_alive_ = false;
+        return;
+      }
+      break;
+    case 14:
+      if (iequals(name, "content-length")) reserved_field(name);
+      break;
+    case 17:
+      if (iequals(name, "transfer-encoding")) reserved_field(name);
+      break;
   }
-  if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-      iequals(name, "date"))
-    throw std::invalid_argument("weir::http::response: " + std::string(name) +
-                                " is set by the server (use body() or content_length())");
   fields_.append(name);
   fields_ += ": ";
   fields_.append(value);
@@ -361,12 +384,7 @@ void connection::build_head(bool chunked, std::uint64_t length) {
   if (st_.draining) keep_alive_ = false;
   out_.clear();
   append_status_line(out_, status_);
-  if (!opt_.server_name.empty()) {
-    out_ += "Server: ";
-    out_ += opt_.server_name;
-    out_ += "\r\n";
-  }
-  out_ += st_.date_field();
+  out_ += st_.date_field();  // with the Server field
   const bool no_body = status_ < 200 || status_ == 204 || status_ == 304;
   if (chunked) {
     out_ += "Transfer-Encoding: chunked\r\n";
@@ -533,6 +551,7 @@ task<void> connection::linger() {
 }
 
 task<void> connection::run() {
+  weir::detail::task_env* const base = co_await weir::detail::this_env{};
   st_.conn_started(node_);
   bool linger_needed = false;
   for (;;) {
@@ -540,7 +559,12 @@ task<void> connection::run() {
     parser_.reset();
     if (t_.buffered().empty()) {
       if (st_.draining) break;
-      auto r = co_await timed(node_.outer, phase::idle, t_.fill(1));
+      phase_scope ps(base);
+      co_await weir::detail::use_env{&ps.env};
+      st_.arm(node_.outer, ps.scope, phase::idle);
+      auto r = co_await t_.fill(1);
+      st_.disarm(node_.outer);
+      co_await weir::detail::use_env{base};
       if (!r || r->empty()) {
         if (node_.outer.fired) ++st_.c.idle_to;
         else if (st_.draining) ++st_.c.drained;
@@ -601,14 +625,21 @@ task<void> connection::run() {
       response res(this);
       ++st_.inflight;
       bool threw = false;
-      try {
-        co_await timed(node_.outer, phase::handler, (*m.fn)(req, res));
-      } catch (const std::exception& e) {
-        threw = true;
-        report_handler_error(st_.srv.routes().route_name(m.route), e.what());
-      } catch (...) {
-        threw = true;
-        report_handler_error(st_.srv.routes().route_name(m.route), "unknown exception");
+      {
+        phase_scope ps(base);
+        co_await weir::detail::use_env{&ps.env};
+        st_.arm(node_.outer, ps.scope, phase::handler);
+        try {
+          co_await (*m.fn)(req, res);
+        } catch (const std::exception& e) {
+          threw = true;
+          report_handler_error(st_.srv.routes().route_name(m.route), e.what());
+        } catch (...) {
+          threw = true;
+          report_handler_error(st_.srv.routes().route_name(m.route), "unknown exception");
+        }
+        st_.disarm(node_.outer);
+        co_await weir::detail::use_env{base};
       }
       --st_.inflight;
       if (node_.killed) {
@@ -661,7 +692,15 @@ task<void> connection::run() {
     }
 
     // --- answer -------------------------------------------------------------------------------
-    auto w = co_await timed(node_.outer, phase::write, send_response());
+    result<void> w;
+    {
+      phase_scope ps(base);
+      co_await weir::detail::use_env{&ps.env};
+      st_.arm(node_.outer, ps.scope, phase::write);
+      w = co_await send_response();
+      st_.disarm(node_.outer);
+      co_await weir::detail::use_env{base};
+    }
     record(m.route, t0);
     if (!w) {
       if (node_.outer.fired) ++st_.c.write_to;
@@ -703,6 +742,7 @@ std::span<const std::pair<std::string, std::string>> request::trailers() const n
 void response::status(int code) noexcept { c_->status_ = code; }
 int response::status() const noexcept { return c_->status_; }
 void response::header(std::string_view name, std::string_view value) { c_->header(name, value); }
+void response::content_type(std::string_view v) { c_->content_type(v); }
 void response::body(std::string_view data) { c_->set_body(data); }
 void response::body(std::string&& data) { c_->set_body(std::move(data)); }
 void response::content_length(std::uint64_t n) { c_->content_length(n); }

@@ -100,8 +100,14 @@ namespace detail {
 struct head_scanner {
   std::size_t scanned = 0;     // bytes [0, scanned) are complete, checked lines
   std::size_t lines = 0;       // complete lines seen (start line included)
+  std::size_t first = 0;       // where the start line begins (after ignored empty lines)
+  std::vector<std::uint32_t> eol;  // offset of the CR ending each non-empty line
   int status_for_line = 414;   // 414 for requests; a response's status line gets 400
   parse_status scan(std::string_view buf, const limits& lim, parse_error& err, std::size_t& end);
+  void reset() noexcept {
+    scanned = lines = first = 0;
+    eol.clear();
+  }
 };
 }  // namespace detail
 
@@ -199,6 +205,10 @@ class chunked_decoder {
   parse_error err_;
 };
 
+// A token (RFC 9110 §5.6.2): a valid method or field name.
+bool is_token(std::string_view s) noexcept;
+// Valid as a field value: no control bytes but HTAB (so no CR, LF or NUL).
+bool is_field_value(std::string_view s) noexcept;
 // ASCII case-insensitive equality (field names, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 // The standard reason phrase of a status code ("Not Found"), or "Unknown".

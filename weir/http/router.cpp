@@ -53,6 +53,7 @@ router& router::add(method m, std::string_view text, handler h) {
     });
     std::size_t params = 0;
     for (auto& s : np.segs) params += s.kind != segment::literal;
+    np.literal = params == 0;
     if (!ok || params > max_path_params)
       throw std::invalid_argument("router: malformed pattern \"" + std::string(text) +
                                   "\" (expected /literal/{param}/..., '*' last)");
@@ -116,13 +117,27 @@ router::match router::find(method m, std::string_view path,
   match best;
   const pattern* winner = nullptr;
   const pattern* any = nullptr;  // the most specific pattern matching the path at all
-  std::array<path_param, max_path_params> tmp;
   auto more_specific = [](const pattern& a, const pattern& b) {
     for (std::size_t i = 0; i < a.segs.size() && i < b.segs.size(); ++i)
       if (a.segs[i].kind != b.segs[i].kind) return a.segs[i].kind > b.segs[i].kind;
     return a.segs.size() > b.segs.size();
   };
   auto idx = static_cast<std::size_t>(m);
+  // Fast path: a literal pattern equal to the path, with a handler for the method, is the most
+  // specific match there can be.
+  if (idx < method_count) {
+    for (const auto& p : patterns_) {
+      if (!p.literal || p.text != path) continue;
+      std::size_t use = idx;
+      if (!p.handlers[use] && m == method::head) use = std::size_t(method::get);
+      if (!p.handlers[use]) break;
+      best.status = 200;
+      best.fn = &p.handlers[use];
+      best.route = p.route_ids[use];
+      return best;
+    }
+  }
+  std::array<path_param, max_path_params> tmp;
   for (const auto& p : patterns_) {
     std::size_t n = 0;
     if (!matches(p, path, tmp, n)) continue;

@@ -80,6 +80,7 @@ class router {
     std::array<handler, method_count> handlers;
     std::array<std::size_t, method_count> route_ids{};
     std::string allow;
+    bool literal = true;  // no parameter, no wildcard: matched by comparing the text
   };
   bool matches(const pattern& p, std::string_view path,
                std::array<path_param, max_path_params>& params, std::size_t& n) const;

@@ -42,7 +42,11 @@ std::string_view shard_state::date_field() {
     date_sec = now;
     std::tm tm{};
     gmtime_r(&now, &tm);
-    std::strftime(date, sizeof date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    char d[40];
+    std::strftime(d, sizeof d, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    date.clear();
+    if (!srv.options().server_name.empty()) date += "Server: " + srv.options().server_name + "\r\n";
+    date += d;
   }
   return date;
 }

@@ -109,7 +109,7 @@ class response {
   // with CR, LF or NUL (response splitting). Content-Length, Transfer-Encoding, Date and
   // Connection are the server's.
   void header(std::string_view name, std::string_view value);
-  void content_type(std::string_view v) { header("Content-Type", v); }
+  void content_type(std::string_view v);
   // The whole body (copied / moved in).
   void body(std::string_view data);
   void body(std::string&& data);

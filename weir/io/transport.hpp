@@ -91,6 +91,7 @@ class transport {
   task<result<void>> read_more();  // appends at least one byte, or sets eof_
   task<result<void>> write_iov(iovec* iov, std::size_t n);
   void compact() noexcept;
+  bool make_room() noexcept;  // space after end_ for a read; false at the size limit
   bool grow(std::size_t need);  // capacity >= need (<= read_buffer_max); false past it
 
   byte_stream* s_;

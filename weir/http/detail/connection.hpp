@@ -60,9 +60,9 @@ struct shard_state {
   std::uint32_t drain_deadline = 0;  // tick
   weir::notify changed;              // a connection ended, or shutdown began
 
-  // The Date field, formatted once per second.
+  // The Server and Date fields, formatted once per second.
   std::time_t date_sec = 0;
-  char date[40] = {};
+  std::string date;
   std::string_view date_field();
 
   struct {
