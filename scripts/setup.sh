@@ -2,7 +2,8 @@
 # Installs every Debian 12 package weir needs to build and test. Idempotent: when all are
 # present it only runs `dpkg-query` and returns within a second.
 #   scripts/setup.sh          build + test dependencies
-#   scripts/setup.sh --bench  also what bench/ needs (Rust peers, valgrind, wrk, Boost)
+#   scripts/setup.sh --bench  also what bench/ needs (Rust peers, valgrind, wrk, Boost, and the
+#                             HTTP peers: nginx, Go, hyper)
 set -euo pipefail
 
 packages=(
@@ -13,10 +14,13 @@ packages=(
   libgtest-dev libgmock-dev          # unit tests
   libbenchmark-dev                   # bench/ (built with the release preset)
   clang-format
+  libsimdjson-dev                    # weir::http's JSON helpers (request bodies)
+  curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev
-             libboost-dev wrk)
+             libboost-dev
+             nginx golang-go librust-hyper-dev librust-socket2-dev librust-libc-dev)  # bench/peers
 fi
 
 missing=()
