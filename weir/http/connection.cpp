@@ -119,6 +119,7 @@ class connection {
   template <class T>
   task<T> timed(timed_slot& slot, phase p, task<T> t);
   task<result<void>> send_response();
+  bool buffer_whole_response();  // the common case, without a coroutine
   task<result<void>> send_continue();
   task<void> linger();
   void begin_request();
@@ -466,6 +467,19 @@ task<result<void>> connection::finish() {
 // Puts the whole response (head and body given with body()) into the transport, or ends a
 // streamed one, then writes it unless the next request is already buffered (pipelining: the
 // answers leave together).
+bool connection::buffer_whole_response() {
+  if (started_) return false;
+  const bool head_only = head_->verb == method::head || status_ < 200 || status_ == 204 ||
+                         status_ == 304;
+  const std::string_view b = head_only ? std::string_view{} : std::string_view(body_);
+  build_head(false, body_.size());
+  if (t_.write_buffered() + out_.size() + b.size() > opt_.write_buffer) return false;
+  (void)t_.try_write(std::string_view(out_));  // both fit: checked above
+  (void)t_.try_write(b);
+  started_ = finished_ = true;
+  return true;
+}
+
 task<result<void>> connection::send_response() {
   if (!started_) {
     const bool head_only = head_->verb == method::head || status_ < 200 || status_ == 204 ||
@@ -697,7 +711,8 @@ task<void> connection::run() {
       phase_scope ps(base);
       co_await weir::detail::use_env{&ps.env};
       st_.arm(node_.outer, ps.scope, phase::write);
-      w = co_await send_response();
+      if (!buffer_whole_response()) w = co_await send_response();
+      else if (!keep_alive_ || !next_request_buffered()) w = co_await t_.flush();
       st_.disarm(node_.outer);
       co_await weir::detail::use_env{base};
     }

@@ -21,6 +21,8 @@
 
 namespace weir::io {
 
+class handle;
+
 class byte_stream {
  public:
   virtual ~byte_stream() = default;
@@ -30,6 +32,9 @@ class byte_stream {
   virtual task<result<void>> shutdown_write() = 0;
   // Who is at the other end, for logs and the task registry ("127.0.0.1:50412").
   virtual std::string peer_name() const { return {}; }
+  // The fd when read_some / write_some are plain reads and writes on it (a TCP or Unix socket,
+  // not TLS): lets io::transport await the reactor directly, without the virtual coroutine.
+  virtual handle* plain_handle() noexcept { return nullptr; }
 };
 
 }  // namespace weir::io

@@ -77,6 +77,7 @@ class stream_socket final : public io::byte_stream {
   task<result<std::size_t>> write_some(std::span<const iovec> bufs) override;
   task<result<void>> shutdown_write() override;
   std::string peer_name() const override { return peer_.to_string(); }
+  io::handle* plain_handle() noexcept override { return &h_; }
 
  private:
   io::handle h_;
