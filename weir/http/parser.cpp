@@ -62,35 +62,84 @@ const char* find_lf(const char* p, const char* end) noexcept {
   return nullptr;
 }
 
-// Every byte is HTAB, SP..'~' or obs-text (RFC 9110 §5.5).
-bool valid_value(const char* p, const char* end) noexcept {
 #ifdef __SSE2__
-  const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f), tab = _mm_set1_epi8('\t');
-  for (; end - p >= 16; p += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i ge_sp = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v);  // unsigned v >= 0x20
-    const __m128i ok = _mm_andnot_si128(_mm_cmpeq_epi8(v, del),
-                                        _mm_or_si128(ge_sp, _mm_cmpeq_epi8(v, tab)));
-    if (_mm_movemask_epi8(ok) != 0xffff) return false;
+// The bytes [p, end) (at most 16) in the high lanes of a vector, read as the 16 bytes that end
+// at `end`, which must not start before `floor`; `lanes` gets a mask of the lanes that hold them.
+// Field names and values sit at least 16 bytes into a head (after the request line), so this
+// reads no byte outside the buffer and handles a short field in one step.
+inline __m128i tail16(const char* p, const char* end, int& lanes) noexcept {
+  const int n = int(end - p);
+  lanes = n >= 16 ? 0xffff : ((1 << n) - 1) << (16 - n);
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+}
+inline __m128i in_range(__m128i v, char lo, char hi) noexcept {  // unsigned lo <= v <= hi
+  const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+  return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(char(hi - lo))), d);
+}
+inline int value_ok(__m128i v) noexcept {  // HTAB, SP..'~', obs-text
+  const __m128i ge_sp = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x20)), v);
+  const __m128i ok = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+                                      _mm_or_si128(ge_sp, _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+  return _mm_movemask_epi8(ok);
+}
+inline int common_token_chars(__m128i v) noexcept {  // [A-Za-z0-9-]: most names, fast
+  const __m128i alpha = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i digit = in_range(v, '0', '9');
+  const __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), dash));
+}
+#endif
+
+// Every byte is HTAB, SP..'~' or obs-text (RFC 9110 §5.5). `floor`: the start of the buffer.
+bool valid_value(const char* p, const char* end, const char* floor) noexcept {
+#ifdef __SSE2__
+  for (; end - p >= 16; p += 16)
+    if (value_ok(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) != 0xffff) return false;
+  if (p == end) return true;
+  if (end - floor >= 16) {
+    int lanes;
+    const __m128i v = tail16(p, end, lanes);
+    return (value_ok(v) & lanes) == lanes;
   }
+#else
+  (void)floor;
 #endif
   for (; p < end; ++p)
     if (!field_char[uc(*p)]) return false;
   return true;
 }
 
+// A token: tchar+ (RFC 9110 §5.6.2).
+bool valid_token(const char* p, const char* end, const char* floor) noexcept {
+  if (p == end) return false;
+#ifdef __SSE2__
+  if (end - p <= 16 && end - floor >= 16) {
+    int lanes;
+    const __m128i v = tail16(p, end, lanes);
+    if ((common_token_chars(v) & lanes) == lanes) return true;
+  }
+#else
+  (void)floor;
+#endif
+  bool ok = true;
+  for (; p < end; ++p) ok &= tchar[uc(*p)];  // no branch per byte
+  return ok;
+}
+
 // One field line without its CRLF. Returns an error reason, or nullptr.
-const char* parse_field(std::string_view line, header_field& out) noexcept {
+const char* parse_field(std::string_view line, header_field& out, const char* floor) noexcept {
   if (line.empty()) return "empty field line";
   if (ows(line[0])) return "obsolete line folding";
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return "field line without a colon";
   if (colon == 0) return "empty field name";
   out.name = line.substr(0, colon);
-  if (!is_token(out.name)) return ows(line[colon - 1]) ? "whitespace before the colon" : "invalid field name";
+  if (!valid_token(line.data(), line.data() + colon, floor))
+    return ows(line[colon - 1]) ? "whitespace before the colon" : "invalid field name";
   const std::size_t i = colon;
   std::string_view v = line.substr(i + 1);
-  if (!valid_value(v.data(), v.data() + v.size())) return "control character in a field value";
+  if (!valid_value(v.data(), v.data() + v.size(), floor))
+    return "control character in a field value";
   out.value = trim(v);
   return nullptr;
 }
@@ -212,7 +261,7 @@ const char* parse_fields(std::string_view buf, const detail::head_scanner& sc,
   for (std::size_t k = 1; k < sc.eol.size(); ++k) {
     const std::size_t b = sc.eol[k - 1] + 2;
     header_field f;
-    if (const char* e = parse_field(buf.substr(b, sc.eol[k] - b), f)) return e;
+    if (const char* e = parse_field(buf.substr(b, sc.eol[k] - b), f, buf.data())) return e;
     if (const char* e = on_field(f)) return e;
   }
   return nullptr;
@@ -221,12 +270,12 @@ const char* parse_fields(std::string_view buf, const detail::head_scanner& sc,
 }  // namespace
 
 bool is_token(std::string_view s) noexcept {
-  bool ok = !s.empty();
-  for (char c : s) ok &= tchar[uc(c)];  // no branch per byte
-  return ok;
+  return valid_token(s.data(), s.data() + s.size(), s.data());
 }
 
-bool is_field_value(std::string_view s) noexcept { return valid_value(s.data(), s.data() + s.size()); }
+bool is_field_value(std::string_view s) noexcept {
+  return valid_value(s.data(), s.data() + s.size(), s.data());
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -616,7 +665,7 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
           return {chunk_event::done, lf + 1, {}, {}};
         }
         header_field f;
-        if (const char* e = parse_field(in.substr(pos, lf - 1 - pos), f)) return fail(400, e);
+        if (const char* e = parse_field(in.substr(pos, lf - 1 - pos), f, in.data())) return fail(400, e);
         if (++trailer_count_ > lim_.header_count) return fail(431, "too many trailer fields");
         return {chunk_event::trailer, lf + 1, {}, f};
       }
