@@ -3,10 +3,15 @@
 //   http::client c({.request_timeout = 5s});
 //   auto r = co_await c.get("http://127.0.0.1:8080/health");     // result<client_response>
 //   if (r && r->status == 200) use(r->body);
-//   auto p = co_await c.request({.verb = http::method::put, .url = "https://example.com/kv/a",
-//                                .headers = {{"Content-Type", "text/plain"}}, .body = "v",
-//                                .timeout = 500ms});
+//   http::client_request put{.verb = http::method::put, .url = "https://example.com/kv/a",
+//                            .headers = {{"Content-Type", "text/plain"}}, .body = "v",
+//                            .timeout = 500ms};
+//   auto p = co_await c.request(std::move(put));
 //   if (!p) log(p.error().message(), c.last_error_reason());
+//
+// g++ 12: a braced temporary of an aggregate with strings inside a co_await expression, as in
+// `co_await c.request({.url = u})`, is destroyed twice (a compiler bug with aggregate
+// temporaries in coroutines; clang 16 is fine): name the request first, as above.
 //
 // Operations: request() sends one request and reads its whole response (body in memory, at
 // most limits::body_bytes); get() and post() are shorthands. URLs are "http://host[:port]/path?q"
@@ -31,13 +36,23 @@
 // connection ends before any byte of the response) is retried once on a new connection when
 // the request is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) or none of it was sent.
 // There is no limit on connections per origin: concurrent requests each use their own.
-// Pipelining is not implemented: a connection carries one request at a time.
+//
+// Pipelining: off by default (a connection carries one request at a time). With
+// options.pipeline, an idempotent request without "Connection: close" may join a connection
+// that came from the pool and still has requests in flight (at most max_pipeline): requests
+// are written in the order they joined, and each reads its response in that order. Only
+// connections that already delivered a keep-alive response are joined. When one request of a
+// connection fails (timed out, cancelled, a bad response) or its response ends the connection,
+// the connection takes no more: the requests behind it that have no response yet are retried
+// once on a new connection (they are idempotent), and it is closed once the last one leaves.
+// A slow response delays those behind it (head-of-line blocking), within their own deadlines.
 //
 // Deadlines: the whole exchange (resolving, connecting, TLS handshake, writing, reading the
 // response) runs under the request's timeout (request_timeout when the request names none; 0:
 // none), with_timeout's errc::timed_out when it fires; connecting and the TLS handshake also
 // under connect_timeout (per address tried). A connection whose exchange did not complete
-// (timed out, cancelled, failed) is closed, never pooled.
+// (timed out, cancelled, failed) is closed (pipelined: once the requests on it have left),
+// never pooled.
 //
 // Errors (result): connect and transport errors as the system gives them (ECONNREFUSED, ...),
 // getaddrinfo's (net::resolve_category()), tls::errc (handshake, verification);
@@ -92,13 +107,17 @@ struct client_options {
                       .header_bytes = 64 * 1024,
                       .header_count = 100,
                       .body_bytes = std::uint64_t(64) << 20};
-  std::size_t max_idle_per_host = 16;              // pooled connections kept per origin
-  std::chrono::milliseconds idle_timeout{30'000};  // a pooled connection idle longer is closed
+  std::size_t max_idle_per_host = 16;                 // pooled connections kept per origin
+  std::chrono::milliseconds idle_timeout{30'000};     // a pooled connection idle longer is closed
   std::chrono::milliseconds connect_timeout{5'000};   // TCP connect + TLS handshake, per address
   std::chrono::milliseconds request_timeout{30'000};  // default per request; 0: none
   std::string user_agent = "weir";                    // empty: no User-Agent field
   tls::context tls;  // for https; empty: one with the system's trust store, built on first use
   std::size_t read_buffer = 16 * 1024;  // initial read buffer per connection (grows for a head)
+  // Pipelining (RFC 9112 §9.3.2): idempotent requests may be sent on a pooled connection that
+  // still has requests in flight, up to `max_pipeline` of them; responses come back in order.
+  bool pipeline = false;
+  std::size_t max_pipeline = 8;
 };
 
 struct client_request {
@@ -110,8 +129,8 @@ struct client_request {
   bool chunked = false;  // send the body with chunked coding instead of Content-Length
 
   // Without a url: the origin and the request-target.
-  std::string host;         // name or IP literal ("::1", brackets optional)
-  std::uint16_t port = 0;   // 0: 80, or 443 with tls
+  std::string host;        // name or IP literal ("::1", brackets optional)
+  std::uint16_t port = 0;  // 0: 80, or 443 with tls
   bool tls = false;
   std::string target = "/";
 
@@ -144,13 +163,14 @@ struct url_parts {
 result<url_parts> parse_url(std::string_view url);
 
 struct client_stats {
-  std::uint64_t requests = 0;       // request() calls
-  std::uint64_t opened = 0;         // connections established (TCP, and TLS when https)
-  std::uint64_t reused = 0;         // requests sent on a pooled connection
-  std::uint64_t retries = 0;        // requests retried after a pooled connection proved dead
-  std::uint64_t idle_closed = 0;    // pooled connections closed: expired, dead, or over the cap
-  std::uint64_t timeouts = 0;       // requests that ended with errc::timed_out
-  std::uint64_t failures = 0;       // requests that ended with any error (timeouts included)
+  std::uint64_t requests = 0;     // request() calls
+  std::uint64_t opened = 0;       // connections established (TCP, and TLS when https)
+  std::uint64_t reused = 0;       // requests sent on a pooled connection
+  std::uint64_t pipelined = 0;    // requests sent on a connection with others in flight
+  std::uint64_t retries = 0;      // requests retried after a pooled connection proved dead
+  std::uint64_t idle_closed = 0;  // pooled connections closed: expired, dead, or over the cap
+  std::uint64_t timeouts = 0;     // requests that ended with errc::timed_out
+  std::uint64_t failures = 0;     // requests that ended with any error (timeouts included)
 };
 
 class client {
@@ -164,10 +184,10 @@ class client {
   //
   // Resumes on the calling shard (the client's). Cancellation (the caller's token, when_any,
   // an enclosing with_timeout) ends the request with the reason at its next await; the
-  // connection it was using is closed, so no partial exchange reaches a later request, but
-  // the server may have received the request. Destroyed while suspended (runtime shutdown):
-  // the request's connection is closed, the pool is untouched. Call from a task on the
-  // client's shard.
+  // connection it was using is closed (pipelined: taken out of service, the requests behind
+  // it retried), so no partial exchange reaches a later request, but the server may have
+  // received the request. Destroyed while suspended (runtime shutdown): likewise, and the pool
+  // is untouched. Call from a task on the client's shard.
   task<result<client_response>> request(client_request req);
   // GET `url`; POST `body` to `url` with a Content-Type. As request().
   task<result<client_response>> get(std::string url);
@@ -184,27 +204,37 @@ class client {
   const client_options& options() const noexcept { return opt_; }
 
  private:
-  using conn_ptr = std::unique_ptr<detail::client_connection>;
-  struct attempt;
+  // Shared: with pipelining, the requests in flight on a connection all hold it.
+  using conn_ptr = std::shared_ptr<detail::client_connection>;
+  struct plan;     // a request made ready to send: origin, head, pool key
+  struct attempt;  // what one try on one connection found out
+  struct member;   // a pipelined request's place on its connection
 
-  task<result<client_response>> exchange(const client_request& req, const url_parts& to,
-                                         std::string_view head);
-  task<result<client_response>> exchange_on(detail::client_connection& c,
-                                            const client_request& req, std::string_view head,
-                                            attempt& at);
-  task<result<conn_ptr>> open(const url_parts& to, const std::string& server_name);
+  task<result<client_response>> exchange(const client_request& req, plan& p);
+  task<result<client_response>> exchange_pipelined(const client_request& req, plan& p);
+  task<result<client_response>> pipelined_on(conn_ptr c, const client_request& req, plan& p,
+                                             attempt& at);
+  task<result<void>> send_request(detail::client_connection& c, const client_request& req, plan& p,
+                                  attempt& at);
+  task<result<client_response>> read_response(detail::client_connection& c,
+                                              const client_request& req, plan& p, attempt& at);
+  task<result<conn_ptr>> open(plan& p);
   task<result<void>> ensure_tls_context();
   conn_ptr take_idle(const std::string& key);
+  conn_ptr join_busy(const std::string& key);
   void put_idle(const std::string& key, conn_ptr c);
+  void leave(const std::string& key, const conn_ptr& c, bool failed);
   std::error_code fail(std::error_code ec, std::string reason);
 
   client_options opt_;
   tls::context tls_;
   std::unordered_map<std::string, std::vector<conn_ptr>> idle_;  // oldest first
+  std::unordered_map<std::string, std::vector<conn_ptr>> busy_;  // pipelining: open to joiners
   std::string last_error_;
   weir::detail::shard_affinity affinity_;
   struct counters {
-    weir::detail::stat_counter requests, opened, reused, retries, idle_closed, timeouts, failures;
+    weir::detail::stat_counter requests, opened, reused, pipelined, retries, idle_closed, timeouts,
+        failures;
   } c_;
 };
 

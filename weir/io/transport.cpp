@@ -153,6 +153,7 @@ task<result<void>> transport::write_iov(iovec* iov, std::size_t n) {
 }
 
 bool transport::try_write(bytes data) noexcept {
+  if (data.empty()) return true;  // memcpy's pointers must not be null, even for 0 bytes
   if (wlen_ + data.size() > opt_.write_buffer) return false;
   std::memcpy(wbuf_.get() + wlen_, data.data(), data.size());
   wlen_ += data.size();
