@@ -140,8 +140,15 @@ TEST(HttpServerSansIo, PipelinedCorpusGivesTheSameAnswersForEverySplit) {
   EXPECT_EQ(srv.stats().requests, 4 * splits);
 }
 
+// A server serves on one runtime (its per-shard state belongs to that runtime's shards): each
+// test keeps one for all its calls.
+runtime& test_runtime() {
+  static runtime rt({.shards = 1});
+  return rt;
+}
+
 std::string serve_once(server& srv, std::string in) {
-  runtime rt({.shards = 1});
+  runtime& rt = test_runtime();
   std::vector<std::string_view> pieces{in};
   return strip_date(rt.block_on(serve_pieces(&srv, pieces)));
 }
