@@ -1,6 +1,8 @@
 #include <weir/io/signal.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <sys/signalfd.h>
 
 #include <cstring>
@@ -15,18 +17,21 @@ signal_set::signal_set(std::initializer_list<int> signals) {
     throw std::system_error(e, std::system_category(), "signal_set: pthread_sigmask");
   int fd = ::signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) throw std::system_error(last_error(), "signal_set: signalfd");
-  fd_ = handle(fd, false);
+  fd_ = fd;
 }
 
 signal_set::~signal_set() {
-  fd_.close();
+  ::close(fd_);
   pthread_sigmask(SIG_SETMASK, &old_, nullptr);
 }
 
 task<result<int>> signal_set::wait() {
   signalfd_siginfo info;
   std::memset(&info, 0, sizeof info);
-  op_awaiter a(fd_, detail::io_op::kind::read);
+  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) co_return unexpected(last_error());
+  handle h(dup, false);  // closed on this shard when the wait ends
+  op_awaiter a(h, detail::io_op::kind::read);
   a.op().buf = &info;
   a.op().len = sizeof info;
   auto n = co_await std::move(a);

@@ -15,7 +15,8 @@
 //
 // wait(): resumes on the waiting task's shard with the signal number. Cancel-safe: a signal
 // that is not consumed stays pending for the next wait(). Destroyed while suspended: the read
-// is cancelled. One waiting task at a time; the set is bound to the shard of its first wait.
+// is cancelled. One waiting task at a time. Each wait reads through its own duplicate of the
+// signalfd, so the set is bound to no shard and may outlive the runtime.
 #pragma once
 
 #include <weir/core/result.hpp>
@@ -39,7 +40,7 @@ class signal_set {
 
  private:
   sigset_t set_{}, old_{};
-  handle fd_;
+  int fd_ = -1;
 };
 
 }  // namespace weir::io

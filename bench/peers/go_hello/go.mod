@@ -1,0 +1,3 @@
+module weir.local/bench/go_hello
+
+go 1.19
