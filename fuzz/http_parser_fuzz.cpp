@@ -93,10 +93,21 @@ std::vector<std::string> parse_stream(const std::vector<std::string_view>& piece
       std::string data(s.data);
       buf.erase(0, s.consumed);
       switch (s.kind) {
-        case chunk_event::data: out.back() += data; progress = true; break;
-        case chunk_event::trailer: out.back() += "|t"; progress = true; break;
-        case chunk_event::done: state = head; progress = true; break;
-        case chunk_event::error: out.push_back("ERR " + std::to_string(d.error().status)); return out;
+        case chunk_event::data:
+          out.back() += data;
+          progress = true;
+          break;
+        case chunk_event::trailer:
+          out.back() += "|t";
+          progress = true;
+          break;
+        case chunk_event::done:
+          state = head;
+          progress = true;
+          break;
+        case chunk_event::error:
+          out.push_back("ERR " + std::to_string(d.error().status));
+          return out;
         case chunk_event::more: break;
       }
     }

@@ -230,8 +230,7 @@ print("\n".join(out))
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("echo 200 100000"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("stream chunked b'line 0\\nline 1\\nline 2\\nline 3\\n'"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("stream chunked b'line 0\\nline 1\\nline 2\\nline 3\\n'"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("head 13 b''"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chunked bytes=4 sum=394"), std::string::npos) << r.out;
@@ -250,7 +249,8 @@ wrk_summary parse_wrk(const std::string& out) {
   if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) w.requests = std::stol(m[1]);
   if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))")))
     w.non2xx = std::stol(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
+  if (std::regex_search(out, m,
+                        std::regex(R"(connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
     w.connect = std::stol(m[1]);
     w.read = std::stol(m[2]);
     w.write = std::stol(m[3]);
@@ -295,7 +295,8 @@ TEST_P(HttpClients, GracefulShutdownUnderWrkResetsNoRequest) {
   const std::string url = s.url();
   const long resets_before = resets_on_close();
   command_result r;
-  std::thread load([&r, url] { r = run("wrk -t1 -c64 -d3s --timeout 2s '" + url + "/slow?ms=5' 2>&1"); });
+  std::thread load(
+      [&r, url] { r = run("wrk -t1 -c64 -d3s --timeout 2s '" + url + "/slow?ms=5' 2>&1"); });
   std::this_thread::sleep_for(1500ms);
   s.stop(3s);
   const long resets = resets_on_close() - resets_before;
@@ -307,9 +308,10 @@ TEST_P(HttpClients, GracefulShutdownUnderWrkResetsNoRequest) {
   EXPECT_EQ(w.timeout, 0) << r.out;
   EXPECT_EQ(resets, 0);
   EXPECT_EQ(s.srv().stats().killed_by_drain, 0u);
-  std::printf("shutdown under wrk: %ld requests answered, %ld connection resets, %ld refused "
-              "reconnections after the listener closed\n",
-              w.requests, resets, w.write + w.connect);
+  std::printf(
+      "shutdown under wrk: %ld requests answered, %ld connection resets, %ld refused "
+      "reconnections after the listener closed\n",
+      w.requests, resets, w.write + w.connect);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpClients, ::testing::Values("uring", "epoll"),

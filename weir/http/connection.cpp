@@ -277,9 +277,7 @@ task<result<std::string_view>> connection::read_some() {
     } else {
       auto s = chunked_.decode(buf);
       switch (s.kind) {
-        case chunk_event::data:
-          t_.consume(s.consumed);
-          co_return s.data;
+        case chunk_event::data: t_.consume(s.consumed); co_return s.data;
         case chunk_event::trailer:
           trailers_.emplace_back(std::string(s.field.name), std::string(s.field.value));
           t_.consume(s.consumed);
@@ -292,9 +290,7 @@ task<result<std::string_view>> connection::read_some() {
           body_status_ = chunked_.error().status;
           co_return unexpected(body_status_ == 413 ? make_error_code(errc::limit_exceeded)
                                                    : std::make_error_code(std::errc::bad_message));
-        case chunk_event::more:
-          t_.consume(s.consumed);
-          break;
+        case chunk_event::more: t_.consume(s.consumed); break;
       }
     }
     // Needs more bytes from the peer.
@@ -345,11 +341,13 @@ task<result<std::string_view>> connection::body() {
 void connection::header(std::string_view name, std::string_view value) {
   check_not_started();
   if (!is_token(name))
-    throw std::invalid_argument("weir::http::response: invalid field name \"" +
-                                std::string(name) + "\"");
+    throw std::invalid_argument("weir::http::response: invalid field name \"" + std::string(name) +
+                                "\"");
   if (!is_field_value(value))
-    throw std::invalid_argument("weir::http::response: a control byte (CR, LF, NUL, ...) in the "
-                                "value of " + std::string(name));
+    throw std::invalid_argument(
+        "weir::http::response: a control byte (CR, LF, NUL, ...) in the "
+        "value of " +
+        std::string(name));
   switch (name.size()) {
     case 4:
       if (iequals(name, "date")) reserved_field(name);
@@ -469,8 +467,8 @@ task<result<void>> connection::finish() {
 // answers leave together).
 bool connection::buffer_whole_response() {
   if (started_) return false;
-  const bool head_only = head_->verb == method::head || status_ < 200 || status_ == 204 ||
-                         status_ == 304;
+  const bool head_only =
+      head_->verb == method::head || status_ < 200 || status_ == 204 || status_ == 304;
   const std::string_view b = head_only ? std::string_view{} : std::string_view(body_);
   build_head(false, body_.size());
   if (t_.write_buffered() + out_.size() + b.size() > opt_.write_buffer) return false;
@@ -482,8 +480,8 @@ bool connection::buffer_whole_response() {
 
 task<result<void>> connection::send_response() {
   if (!started_) {
-    const bool head_only = head_->verb == method::head || status_ < 200 || status_ == 204 ||
-                           status_ == 304;
+    const bool head_only =
+        head_->verb == method::head || status_ < 200 || status_ == 204 || status_ == 304;
     build_head(false, body_.size());
     started_ = finished_ = true;
     const std::string_view b = head_only ? std::string_view{} : std::string_view(body_);
@@ -542,8 +540,8 @@ void connection::record(std::size_t route, std::chrono::steady_clock::time_point
     a.target = head_->target;
     a.status = status_;
     a.body_bytes = started_ && !has_length_ && chunked_out_ ? body_sent_
-                   : has_length_                             ? length_
-                                                              : body_.size();
+                   : has_length_                            ? length_
+                                                            : body_.size();
     a.duration = took;
     a.version_minor = head_->version_minor;
     opt_.access_log(a);
@@ -580,8 +578,10 @@ task<void> connection::run() {
       st_.disarm(node_.outer);
       co_await weir::detail::use_env{base};
       if (!r || r->empty()) {
-        if (node_.outer.fired) ++st_.c.idle_to;
-        else if (st_.draining) ++st_.c.drained;
+        if (node_.outer.fired)
+          ++st_.c.idle_to;
+        else if (st_.draining)
+          ++st_.c.drained;
         break;
       }
     }
@@ -671,14 +671,15 @@ task<void> connection::run() {
         }
       } else if (threw) {
         ++st_.c.handler_err;
-        if (!started_) simple_response(500, "internal server error");
-        else finished_ = true, keep_alive_ = false;
+        if (!started_)
+          simple_response(500, "internal server error");
+        else
+          finished_ = true, keep_alive_ = false;
       }
-      if (body_status_ && !started_) fail_request(body_status_, body_status_ == 408
-                                                                   ? "request body timeout"
-                                                               : body_status_ == 413
-                                                                   ? "request body too large"
-                                                                   : "malformed request body");
+      if (body_status_ && !started_)
+        fail_request(body_status_, body_status_ == 408   ? "request body timeout"
+                                   : body_status_ == 413 ? "request body too large"
+                                                         : "malformed request body");
     }
 
     // --- what is left of the request body ---------------------------------------------------
@@ -711,8 +712,10 @@ task<void> connection::run() {
       phase_scope ps(base);
       co_await weir::detail::use_env{&ps.env};
       st_.arm(node_.outer, ps.scope, phase::write);
-      if (!buffer_whole_response()) w = co_await send_response();
-      else if (!keep_alive_ || !next_request_buffered()) w = co_await t_.flush();
+      if (!buffer_whole_response())
+        w = co_await send_response();
+      else if (!keep_alive_ || !next_request_buffered())
+        w = co_await t_.flush();
       st_.disarm(node_.outer);
       co_await weir::detail::use_env{base};
     }

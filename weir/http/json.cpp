@@ -47,7 +47,8 @@ void json_escape(std::string& out, std::string_view s) {
       // A well-formed UTF-8 sequence is copied; anything else becomes U+FFFD.
       std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
       bool ok = n > 0 && i + n <= s.size();
-      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      for (std::size_t k = 1; ok && k < n; ++k)
+        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
       if (ok && n == 3) {
         const auto c1 = static_cast<unsigned char>(s[i + 1]);
         ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
@@ -92,7 +93,8 @@ json_writer& json_writer::begin_object() {
 }
 
 json_writer& json_writer::end_object() {
-  if (stack_.empty() || stack_.back() != 'o') throw std::logic_error("json_writer: unbalanced end_object");
+  if (stack_.empty() || stack_.back() != 'o')
+    throw std::logic_error("json_writer: unbalanced end_object");
   stack_.pop_back();
   out_ += '}';
   first_ = false;
@@ -108,7 +110,8 @@ json_writer& json_writer::begin_array() {
 }
 
 json_writer& json_writer::end_array() {
-  if (stack_.empty() || stack_.back() != 'a') throw std::logic_error("json_writer: unbalanced end_array");
+  if (stack_.empty() || stack_.back() != 'a')
+    throw std::logic_error("json_writer: unbalanced end_array");
   stack_.pop_back();
   out_ += ']';
   first_ = false;
@@ -116,7 +119,8 @@ json_writer& json_writer::end_array() {
 }
 
 json_writer& json_writer::key(std::string_view k) {
-  if (stack_.empty() || stack_.back() != 'o') throw std::logic_error("json_writer: a key outside an object");
+  if (stack_.empty() || stack_.back() != 'o')
+    throw std::logic_error("json_writer: a key outside an object");
   if (!first_) out_ += ',';
   first_ = false;
   json_escape(out_, k);

@@ -6,8 +6,8 @@
 //     if (!body) co_return;
 //     auto doc = http::json_reader::local().parse(*body);     // simdjson_result<document>
 //     std::string_view kind;
-//     if (doc["kind"].get_string().get(kind)) { http::reply_error(res, 400, "no kind"); co_return; }
-//     http::json_writer w;
+//     if (doc["kind"].get_string().get(kind)) { http::reply_error(res, 400, "no kind"); co_return;
+//     } http::json_writer w;
 //     w.begin_object().key("kind").value(kind).key("n").value(42).end_object();
 //     http::reply_json(res, 200, w.take());
 //   }

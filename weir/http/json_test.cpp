@@ -8,16 +8,29 @@ namespace {
 TEST(HttpJson, WriterBuildsNestedValues) {
   json_writer w;
   w.begin_object()
-      .key("s").value("a\"b\\c\n\x01")
-      .key("n").value(-42)
-      .key("u").value(std::uint64_t(18446744073709551615ull))
-      .key("d").value(0.5)
-      .key("t").value(true)
-      .key("z").null()
-      .key("a").begin_array().value(1).value("x").begin_object().end_object().end_array()
+      .key("s")
+      .value("a\"b\\c\n\x01")
+      .key("n")
+      .value(-42)
+      .key("u")
+      .value(std::uint64_t(18446744073709551615ull))
+      .key("d")
+      .value(0.5)
+      .key("t")
+      .value(true)
+      .key("z")
+      .null()
+      .key("a")
+      .begin_array()
+      .value(1)
+      .value("x")
+      .begin_object()
+      .end_object()
+      .end_array()
       .end_object();
-  EXPECT_EQ(w.take(),
-            R"({"s":"a\"b\\c\n\u0001","n":-42,"u":18446744073709551615,"d":0.5,"t":true,"z":null,"a":[1,"x",{}]})");
+  EXPECT_EQ(
+      w.take(),
+      R"({"s":"a\"b\\c\n\u0001","n":-42,"u":18446744073709551615,"d":0.5,"t":true,"z":null,"a":[1,"x",{}]})");
 }
 
 TEST(HttpJson, WriterRefusesMisuse) {
@@ -35,8 +48,13 @@ TEST(HttpJson, EscapeKeepsUtf8AndReplacesInvalidBytes) {
   json_escape(out, "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
   EXPECT_EQ(out, "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"");
   out.clear();
-  json_escape(out, "a\xff" "b\xc3" "\xed\xa0\x80");  // stray byte, truncated pair, surrogate
-  EXPECT_EQ(out, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+  json_escape(out,
+              "a\xff"
+              "b\xc3"
+              "\xed\xa0\x80");  // stray byte, truncated pair, surrogate
+  EXPECT_EQ(out,
+            "\"a\xef\xbf\xbd"
+            "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 }
 
 TEST(HttpJson, ReaderParsesBodies) {
@@ -51,7 +69,8 @@ TEST(HttpJson, ReaderParsesBodies) {
   std::string_view k;
   EXPECT_TRUE(bad["kind"].get_string().get(k));  // an error, no crash
   // Deep nesting is skipped iteratively: no stack overflow, the key after it is found.
-  std::string deep = "{\"a\": " + std::string(100000, '[') + std::string(100000, ']') + ", \"kind\": \"x\"}";
+  std::string deep =
+      "{\"a\": " + std::string(100000, '[') + std::string(100000, ']') + ", \"kind\": \"x\"}";
   auto d = r.parse(deep);
   std::string_view kk;
   ASSERT_FALSE(d["kind"].get_string().get(kk));

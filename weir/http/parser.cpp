@@ -238,8 +238,10 @@ struct framing_fields {
       case 10:
         if (iequals(f.name, "connection")) {
           for_each_element(f.value, [&](std::string_view t) {
-            if (iequals(t, "close")) close = true;
-            else if (iequals(t, "keep-alive")) keep_alive = true;
+            if (iequals(t, "close"))
+              close = true;
+            else if (iequals(t, "keep-alive"))
+              keep_alive = true;
           });
         }
         break;
@@ -362,8 +364,8 @@ parse_status detail::head_scanner::scan(std::string_view buf, const limits& lim,
     const char* nl = find_lf(buf.data() + pos, buf.data() + buf.size());
     if (!nl) {
       if (lines == 0 && buf.size() >= lim.request_line) {
-        err = {status_for_line, status_for_line == 414 ? "request line too long"
-                                                       : "status line too long"};
+        err = {status_for_line,
+               status_for_line == 414 ? "request line too long" : "status line too long"};
         return parse_status::error;
       }
       if (buf.size() >= lim.header_bytes) {
@@ -375,8 +377,8 @@ parse_status detail::head_scanner::scan(std::string_view buf, const limits& lim,
     const std::size_t lf = static_cast<std::size_t>(nl - buf.data());
     const std::size_t next = lf + 1;
     if (lines == 0 && next > lim.request_line) {
-      err = {status_for_line, status_for_line == 414 ? "request line too long"
-                                                     : "status line too long"};
+      err = {status_for_line,
+             status_for_line == 414 ? "request line too long" : "status line too long"};
       return parse_status::error;
     }
     if (next > lim.header_bytes) {
@@ -451,8 +453,10 @@ parse_status request_parser::finish(std::string_view head) {
       ++hosts;
       head_.host = f.value;
     } else if (f.name.size() == 6 && iequals(f.name, "expect")) {
-      if (iequals(f.value, "100-continue")) head_.expect_continue = true;
-      else bad_expect = true;
+      if (iequals(f.value, "100-continue"))
+        head_.expect_continue = true;
+      else
+        bad_expect = true;
     }
     return nullptr;
   });
@@ -606,10 +610,14 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
         for (; i < line.size(); ++i) {
           char c = line[i];
           unsigned d;
-          if (c >= '0' && c <= '9') d = unsigned(c - '0');
-          else if (c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
-          else if (c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
-          else break;
+          if (c >= '0' && c <= '9')
+            d = unsigned(c - '0');
+          else if (c >= 'a' && c <= 'f')
+            d = unsigned(c - 'a' + 10);
+          else if (c >= 'A' && c <= 'F')
+            d = unsigned(c - 'A' + 10);
+          else
+            break;
           if (size >> 60) return fail(400, "chunk size overflows");
           size = size << 4 | d;
         }
@@ -665,14 +673,13 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
           return {chunk_event::done, lf + 1, {}, {}};
         }
         header_field f;
-        if (const char* e = parse_field(in.substr(pos, lf - 1 - pos), f, in.data())) return fail(400, e);
+        if (const char* e = parse_field(in.substr(pos, lf - 1 - pos), f, in.data()))
+          return fail(400, e);
         if (++trailer_count_ > lim_.header_count) return fail(431, "too many trailer fields");
         return {chunk_event::trailer, lf + 1, {}, f};
       }
-      case state::done:
-        return {chunk_event::done, pos, {}, {}};
-      case state::failed:
-        return {chunk_event::error, pos, {}, {}};
+      case state::done: return {chunk_event::done, pos, {}, {}};
+      case state::failed: return {chunk_event::error, pos, {}, {}};
     }
   }
 }

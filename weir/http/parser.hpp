@@ -44,7 +44,18 @@ struct limits {
   std::uint64_t body_bytes = 1 << 20;    // request body (declared or decoded): 413
 };
 
-enum class method : std::uint8_t { get, head, post, put, delete_, options, patch, connect, trace, other };
+enum class method : std::uint8_t {
+  get,
+  head,
+  post,
+  put,
+  delete_,
+  options,
+  patch,
+  connect,
+  trace,
+  other
+};
 std::string_view to_string(method m) noexcept;
 
 struct header_field {
@@ -98,11 +109,11 @@ namespace detail {
 // The line scanner shared by both parsers: finds the end of the head incrementally and checks
 // that every line ends in CRLF and the limits hold.
 struct head_scanner {
-  std::size_t scanned = 0;     // bytes [0, scanned) are complete, checked lines
-  std::size_t lines = 0;       // complete lines seen (start line included)
-  std::size_t first = 0;       // where the start line begins (after ignored empty lines)
+  std::size_t scanned = 0;         // bytes [0, scanned) are complete, checked lines
+  std::size_t lines = 0;           // complete lines seen (start line included)
+  std::size_t first = 0;           // where the start line begins (after ignored empty lines)
   std::vector<std::uint32_t> eol;  // offset of the CR ending each non-empty line
-  int status_for_line = 414;   // 414 for requests; a response's status line gets 400
+  int status_for_line = 414;       // 414 for requests; a response's status line gets 400
   parse_status scan(std::string_view buf, const limits& lim, parse_error& err, std::size_t& end);
   void reset() noexcept {
     scanned = lines = first = 0;

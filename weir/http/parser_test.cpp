@@ -18,7 +18,8 @@ std::string describe(const request_head& h) {
                   std::to_string(h.version_minor) + (h.keep_alive ? " ka" : " close");
   s += " host=" + std::string(h.host);
   if (h.expect_continue) s += " expect";
-  for (const auto& f : h.headers) s += " [" + std::string(f.name) + ":" + std::string(f.value) + "]";
+  for (const auto& f : h.headers)
+    s += " [" + std::string(f.name) + ":" + std::string(f.value) + "]";
   return s;
 }
 
@@ -49,9 +50,12 @@ std::vector<std::string> parse_stream(const std::vector<std::string_view>& piece
         buf.erase(0, p.head_size());
         p.reset();
         body.clear();
-        if (framing == framing::length) state = length_body;
-        else if (framing == framing::chunked) state = chunked_body, d.reset();
-        else out.push_back(cur + " body=");
+        if (framing == framing::length)
+          state = length_body;
+        else if (framing == framing::chunked)
+          state = chunked_body, d.reset();
+        else
+          out.push_back(cur + " body=");
         progress = true;
       }
     } else if (state == length_body) {
@@ -68,7 +72,8 @@ std::vector<std::string> parse_stream(const std::vector<std::string_view>& piece
       }
     } else if (state == chunked_body) {
       auto s = d.decode(buf);
-      std::string data(s.data), field = std::string(s.field.name) + "=" + std::string(s.field.value);
+      std::string data(s.data),
+          field = std::string(s.field.name) + "=" + std::string(s.field.value);
       buf.erase(0, s.consumed);  // s's views are into buf: copied above
       switch (s.kind) {
         case chunk_event::data:
@@ -87,8 +92,7 @@ std::vector<std::string> parse_stream(const std::vector<std::string_view>& piece
         case chunk_event::error:
           out.push_back("ERR " + std::to_string(d.error().status));
           return out;
-        case chunk_event::more:
-          break;
+        case chunk_event::more: break;
       }
     }
     if (progress) continue;
@@ -176,25 +180,41 @@ TEST(HttpParser, SmugglingCasesAreRejected) {
     const char* in;
     const char* want;
   } cases[] = {
-      {"CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "ERR 400"},
-      {"TE and CL", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", "ERR 400"},
-      {"differing CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "ERR 400"},
+      {"CL and TE",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "ERR 400"},
+      {"TE and CL",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+       "ERR 400"},
+      {"differing CL",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "ERR 400"},
       {"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n", "ERR 400"},
       {"CL sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n", "ERR 400"},
       {"CL hex", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\n", "ERR 400"},
-      {"CL overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", "ERR 400"},
-      {"TE not chunked last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "ERR 400"},
-      {"TE chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", "ERR 400"},
-      {"TE unknown", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "ERR 501"},
+      {"CL overflow",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", "ERR 400"},
+      {"TE not chunked last",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "ERR 400"},
+      {"TE chunked twice",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
+       "ERR 400"},
+      {"TE unknown", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       "ERR 501"},
       {"TE only gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", "ERR 400"},
-      {"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", "ERR 400"},
+      {"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+       "ERR 400"},
       {"TE in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "ERR 400"},
-      {"space before colon", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", "ERR 400"},
+      {"space before colon", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+       "ERR 400"},
       {"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n  2\r\n\r\n", "ERR 400"},
       {"bare LF", "GET / HTTP/1.1\nHost: a\n\n", "ERR 400"},
       {"bare LF in field", "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n", "ERR 400"},
       {"bare CR in field", "GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n", "ERR 400"},
-      {"control in field", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", "ERR 400"},
+      {"control in field",
+       "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+       "b\r\n\r\n",
+       "ERR 400"},
       {"non-token method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", "ERR 400"},
       {"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "ERR 400"},
       {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "ERR 400"},
@@ -209,8 +229,10 @@ TEST(HttpParser, SmugglingCasesAreRejected) {
   const std::string nul("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36);
   EXPECT_EQ(parse_whole(nul)[0], "ERR 400");
   // Same Content-Length twice is one length.
-  EXPECT_EQ(parse_whole("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")[0],
-            "POST / 1.1 ka host=a [Host:a] [Content-Length:2] [Content-Length:2] body=ok");
+  EXPECT_EQ(
+      parse_whole(
+          "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")[0],
+      "POST / 1.1 ka host=a [Host:a] [Content-Length:2] [Content-Length:2] body=ok");
 }
 
 TEST(HttpParser, ChunkedBodies) {
@@ -262,10 +284,10 @@ TEST(HttpParser, Limits) {
   // A declared body over the limit is refused from the head alone.
   EXPECT_EQ(parse_stream({"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n"}, lim)[0],
             "ERR 413");
-  EXPECT_EQ(parse_stream({"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"},
-                         lim)[0]
-                .substr(0, 4),
-            "POST");
+  EXPECT_EQ(
+      parse_stream({"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"}, lim)[0]
+          .substr(0, 4),
+      "POST");
   // The defaults a public server would use.
   limits d;
   EXPECT_EQ(d.request_line, 8u * 1024);
@@ -278,7 +300,8 @@ TEST(HttpParser, ResumesWithoutRescanning) {
   // Feeding a head byte by byte parses it once it is complete, with the same result.
   const std::string in = "GET /x HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n";
   request_parser p;
-  for (std::size_t i = 1; i < in.size(); ++i) ASSERT_EQ(p.parse(in.substr(0, i)), parse_status::more);
+  for (std::size_t i = 1; i < in.size(); ++i)
+    ASSERT_EQ(p.parse(in.substr(0, i)), parse_status::more);
   ASSERT_EQ(p.parse(in), parse_status::done);
   EXPECT_EQ(p.head().header("a"), "b");
 }

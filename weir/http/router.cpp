@@ -13,8 +13,8 @@ bool for_each_segment(std::string_view path, F&& fn) {
   path.remove_prefix(1);
   for (;;) {
     auto slash = path.find('/');
-    if (!fn(path.substr(0, slash), slash == std::string_view::npos ? std::string_view{}
-                                                                     : path.substr(slash + 1)))
+    if (!fn(path.substr(0, slash),
+            slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1)))
       return false;
     if (slash == std::string_view::npos) return true;
     path.remove_prefix(slash + 1);
@@ -88,8 +88,7 @@ bool router::matches(const pattern& p, std::string_view path,
     if (i == p.segs.size()) return false;
     const segment& g = p.segs[i++];
     switch (g.kind) {
-      case segment::literal:
-        return s == g.text;
+      case segment::literal: return s == g.text;
       case segment::param:
         if (s.empty()) return false;
         params[n++] = {g.text, s};
@@ -143,8 +142,7 @@ router::match router::find(method m, std::string_view path,
     if (!matches(p, path, tmp, n)) continue;
     if (!any || more_specific(p, *any)) any = &p;
     std::size_t use = idx < method_count ? idx : method_count;
-    if (use < method_count && !p.handlers[use] && m == method::head)
-      use = std::size_t(method::get);
+    if (use < method_count && !p.handlers[use] && m == method::head) use = std::size_t(method::get);
     if (use == method_count || !p.handlers[use]) continue;
     if (winner && !more_specific(p, *winner)) continue;
     winner = &p;

@@ -55,10 +55,10 @@ class router {
   router& patch(std::string_view p, handler h) { return add(method::patch, p, std::move(h)); }
 
   struct match {
-    int status = 404;              // 200 (handler set), 404 or 405
+    int status = 404;  // 200 (handler set), 404 or 405
     const handler* fn = nullptr;
-    std::size_t route = 0;         // index for per-route metrics (route_name); 0: unrouted
-    std::string_view allow;        // 405: the value of Allow
+    std::size_t route = 0;   // index for per-route metrics (route_name); 0: unrouted
+    std::string_view allow;  // 405: the value of Allow
     std::size_t param_count = 0;
   };
   // Finds the handler for `m` on `path`; fills params[0, param_count).
@@ -67,12 +67,14 @@ class router {
 
   // Routes are numbered from 1 in registration order of (method, pattern); 0 is "unrouted".
   std::size_t route_count() const noexcept { return names_.size(); }
-  const std::string& route_name(std::size_t i) const noexcept { return names_[i]; }  // "GET /kv/{key}"
+  const std::string& route_name(std::size_t i) const noexcept {
+    return names_[i];
+  }  // "GET /kv/{key}"
 
  private:
   struct segment {
     enum kind_t : std::uint8_t { wildcard, param, literal } kind;  // ordered by specificity
-    std::string text;                                             // literal text or param name
+    std::string text;                                              // literal text or param name
   };
   struct pattern {
     std::string text;

@@ -20,14 +20,14 @@ std::uint32_t ticks_for(std::chrono::milliseconds d, std::chrono::milliseconds t
 }
 }  // namespace
 
-shard_state::shard_state(server& s, unsigned k) : srv(s), shard(k), routes(s.routes().route_count()) {
+shard_state::shard_state(server& s, unsigned k)
+    : srv(s), shard(k), routes(s.routes().route_count()) {
   const auto& o = s.options();
-  auto shortest = std::min({o.idle_timeout, o.header_timeout, o.body_timeout, o.handler_timeout,
-                            o.write_timeout});
-  tick_len = o.timeout_tick.count() > 0
-                 ? o.timeout_tick
-                 : std::clamp(shortest / 10, std::chrono::milliseconds(1),
-                              std::chrono::milliseconds(100));
+  auto shortest = std::min(
+      {o.idle_timeout, o.header_timeout, o.body_timeout, o.handler_timeout, o.write_timeout});
+  tick_len = o.timeout_tick.count() > 0 ? o.timeout_tick
+                                        : std::clamp(shortest / 10, std::chrono::milliseconds(1),
+                                                     std::chrono::milliseconds(100));
   limits[std::size_t(phase::idle)] = ticks_for(o.idle_timeout, tick_len);
   limits[std::size_t(phase::header)] = ticks_for(o.header_timeout, tick_len);
   limits[std::size_t(phase::body)] = ticks_for(o.body_timeout, tick_len);
@@ -129,8 +129,7 @@ task<void> accept_loop(detail::shard_state* st) {
     if (!s) {
       if (st->stopping || s.error() == errc::cancelled || s.error() == errc::shutdown) break;
       std::fprintf(stderr, "weir http: accept on %s: %s\n",
-                   st->listener->local_address().to_string().c_str(),
-                   s.error().message().c_str());
+                   st->listener->local_address().to_string().c_str(), s.error().message().c_str());
       (void)co_await sleep_for(std::chrono::milliseconds(10));
       continue;
     }
@@ -187,7 +186,9 @@ task<void> server::run() {
   co_await with_task_group(
       [](task_group& g, server* s) -> task<> {
         for (unsigned k = 0; k < s->shards_.size(); ++k)
-          g.spawn(on_shard(k, [](server* srv) { return srv->run_shard(); }, s), "http shard");
+          g.spawn(on_shard(
+                      k, [](server* srv) { return srv->run_shard(); }, s),
+                  "http shard");
         co_return;
       },
       this);
@@ -302,8 +303,8 @@ void server::write_prometheus(std::string& out) const {
     }
     std::snprintf(buf, sizeof buf, "%.9f", r.sum_seconds);
     out += "weir_http_request_duration_seconds_sum{" + label + "} " + buf + "\n";
-    out += "weir_http_request_duration_seconds_count{" + label + "} " + std::to_string(r.count) +
-           "\n";
+    out +=
+        "weir_http_request_duration_seconds_count{" + label + "} " + std::to_string(r.count) + "\n";
     const std::pair<const char*, std::uint64_t> codes[] = {
         {"2xx", r.status_2xx}, {"3xx", r.status_3xx}, {"4xx", r.status_4xx}, {"5xx", r.status_5xx}};
     for (const auto& [code, n] : codes)

@@ -147,7 +147,7 @@ struct server_options {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds handler_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
-  int handler_timeout_status = 503;    // or 504
+  int handler_timeout_status = 503;  // or 504
   // The sweep period of the timeouts; 0: a tenth of the shortest timeout, within [1, 100] ms.
   std::chrono::milliseconds timeout_tick{0};
   std::size_t max_connections = 10'000;  // per shard
@@ -174,7 +174,7 @@ struct server_stats {
 // Latency histogram bucket bounds of route metrics (upper bounds, seconds; +Inf implied).
 inline constexpr std::array<double, 16> latency_buckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1.0,   2.5,   5.0,   10.0};
+    0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
 
 struct route_stats {
   std::string name;  // "GET /kv/{key}"

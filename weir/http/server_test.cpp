@@ -162,7 +162,8 @@ TEST(HttpServerSansIo, BadRequestsGetTheirStatusAndClose) {
       {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"},
       {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
        "HTTP/1.1 400 Bad Request"},
-      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 414 URI Too Long"},
+      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n",
+       "HTTP/1.1 414 URI Too Long"},
       {"GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(70000, 'v') + "\r\n\r\n",
        "HTTP/1.1 431 Request Header Fields Too Large"},
       {"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n",
@@ -288,7 +289,8 @@ TEST_P(HttpServer, KeepAliveAndPipelining) {
     req += "GET /kv/last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     auto out = co_await exchange(at, req);
     std::size_t n = 0;
-    for (auto p = out.find("Hello, World!"); p != std::string::npos; p = out.find("Hello", p + 1)) ++n;
+    for (auto p = out.find("Hello, World!"); p != std::string::npos; p = out.find("Hello", p + 1))
+      ++n;
     EXPECT_EQ(n, 20u);
     EXPECT_NE(out.find("key=last q=-"), std::string::npos);
   });
@@ -306,8 +308,9 @@ TEST_P(HttpServer, LargeUploadsStreamThroughABoundedBuffer) {
     auto out = co_await exchange(at, req);
     EXPECT_NE(out.find("got 3145728"), std::string::npos) << out.substr(0, 300);
     // Chunked, in many chunks.
-    std::string chunked = "POST /upload HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n";
+    std::string chunked =
+        "POST /upload HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 1000; ++i) chunked += "400\r\n" + std::string(1024, 'y') + "\r\n";
     chunked += "0\r\n\r\n";
     out = co_await exchange(at, chunked);
@@ -344,7 +347,8 @@ TEST_P(HttpServer, BodyTimeoutAnswers408) {
   runtime rt(rt_opts());
   server srv(make_router(), {.body_timeout = 200ms, .timeout_tick = 20ms});
   with_server(rt, srv, [](server*, net::address at) -> task<> {
-    auto out = co_await exchange(at, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    auto out =
+        co_await exchange(at, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
     EXPECT_EQ(out.substr(0, 30), "HTTP/1.1 408 Request Timeout\r\n") << out;
   });
   EXPECT_EQ(srv.stats().body_timeouts, 1u);
@@ -352,8 +356,8 @@ TEST_P(HttpServer, BodyTimeoutAnswers408) {
 
 TEST_P(HttpServer, HandlerTimeoutCancelsTheHandler) {
   runtime rt(rt_opts());
-  server srv(make_router(), {.handler_timeout = 200ms, .handler_timeout_status = 504,
-                             .timeout_tick = 20ms});
+  server srv(make_router(),
+             {.handler_timeout = 200ms, .handler_timeout_status = 504, .timeout_tick = 20ms});
   with_server(rt, srv, [](server*, net::address at) -> task<> {
     auto out = co_await exchange(at, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(out.substr(0, 30), "HTTP/1.1 504 Gateway Timeout\r\n") << out;
@@ -474,7 +478,9 @@ TEST_P(HttpServer, MetricsAndAccessLog) {
   o.access_log = [&log](const access_record& r) { log.push_back(format_access_log(r)); };
   server srv(make_router(), o);
   with_server(rt, srv, [](server*, net::address at) -> task<> {
-    (void)co_await exchange(at, "GET /kv/a HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    (void)co_await exchange(at,
+                            "GET /kv/a HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: "
+                            "a\r\nConnection: close\r\n\r\n");
   });
   ASSERT_EQ(log.size(), 2u);
   EXPECT_NE(log[0].find("\"GET /kv/a HTTP/1.1\" 200 9 "), std::string::npos) << log[0];

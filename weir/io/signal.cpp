@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <unistd.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <system_error>

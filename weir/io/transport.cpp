@@ -52,8 +52,10 @@ bool transport::make_room() noexcept {
   if (begin_ == end_) {
     begin_ = end_ = 0;
   } else if (end_ == cap_) {
-    if (begin_ > 0) compact();
-    else if (!grow(cap_ + 1)) return false;
+    if (begin_ > 0)
+      compact();
+    else if (!grow(cap_ + 1))
+      return false;
   }
   return true;
 }
@@ -81,8 +83,10 @@ task<result<transport::bytes>> transport::fill(std::size_t n) {
   if (n > opt_.read_buffer_max) co_return unexpected(make_error_code(errc::limit_exceeded));
   while (end_ - begin_ < n && !eof_) {
     if (begin_ + n > cap_) {  // make room for n from here
-      if (n > cap_) grow(n);
-      else compact();
+      if (n > cap_)
+        grow(n);
+      else
+        compact();
     }
     // read_more(), inline, and on a plain socket straight to the reactor: two coroutine
     // frames less per read

@@ -12,8 +12,8 @@
 // Reading: bytes are copied once, from the stream into one buffer of `read_buffer` bytes, which
 // grows (doubling) up to `read_buffer_max` only when a call needs more room (a long header
 // section): idle connections stay small. Every result is a view into it, valid until the next
-// read call on this transport (read_*, fill, consume). read_some/read_exact/read_until consume what they
-// return; fill() and buffered() only look. Limits are explicit: asking for more than the
+// read call on this transport (read_*, fill, consume). read_some/read_exact/read_until consume what
+// they return; fill() and buffered() only look. Limits are explicit: asking for more than the
 // buffer holds, or a delimiter not found within `max` bytes, is errc::limit_exceeded, never
 // growth. The end of the stream is an empty span for read_some and fill(0), errc::eof for a
 // read that found no byte at all, errc::truncated for one that found some.
@@ -91,7 +91,7 @@ class transport {
   task<result<void>> read_more();  // appends at least one byte, or sets eof_
   task<result<void>> write_iov(iovec* iov, std::size_t n);
   void compact() noexcept;
-  bool make_room() noexcept;  // space after end_ for a read; false at the size limit
+  bool make_room() noexcept;    // space after end_ for a read; false at the size limit
   bool grow(std::size_t need);  // capacity >= need (<= read_buffer_max); false past it
 
   byte_stream* s_;

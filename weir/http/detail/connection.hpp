@@ -5,9 +5,9 @@
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/stat_counter.hpp>
 #include <weir/core/spawn.hpp>
+#include <weir/http/server.hpp>
 #include <weir/io/transport.hpp>
 #include <weir/net/socket.hpp>
-#include <weir/http/server.hpp>
 #include <weir/sync/notify.hpp>
 
 #include <array>
