@@ -47,12 +47,16 @@ struct sleep_awaiter {
   entry_t entry{};
   waiter w;
   std::error_code ec;
+  // The shard whose wheel holds the entry. Kept rather than read from tl_shard again: the
+  // frame may be destroyed on another thread (runtime shutdown), and clang may reuse a
+  // thread_local's address computed before a suspension.
+  shard* sh = nullptr;
 
   explicit sleep_awaiter(clock::time_point t) noexcept : deadline(t) { entry.self = this; }
   // Movable until awaited (so it can be passed to with_timeout and the like).
   sleep_awaiter(sleep_awaiter&& o) noexcept : deadline(o.deadline) { entry.self = this; }
   ~sleep_awaiter() {
-    if (entry.linked()) tl_shard->cancel_timer(&entry);
+    if (entry.linked()) sh->cancel_timer(&entry);
   }
 
   bool await_ready() noexcept {
@@ -64,7 +68,8 @@ struct sleep_awaiter {
     ec = w.prepare(h, &on_cancel, this);
     if (ec) return false;
     entry.fire = &on_fire;
-    tl_shard->add_timer(&entry, deadline);
+    sh = tl_shard;
+    sh->add_timer(&entry, deadline);
     return true;
   }
   result<void> await_resume() noexcept {
@@ -79,7 +84,7 @@ struct sleep_awaiter {
   }
   static void on_cancel(void* p, std::error_code reason) noexcept {
     auto* self = static_cast<sleep_awaiter*>(p);
-    tl_shard->cancel_timer(&self->entry);
+    self->sh->cancel_timer(&self->entry);
     self->ec = reason;
     self->w.wake();
   }
@@ -91,15 +96,17 @@ struct deadline_timer {
     cancel_state* target;
   };
   entry_t entry{};
+  shard* sh = nullptr;  // as sleep_awaiter::sh
   ~deadline_timer() {
-    if (entry.linked()) tl_shard->cancel_timer(&entry);
+    if (entry.linked()) sh->cancel_timer(&entry);
   }
   void arm(cancel_state& cs, clock::time_point t) noexcept {
     entry.target = &cs;
     entry.fire = [](timer_entry* e) noexcept {
       static_cast<entry_t*>(e)->target->cancel(errc::timed_out);
     };
-    tl_shard->add_timer(&entry, t);
+    sh = tl_shard;
+    sh->add_timer(&entry, t);
   }
 };
 

@@ -56,7 +56,7 @@ void shard_state::conn_started(conn_node& n) {
   ++active;
   if (!sweeping) {
     sweeping = true;
-    spawn_detached(sweeper(), "http timeouts");
+    spawn_detached(sweeper(shared_from_this()), "http timeouts");
   }
 }
 
@@ -85,13 +85,13 @@ void shard_state::sweep() {
   });
 }
 
-task<void> shard_state::sweeper() {
-  while (active > 0) {
-    (void)co_await sleep_for(tick_len);
-    ++tick;
-    sweep();
+task<void> shard_state::sweeper(std::shared_ptr<shard_state> self) {
+  while (self->active > 0) {
+    (void)co_await sleep_for(self->tick_len);
+    ++self->tick;
+    self->sweep();
   }
-  sweeping = false;
+  self->sweeping = false;
 }
 
 }  // namespace detail
@@ -102,10 +102,10 @@ server::~server() = default;
 
 namespace {
 
-void ensure_shards(server& srv, std::vector<std::unique_ptr<detail::shard_state>>& shards) {
+void ensure_shards(server& srv, std::vector<std::shared_ptr<detail::shard_state>>& shards) {
   if (!shards.empty()) return;
   const unsigned n = shard_count();
-  for (unsigned k = 0; k < n; ++k) shards.push_back(std::make_unique<detail::shard_state>(srv, k));
+  for (unsigned k = 0; k < n; ++k) shards.push_back(std::make_shared<detail::shard_state>(srv, k));
 }
 
 task<void> serve_accepted(net::stream_socket s, detail::shard_state* st) {

@@ -217,7 +217,8 @@ class server {
 
   http::router router_;
   server_options opt_;
-  std::vector<std::unique_ptr<detail::shard_state>> shards_;
+  // Shared with each shard's timeout sweep, which may wake once more after the server is gone.
+  std::vector<std::shared_ptr<detail::shard_state>> shards_;
 };
 
 }  // namespace weir::http

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,7 @@ struct route_counters {
   std::array<stat_counter, latency_buckets.size() + 1> buckets;
 };
 
-struct shard_state {
+struct shard_state : std::enable_shared_from_this<shard_state> {
   shard_state(server& s, unsigned k);
 
   server& srv;
@@ -82,7 +83,9 @@ struct shard_state {
   }
   static void disarm(timed_slot& s) noexcept { s.scope = nullptr; }
   void sweep();
-  task<void> sweeper();
+  // Runs while the shard has connections; holds the state alive (the server may be destroyed
+  // while it sleeps, once its last connection has ended).
+  static task<void> sweeper(std::shared_ptr<shard_state> self);
 };
 
 // Serves one connection over `s` until it closes.
