@@ -10,6 +10,7 @@
 #include <weir/http/server.hpp>
 #include <weir/net/socket.hpp>
 #include <weir/testing/co_assert.hpp>
+#include <weir/testing/script_dir.hpp>
 #include <weir/tls/tls.hpp>
 
 #include <gtest/gtest.h>
@@ -45,35 +46,11 @@ openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout server.key -out server.pe
   -addext basicConstraints=CA:FALSE -addext extendedKeyUsage=serverAuth
 )";
 
-std::string g_dir;
+using weir::testing::slurp;
+std::string file(const std::string& name) { return weir::testing::script_file(name); }
 
-std::string file(const std::string& name) { return g_dir + "/" + name; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class cert_env : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "weir-http-client-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    g_dir = tmpl;
-    std::ofstream(file("make.sh")) << kMakeCerts;
-    const std::string cmd = "cd '" + g_dir + "' && sh make.sh > make.log 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "making test certificates failed:\n"
-                                           << slurp(file("make.log"));
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!g_dir.empty()) fs::remove_all(g_dir, ec);
-  }
-};
-
-[[maybe_unused]] auto* const g_env = ::testing::AddGlobalTestEnvironment(new cert_env);
+[[maybe_unused]] auto* const g_env = ::testing::AddGlobalTestEnvironment(
+    new weir::testing::script_dir("weir-http-client", kMakeCerts));
 
 // --- a raw server -------------------------------------------------------------------------------
 

@@ -119,7 +119,8 @@ class connection {
   template <class T>
   task<T> timed(timed_slot& slot, phase p, task<T> t);
   task<result<void>> send_response();
-  bool buffer_whole_response();  // the common case, without a coroutine
+  bool buffer_whole_response();                  // the common case, without a coroutine
+  std::string_view whole_body() const noexcept;  // what a body() response sends (none for HEAD)
   task<result<void>> send_continue();
   task<void> linger();
   void begin_request();
@@ -462,14 +463,15 @@ task<result<void>> connection::finish() {
   co_return result<void>{};
 }
 
-// Puts the whole response (head and body given with body()) into the transport, or ends a
-// streamed one, then writes it unless the next request is already buffered (pipelining: the
-// answers leave together).
+std::string_view connection::whole_body() const noexcept {
+  const bool none =
+      head_->verb == method::head || status_ < 200 || status_ == 204 || status_ == 304;
+  return none ? std::string_view{} : std::string_view(body_);
+}
+
 bool connection::buffer_whole_response() {
   if (started_) return false;
-  const bool head_only =
-      head_->verb == method::head || status_ < 200 || status_ == 204 || status_ == 304;
-  const std::string_view b = head_only ? std::string_view{} : std::string_view(body_);
+  const std::string_view b = whole_body();
   build_head(false, body_.size());
   if (t_.write_buffered() + out_.size() + b.size() > opt_.write_buffer) return false;
   (void)t_.try_write(std::string_view(out_));  // both fit: checked above
@@ -478,28 +480,20 @@ bool connection::buffer_whole_response() {
   return true;
 }
 
+// Puts the whole response (head and body given with body()) into the transport, or ends a
+// streamed one, then writes it unless the next request is already buffered (pipelining: the
+// answers leave together).
 task<result<void>> connection::send_response() {
   if (!started_) {
-    const bool head_only =
-        head_->verb == method::head || status_ < 200 || status_ == 204 || status_ == 304;
+    const std::string_view b = whole_body();
     build_head(false, body_.size());
     started_ = finished_ = true;
-    const std::string_view b = head_only ? std::string_view{} : std::string_view(body_);
-    if (out_.size() + b.size() <= opt_.write_buffer / 2 || b.empty()) {
-      if (!t_.try_write(std::string_view(out_)) || !t_.try_write(b)) {
-        std::array<io::transport::bytes, 2> parts = {
-            io::transport::bytes(reinterpret_cast<const std::byte*>(out_.data()), out_.size()),
-            io::transport::bytes(reinterpret_cast<const std::byte*>(b.data()), b.size())};
-        auto r = co_await t_.write_gather(parts);
-        if (!r) co_return r;
-      }
-    } else {
-      std::array<io::transport::bytes, 2> parts = {
-          io::transport::bytes(reinterpret_cast<const std::byte*>(out_.data()), out_.size()),
-          io::transport::bytes(reinterpret_cast<const std::byte*>(b.data()), b.size())};
-      auto r = co_await t_.write_gather(parts);
-      if (!r) co_return r;
-    }
+    // Copied into the write buffer when it fits, else one gathering write.
+    std::array<io::transport::bytes, 2> parts = {
+        io::transport::bytes(reinterpret_cast<const std::byte*>(out_.data()), out_.size()),
+        io::transport::bytes(reinterpret_cast<const std::byte*>(b.data()), b.size())};
+    auto r = co_await t_.write_gather(parts);
+    if (!r) co_return r;
   } else if (!finished_) {
     auto r = co_await finish();
     if (!r) co_return r;

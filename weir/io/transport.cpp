@@ -180,10 +180,7 @@ task<result<void>> transport::write_gather(std::span<const bytes> parts) {
   std::size_t total = 0;
   for (const bytes& p : parts) total += p.size();
   if (wlen_ + total <= opt_.write_buffer) {
-    for (const bytes& p : parts) {
-      std::memcpy(wbuf_.get() + wlen_, p.data(), p.size());
-      wlen_ += p.size();
-    }
+    for (const bytes& p : parts) (void)try_write(p);  // fits: checked above
     co_return result<void>{};
   }
   constexpr std::size_t kChunk = 32;
