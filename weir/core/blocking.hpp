@@ -46,7 +46,7 @@ class blocking_awaiter : blocking_job {
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {
-    ec_ = w_.prepare(h, &on_cancel, this);
+    ec_ = w_.prepare(h, &on_cancel, this, wait_kind::blocking);
     if (ec_) return false;
     shard_ = tl_shard;
     shard_->external_begin();

@@ -40,12 +40,37 @@ namespace detail {
 
 void count_second_fire() noexcept;
 
+// Where a completion was made: its shard (the runtime whose policy applies) and task.
+struct completion_origin {
+  shard* home = nullptr;
+  std::uint64_t task = 0;
+  const char* task_name = nullptr;
+  static completion_origin here() noexcept {
+    completion_origin o;
+    o.home = tl_shard;
+    if (o.home)
+      if (const task_record* r = o.home->current_task()) {
+        o.task = r->id;
+        o.task_name = r->name;
+      }
+    return o;
+  }
+};
+
+// The source of a completion died without firing (any thread). `w`: the waiter, or null when
+// the task is not waiting yet. Records the lost wake-up; returns whether to wake the waiter
+// with the error (policy fail) or leave it waiting (policy report). completion.cpp.
+bool report_lost_completion(const completion_origin& o, waiter* w, const char* label) noexcept;
+
 template <class T>
 class oneshot_state : public pooled {
  public:
   static constexpr std::uint32_t value_set = 1, rx_waiting = 2, tx_gone = 4, rx_gone = 8;
 
-  explicit oneshot_state(errc dropped) noexcept : dropped_(dropped) {}
+  explicit oneshot_state(errc dropped, const char* label = nullptr) noexcept
+      : dropped_(dropped), label_(label) {
+    if (dropped == errc::lost_wakeup) origin_ = completion_origin::here();
+  }
   ~oneshot_state() {
     if (state_.load(std::memory_order_acquire) & value_set) value()->~T();
   }
@@ -67,7 +92,14 @@ class oneshot_state : public pooled {
   }
   void sender_gone() noexcept {
     const std::uint32_t prev = state_.fetch_or(tx_gone, std::memory_order_acq_rel);
-    if ((prev & rx_waiting) && !(prev & value_set)) waiter_->wake();
+    if (!(prev & (value_set | rx_gone))) {
+      const bool waiting = prev & rx_waiting;
+      // A completion's source is the last handle that could wake its task: a lost wake-up.
+      bool wake = waiting;
+      if (dropped_ == errc::lost_wakeup)
+        wake = report_lost_completion(origin_, waiting ? waiter_ : nullptr, label_) && waiting;
+      if (wake) waiter_->wake();
+    }
     release();
   }
   void receiver_gone() noexcept {
@@ -75,6 +107,7 @@ class oneshot_state : public pooled {
     release();
   }
   bool sent() const noexcept { return sent_; }
+  const char* label() const noexcept { return label_; }
 
   // Receiver side (its shard).
   bool ready() const noexcept {
@@ -116,6 +149,8 @@ class oneshot_state : public pooled {
   std::atomic<int> refs_{2};
   bool sent_ = false;  // sender side only
   const errc dropped_;
+  const char* label_;
+  completion_origin origin_;
   waiter* waiter_ = nullptr;
   alignas(T) unsigned char storage_[sizeof(T)];
 };
@@ -134,7 +169,7 @@ struct oneshot_awaiter {
       yield_to_back(w.sched, h);
       return true;
     }
-    ec = w.prepare(h, &on_cancel, this);
+    ec = w.prepare(h, &on_cancel, this, wait_kind::oneshot, 0, s->label());
     if (ec) return false;
     return s->wait(&w);
   }
@@ -217,9 +252,10 @@ struct completion_pair {
   completion<T> done;
 };
 
+// `label` (a string literal) names what completes it in dumps: "oneshot from <label>".
 template <class T>
-completion_pair<T> make_completion() {
-  auto* s = new detail::oneshot_state<T>(errc::lost_wakeup);
+completion_pair<T> make_completion(const char* label = nullptr) {
+  auto* s = new detail::oneshot_state<T>(errc::lost_wakeup, label);
   return {completion_source<T>(s), completion<T>(s)};
 }
 

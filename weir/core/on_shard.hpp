@@ -86,7 +86,7 @@ struct remote_submit {
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    reply->bind(h);
+    reply->bind(h, wait_kind::shard_call, static_cast<std::int64_t>(box->to));
     if (box->try_push(req)) {
       pushed = true;
       target->unpark();
@@ -96,6 +96,7 @@ struct remote_submit {
     room.sched.handle = h;
     room.sched.owner = tl_shard;
     room.sched.env = env_of(h);
+    note_wait(room.sched.env, wait_kind::mailbox_full, static_cast<std::int64_t>(box->to));
     box->waiters.push_back(&room);
     box->producer_waiting.store(true, std::memory_order_seq_cst);
     ++tl_shard->stats_mut().mailbox_full_waits;

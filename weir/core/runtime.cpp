@@ -120,10 +120,12 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
       shards_[k]->run_loop();
     });
   }
+  debug_.start();
 }
 
 runtime_impl::~runtime_impl() {
   // 1. stop every shard thread; 2. finish running blocking jobs; 3. destroy what is left.
+  debug_.stop();
   stopping_.store(true, std::memory_order_seq_cst);
   for (auto& s : shards_) s->unpark();
   for (auto& s : shards_) s->io().wake();
@@ -174,6 +176,8 @@ void runtime::inject_main(detail::root_base* root, const char* name, std::source
   root->sched.env = root->env_;
   impl_->at(0).inject(root);
 }
+
+registry_snapshot runtime::snapshot(const task_filter& f) { return weir::snapshot(*impl_, f); }
 
 unsigned this_shard() { return detail::require_shard("weir::this_shard").id(); }
 

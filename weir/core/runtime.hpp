@@ -18,8 +18,10 @@
 
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/reactor.hpp>
+#include <weir/core/registry.hpp>
 #include <weir/core/task.hpp>
 
+#include <csignal>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -29,6 +31,13 @@
 #include <string>
 
 namespace weir {
+
+// What a runtime does when a waiting task loses its last wake-up handle (registry.hpp).
+enum class lost_wakeup_policy {
+  report,  // log + count; the task stays waiting (and shows in dumps)
+  fail,    // log + count; the task resumes with errc::lost_wakeup (its client gets an error)
+  abort,   // print the report and abort (tests, debugging)
+};
 
 struct runtime_options {
   unsigned shards = 0;              // 0: one per CPU this process may use
@@ -54,6 +63,17 @@ struct runtime_options {
   std::string backend;
   // Overrides `backend` with a reactor of the caller's (tests, simulation).
   reactor_factory make_reactor;
+
+  // --- seeing inside (registry.hpp) --------------------------------------------------------
+  lost_wakeup_policy lost_wakeup = lost_wakeup_policy::fail;
+  // A run of one task longer than this is a stall: reported while it lasts, with a backtrace
+  // of the shard's thread. 0 turns the watchdog's stall check off.
+  std::chrono::milliseconds stall_threshold{20};
+  // The signal the watchdog sends a stuck shard to take its backtrace (0: SIGRTMIN + 4).
+  int stall_signal = 0;
+  // This signal makes the runtime write a dump of every task to stderr (0: none). The process
+  // goes on. The first runtime to start installs the handler; the handler stays.
+  int dump_signal = SIGQUIT;
 };
 
 class runtime {
@@ -80,6 +100,9 @@ class runtime {
   };
   // A snapshot of shard `k`'s counters (racy reads of monotonic counters: for reports).
   shard_stats stats(unsigned k) const noexcept;
+
+  // Every task of every shard, from any thread (registry.hpp).
+  registry_snapshot snapshot(const task_filter& f = {});
 
   detail::runtime_impl& impl() noexcept { return *impl_; }
 

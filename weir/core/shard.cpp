@@ -1,6 +1,8 @@
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/detail/shard.hpp>
 
+#include <pthread.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +49,7 @@ shard::~shard() = default;
 
 void shard::schedule_remote(schedulable* s) noexcept {
   if (dead_) return;
+  mark_ready(s);  // before the push: once queued, the task may run and end at any moment
   schedulable* head = remote_head_.load(std::memory_order_relaxed);
   do {
     s->next.store(head, std::memory_order_relaxed);
@@ -77,9 +80,28 @@ void shard::drain_remote() noexcept {
 void shard::adopt(root_base* r) noexcept {
   r->sched.owner = this;
   r->record.shard = id_;
+  registry_mu_.lock();
   roots_.push_back(&r->link);
+  registry_mu_.unlock();
   ++stats_.spawned;
   schedule(&r->sched);
+}
+
+void shard::forget_root(root_base& r) noexcept {
+  registry_mu_.lock();
+  if (current_task_ == &r.record) {
+    current_task_ = nullptr;
+    monitor_.task.store(nullptr, std::memory_order_relaxed);
+  }
+  r.link.unlink();
+  registry_mu_.unlock();
+}
+
+root_base::~root_base() {
+  if (sched.owner)
+    sched.owner->forget_root(*this);
+  else
+    link.unlink();  // never adopted (a block_on root still in the injected list at shutdown)
 }
 
 void shard::launch(root_base& r, std::coroutine_handle<> h, const char* name,
@@ -234,6 +256,7 @@ void shard::park() {
 
 void shard::run_loop() {
   tl_shard = this;
+  thread_id.store(static_cast<unsigned long>(pthread_self()), std::memory_order_release);
   while (!rt_.stopping()) {
     drain_injected();
     drain_remote();
@@ -243,17 +266,48 @@ void shard::run_loop() {
     fire_timers();
     // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
     unsigned batch = 0;
+#if WEIR_REGISTRY
+    std::int64_t t = run_clock_ns();  // one clock read per run: a run ends where the next begins
+#endif
     while (schedulable* s = pop()) {
-      current_task_ = s->env ? s->env->record : nullptr;
+      task_record* rec = s->env ? s->env->record : nullptr;
+      current_task_ = rec;
       coop_ops_ = 0;
       ++stats_.runs;
+#if WEIR_REGISTRY
+      const std::int64_t t0 = t;
+      monitor_.task.store(rec, std::memory_order_relaxed);
+      monitor_.seq.store(monitor_.seq.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      monitor_.started_ns.store(t0, std::memory_order_release);
+      if (rec) {
+        rec->state.store(task_state::running, std::memory_order_relaxed);
+        rec->runs.store(rec->runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      }
       s->handle.resume();
+      t = run_clock_ns();
+      monitor_.started_ns.store(0, std::memory_order_release);
+      if ((rec = current_task_)) {  // null when the task ended during the run
+        rec->busy_ns.store(rec->busy_ns.load(std::memory_order_relaxed) + (t - t0),
+                           std::memory_order_relaxed);
+        task_state was = task_state::running;
+        // A task woken during its own run (from another thread too) stays ready.
+        if (rec->state.compare_exchange_strong(was, task_state::waiting,
+                                               std::memory_order_relaxed))
+          rec->since_ns.store(t, std::memory_order_relaxed);
+      }
+#else
+      s->handle.resume();
+#endif
       if (++batch == 61) {
         reactor_->wait(std::chrono::nanoseconds(0));
         break;
       }
     }
     current_task_ = nullptr;
+#if WEIR_REGISTRY
+    monitor_.task.store(nullptr, std::memory_order_relaxed);
+#endif
     if (!run_head_) park();
   }
   reactor_->quiesce();  // no I/O in flight: the tasks waiting on it can now be destroyed
@@ -271,7 +325,13 @@ void shard::destroy_all_tasks() {
   }
   // Newest first: a task's children are spawned after it, and state a parent shares with its
   // children (a mutex, a channel in its frame) must outlive the children's destructors.
-  while (auto* n = roots_.pop_back()) root_of(n).sched.handle.destroy();
+  for (;;) {
+    registry_mu_.lock();
+    ilist_node* n = roots_.pop_back();
+    registry_mu_.unlock();
+    if (!n) break;
+    root_of(n).sched.handle.destroy();
+  }
   tl_shard = prev;
 }
 

@@ -40,6 +40,7 @@ struct join_state : pooled {
   std::exception_ptr error;
   waiter* joiner = nullptr;
   cancel_state* task_cancel = nullptr;  // while the task lives
+  std::uint64_t task_id = 0;            // for the registry
 
   void release() noexcept {
     if (--refs == 0) delete this;
@@ -112,6 +113,7 @@ join_state<T>* spawn_root(task<T> t, const char* name, std::source_location site
   auto coro = spawn_body(std::move(t), js);
   if (js) js->task_cancel = &coro.h.promise().cancel;
   sh.launch(coro.h.promise(), coro.h, name, site);
+  if (js) js->task_id = coro.h.promise().record.id;
   return js;
 }
 
@@ -151,7 +153,8 @@ class [[nodiscard]] join_handle {
     bool await_ready() const noexcept { return s->finished || !s->task_cancel; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-      ec = w.prepare(h, &on_cancel, this);
+      ec = w.prepare(h, &on_cancel, this, detail::wait_kind::join,
+                     static_cast<std::int64_t>(s->task_id));
       if (ec) return false;
       s->joiner = &w;
       return true;

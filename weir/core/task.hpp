@@ -29,8 +29,12 @@
 #include <chrono>
 #include <concepts>
 #include <coroutine>
+#include <atomic>
+#include <cstdint>
 #include <exception>
+#include <source_location>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -47,13 +51,69 @@
 #define WEIR_TASK_SYMMETRIC 0
 #endif
 
+// The task registry (DESIGN.md D7; weir/core/registry.hpp) is on unless the build sets
+// WEIR_REGISTRY=0 (CMake option WEIR_REGISTRY=OFF, used to measure what it costs).
+#ifndef WEIR_REGISTRY
+#define WEIR_REGISTRY 1
+#endif
+
 namespace weir {
 
 class cancel_state;
 
 namespace detail {
 
-struct task_record;
+// What a task waits on (DESIGN.md D7), set by the awaiter that suspends; worded by the
+// registry (registry.cpp) only when a dump asks.
+enum class wait_kind : std::uint8_t {
+  none,
+  sleep,         // arg: deadline (steady clock, ns since its epoch)
+  read,          // arg: fd
+  write,         // arg: fd
+  accept,        // arg: fd
+  connect,       // arg: fd
+  readiness,     // arg: fd (poll in/out)
+  channel_send,  // arg: capacity (the channel is full)
+  channel_recv,  // arg: capacity (the channel is empty)
+  mutex,
+  semaphore,     // arg: permits wanted
+  notify,
+  wait_group,    // arg: count
+  broadcast,
+  oneshot,       // label: what will complete it (make_completion's label)
+  join,          // arg: the joined task's id
+  task_group,    // arg: children still running
+  shard_call,    // arg: the shard that runs the call
+  mailbox_full,  // arg: the shard whose mailbox is full
+  blocking,      // a job on the blocking pool
+  signal,
+  yield,
+};
+
+enum class task_state : std::uint8_t { ready, running, waiting };
+
+// What the registry knows about a spawned task. The shard thread writes it; dumps read it
+// from any thread (relaxed atomics; the strings and the record's lifetime under the shard's
+// registry lock).
+struct task_record {
+  std::uint64_t id = 0;
+  std::uint64_t parent_id = 0;
+  const char* name = "";
+  std::source_location spawn_site;
+  unsigned shard = 0;
+#if WEIR_REGISTRY
+  std::atomic<std::source_location> await_site{};  // the last co_await it ran
+  std::atomic<task_state> state{task_state::ready};
+  std::atomic<wait_kind> wait{wait_kind::none};
+  std::atomic<const char*> wait_label{nullptr};
+  std::atomic<std::int64_t> wait_arg{0};
+  std::atomic<std::int64_t> since_ns{0};  // waiting since (steady clock ns)
+  std::atomic<std::uint64_t> runs{0};
+  std::atomic<std::uint64_t> busy_ns{0};
+  std::string context;  // set_task_context(); under the registry lock
+#endif
+};
+
 
 // What an awaited coroutine inherits from its awaiter: the cancel token and the task it is
 // part of. Owned by spawned roots and by scopes that narrow cancellation (with_deadline,
@@ -66,6 +126,48 @@ struct task_env {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
+// Records what the task of `env` is about to wait on (a no-op with the registry compiled out).
+inline void note_wait(const task_env* env, wait_kind k, std::int64_t arg = 0,
+                      const char* label = nullptr) noexcept {
+#if WEIR_REGISTRY
+  if (env && env->record) {
+    task_record* r = env->record;
+    r->wait.store(k, std::memory_order_relaxed);
+    r->wait_arg.store(arg, std::memory_order_relaxed);
+    r->wait_label.store(label, std::memory_order_relaxed);
+  }
+#else
+  (void)env, (void)k, (void)arg, (void)label;
+#endif
+}
+
+
+template <class A>
+decltype(auto) get_awaiter(A&& a) {
+  if constexpr (requires { std::forward<A>(a).operator co_await(); })
+    return std::forward<A>(a).operator co_await();
+  else
+    return std::forward<A>(a);
+}
+
+#if WEIR_REGISTRY
+// What await_transform hands back: the awaitable's own awaiter, held by value (the prvalue of
+// operator co_await) or by reference (an awaitable that is its own awaiter: the expression's
+// temporary or the caller's lvalue). Returning the awaitable itself by reference would do, but
+// g++ 12 then copies it into the frame (immovable awaiters fail to compile).
+template <class A>
+struct sited_awaiter {
+  using inner_t = decltype(get_awaiter(std::declval<A>()));
+  inner_t inner;
+  bool await_ready() { return inner.await_ready(); }
+  template <class H>
+  auto await_suspend(H h) {
+    return inner.await_suspend(h);
+  }
+  decltype(auto) await_resume() { return static_cast<inner_t&&>(inner).await_resume(); }
+};
+#endif
+
 struct promise_base : pooled {
   std::coroutine_handle<> continuation_;
   task_env* env_ = nullptr;
@@ -76,6 +178,16 @@ struct promise_base : pooled {
   // An upper bound of how many nested resume() calls this coroutine runs under (0 when
   // started by the scheduler); see start_child.
   unsigned depth_ = 0;
+#if WEIR_REGISTRY
+  // Every co_await in a weir coroutine passes here: the task's record learns the await site
+  // (the call site of an implicit call is the co_await expression, in g++ and clang alike).
+  template <class A>
+  sited_awaiter<A> await_transform(A&& a,
+                                   std::source_location site = std::source_location::current()) {
+    if (env_ && env_->record) env_->record->await_site.store(site, std::memory_order_relaxed);
+    return sited_awaiter<A>{get_awaiter(std::forward<A>(a))};
+  }
+#endif
 };
 
 template <class P>
@@ -334,13 +446,6 @@ template <class T>
 inline constexpr bool is_task_v<task<T>> = true;
 
 namespace detail {
-template <class A>
-decltype(auto) get_awaiter(A&& a) {
-  if constexpr (requires { std::forward<A>(a).operator co_await(); })
-    return std::forward<A>(a).operator co_await();
-  else
-    return std::forward<A>(a);
-}
 
 // The result type of `co_await a` for an awaitable `A`.
 template <class A>

@@ -81,7 +81,7 @@ struct group_join {
   bool await_ready() const noexcept { return g->live == 0; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) noexcept {
-    w.bind(h);
+    w.bind(h, wait_kind::task_group);
     g->joiner = &w;
   }
   void await_resume() const noexcept {}

@@ -65,7 +65,8 @@ struct sleep_awaiter {
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    ec = w.prepare(h, &on_cancel, this);
+    ec = w.prepare(h, &on_cancel, this, wait_kind::sleep,
+                   deadline.time_since_epoch().count());
     if (ec) return false;
     entry.fire = &on_fire;
     sh = tl_shard;

@@ -72,7 +72,7 @@ class op_awaiter {
   bool await_suspend(std::coroutine_handle<P> h) {
     r_ = &h_->bind();
     op_.fs = &h_->state();
-    if (std::error_code ec = w_.prepare(h, &on_cancel, this)) {
+    if (std::error_code ec = w_.prepare(h, &on_cancel, this, wait_of(op_.k), h_->state().fd)) {
       reason_ = ec;
       op_.res = -ECANCELED;
       return false;
@@ -95,6 +95,27 @@ class op_awaiter {
 
  private:
   void copy_op(const detail::io_op& o) noexcept;
+  static detail::wait_kind wait_of(detail::io_op::kind k) noexcept {
+    using K = detail::io_op::kind;
+    switch (k) {
+      case K::read:
+      case K::readv:
+      case K::recvmsg:
+        return detail::wait_kind::read;
+      case K::write:
+      case K::writev:
+      case K::sendmsg:
+        return detail::wait_kind::write;
+      case K::accept:
+        return detail::wait_kind::accept;
+      case K::connect:
+        return detail::wait_kind::connect;
+      case K::poll_in:
+      case K::poll_out:
+        break;
+    }
+    return detail::wait_kind::readiness;
+  }
   static void on_done(detail::io_op* op) noexcept {
     auto* self = static_cast<op_awaiter*>(op->ctx);
     self->w_.disarm();

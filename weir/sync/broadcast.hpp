@@ -236,7 +236,7 @@ class broadcast_receiver {
         detail::yield_to_back(w_.sched, h);
         return true;
       }
-      ec_ = w_.prepare(h, &on_cancel, this);
+      ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::broadcast);
       if (ec_) return false;
       node_.w = &w_;
       outcome_ = r_->s_->take(r_->cursor_, value_, r_->missed_, &node_);

@@ -289,7 +289,8 @@ class sender {
         detail::yield_to_back(w_.sched, h);
         return true;
       }
-      ec_ = w_.prepare(h, &on_cancel, this);
+      ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::channel_send,
+                       static_cast<std::int64_t>(s_->capacity()));
       if (ec_) return false;
       node_.value = &value_;
       node_.ec = &ec_;
@@ -384,7 +385,8 @@ class receiver {
         detail::yield_to_back(w_.sched, h);
         return true;
       }
-      ec_ = w_.prepare(h, &on_cancel, this);
+      ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::channel_recv,
+                       static_cast<std::int64_t>(s_->capacity()));
       if (ec_) return false;
       rw_ = {&value_, &ec_, &w_};
       switch (s_->pop_or_wait(value_, &rw_)) {

@@ -150,7 +150,7 @@ class mutex::lock_awaiter : detail::ilist_node {
       detail::yield_to_back(w_.sched, h);
       return true;
     }
-    ec_ = w_.prepare(h, &on_cancel, this);
+    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::mutex);
     if (ec_) return false;
     m_->waiters_.push_back(this);
     state_ = state::waiting;

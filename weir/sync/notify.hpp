@@ -124,7 +124,7 @@ class notify::notified_awaiter : detail::ilist_node {
       detail::yield_to_back(w_.sched, h);
       return true;
     }
-    ec_ = w_.prepare(h, &on_cancel, this);
+    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::notify);
     if (ec_) return false;
     n_->waiters_.push_back(this);
     state_ = state::waiting;

@@ -167,7 +167,8 @@ class semaphore::acquire_awaiter : detail::ilist_node {
       detail::yield_to_back(w_.sched, h);
       return true;
     }
-    ec_ = w_.prepare(h, &on_cancel, this);
+    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::semaphore,
+                     static_cast<std::int64_t>(n_));
     if (ec_) return false;
     s_->waiters_.push_back(this);
     state_ = state::waiting;

@@ -119,7 +119,8 @@ class wait_group::wait_awaiter : detail::ilist_node {
       detail::yield_to_back(w_.sched, h);
       return true;
     }
-    ec_ = w_.prepare(h, &on_cancel, this);
+    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::wait_group,
+                     static_cast<std::int64_t>(g_->count_));
     if (ec_) return false;
     g_->waiters_.push_back(this);
     state_ = state::waiting;

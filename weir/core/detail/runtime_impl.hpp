@@ -2,6 +2,7 @@
 #pragma once
 
 #include <weir/core/detail/blocking_pool.hpp>
+#include <weir/core/detail/debug_state.hpp>
 #include <weir/core/detail/mailbox.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/runtime.hpp>
@@ -24,6 +25,7 @@ class runtime_impl {
   blocking_pool& pool() noexcept { return pool_; }
   bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
   const runtime_options& options() const noexcept { return opts_; }
+  debug_state& debug() noexcept { return debug_; }
 
  private:
   void start_threads();
@@ -34,6 +36,7 @@ class runtime_impl {
   blocking_pool pool_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  debug_state debug_{*this};  // last member: its watchdog reads the shards
 };
 
 }  // namespace weir::detail

@@ -17,20 +17,12 @@
 #include <memory>
 #include <mutex>
 #include <source_location>
+#include <string>
 #include <vector>
 
 namespace weir::detail {
 
 class runtime_impl;
-
-// What the registry knows about a spawned task (extended by weir::debug).
-struct task_record {
-  std::uint64_t id = 0;
-  std::uint64_t parent_id = 0;
-  const char* name = "";
-  std::source_location spawn_site;
-  unsigned shard = 0;
-};
 
 // The frame of a spawned task's outer coroutine: owned by its shard until it finishes.
 struct root_base;
@@ -50,15 +42,53 @@ struct root_base : promise_base {
     env_storage.record = &record;
     link.self = this;
   }
-  ~root_base() { link.unlink(); }
+  ~root_base();  // leaves the shard's registry (shard.cpp)
 };
 
 struct shard_stats {
   stat_counter spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
-      mailbox_full_waits;
+      mailbox_full_waits, stalls;
+};
+
+// A lock for the registry's readers (dumps, the watchdog: other threads). The shard takes it
+// only to link or unlink a task and to set a task's context, never per run or per await; it
+// is contended only while a dump copies this shard's records.
+class registry_lock {
+ public:
+  void lock() noexcept {
+    while (held_.exchange(true, std::memory_order_acquire))
+      while (held_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
+};
+
+// What the watchdog sees of the run in progress on a shard (written by the shard thread).
+struct run_monitor {
+  std::atomic<std::int64_t> started_ns{0};  // 0: no task is running
+  std::atomic<std::uint64_t> seq{0};        // runs begun
+  std::atomic<task_record*> task{nullptr};  // read under the registry lock
+  // Stall backtrace: the watchdog sets `want` to the run's seq and signals the thread; the
+  // handler stores the frames and then `frames_n` (-1: the run had ended).
+  std::atomic<std::uint64_t> want{0};
+  std::atomic<int> frames_n{0};
+  void* frames[48];
 };
 
 extern thread_local constinit class shard* tl_shard;
+
+// The registry learns that the task of `s` is runnable (any thread; before it is queued).
+inline void mark_ready(schedulable* s) noexcept {
+#if WEIR_REGISTRY
+  if (s->env && s->env->record)
+    s->env->record->state.store(task_state::ready, std::memory_order_relaxed);
+#else
+  (void)s;
+#endif
+}
+
 
 class shard {
  public:
@@ -77,6 +107,7 @@ class shard {
   // --- scheduling -------------------------------------------------------------
   void schedule(schedulable* s) noexcept {  // owner thread
     if (dead_) return;
+    mark_ready(s);
     s->next.store(nullptr, std::memory_order_relaxed);
     if (run_tail_)
       run_tail_->next.store(s, std::memory_order_relaxed);
@@ -99,6 +130,14 @@ class shard {
   // The task whose run is in progress (its record lives in its root frame, which outlives
   // the run; the environment it was resumed with may belong to a scope that ends earlier).
   task_record* current_task() const noexcept { return current_task_; }
+  // The registry: every live root of this shard, for dumps (under registry_mu()).
+  registry_lock& registry_mu() noexcept { return registry_mu_; }
+  const ilist& roots() const noexcept { return roots_; }
+  run_monitor& monitor() noexcept { return monitor_; }
+  // The root's frame is going away (its destructor, on this thread).
+  void forget_root(root_base& r) noexcept;
+  // pthread_self() of the shard's thread (0 before run_loop starts).
+  std::atomic<unsigned long> thread_id{0};
   std::uint64_t next_task_id() noexcept { return (std::uint64_t{id_} << 48) | ++task_seq_; }
 
   // --- time ---------------------------------------------------------------------
@@ -145,6 +184,9 @@ class shard {
     }
     return s;
   }
+  static std::int64_t run_clock_ns() noexcept {
+    return clock::now().time_since_epoch().count();
+  }
   bool coop_exhausted() noexcept;
   bool coop_check_time(unsigned n) noexcept;
   void drain_remote() noexcept;
@@ -171,7 +213,9 @@ class shard {
   std::mutex injected_mu_;
   ilist injected_;  // guarded by injected_mu_
 
-  ilist roots_;
+  ilist roots_;  // linked and unlinked under registry_mu_
+  registry_lock registry_mu_;
+  run_monitor monitor_;
   std::uint64_t task_seq_ = 0;
 
   timer_wheel wheel_;

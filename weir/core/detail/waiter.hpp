@@ -27,16 +27,19 @@ struct waiter {
   waiter& operator=(const waiter&) = delete;
   ~waiter() { cancel_cb.unlink(); }
 
-  // Binds the waiter to the suspending coroutine `h` and, when the coroutine's task has a
-  // cancel token, subscribes `on_cancel(ctx, reason)`. Returns the reason instead when the
-  // token is already cancelled (then nothing is registered and the caller must not suspend).
+  // Binds the waiter to the suspending coroutine `h`, tells the registry what it waits on
+  // (`k`, `arg`, `label`: see wait_kind) and, when the coroutine's task has a cancel token,
+  // subscribes `on_cancel(ctx, reason)`. Returns the reason instead when the token is already
+  // cancelled (then nothing is registered and the caller must not suspend).
   template <class P>
   std::error_code prepare(std::coroutine_handle<P> h, void (*on_cancel)(void*, std::error_code),
-                          void* ctx) noexcept {
+                          void* ctx, wait_kind k, std::int64_t arg = 0,
+                          const char* label = nullptr) noexcept {
     task_env* env = env_of(h);
     sched.handle = h;
     sched.owner = tl_shard;
     sched.env = env;
+    note_wait(env, k, arg, label);
     if (env && env->cancel) {
       if (env->cancel->cancelled()) return env->cancel->reason();
       cancel_cb.fn = on_cancel;
@@ -47,10 +50,11 @@ struct waiter {
   }
   // Binds without a cancel subscription (for waits that cannot be abandoned).
   template <class P>
-  void bind(std::coroutine_handle<P> h) noexcept {
+  void bind(std::coroutine_handle<P> h, wait_kind k, std::int64_t arg = 0) noexcept {
     sched.handle = h;
     sched.owner = tl_shard;
     sched.env = env_of(h);
+    note_wait(sched.env, k, arg);
   }
   void disarm() noexcept { cancel_cb.unlink(); }
   void wake() noexcept { detail::wake(&sched); }

@@ -1,0 +1,351 @@
+#include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/registry.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace weir {
+
+using detail::task_record;
+using detail::wait_kind;
+
+namespace {
+
+std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+void append_fmt(std::string& out, const char* fmt, auto... args) {
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf, fmt, args...);
+  if (n > 0) out.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+}
+
+// "127.0.0.1:50412", "[::1]:80", "unix:/path"; empty when the socket has no such end.
+std::string sock_name(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  if ((peer ? getpeername(fd, sa, &len) : getsockname(fd, sa, &len)) != 0) return {};
+  char ip[INET6_ADDRSTRLEN] = "";
+  std::string out;
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    append_fmt(out, "%s:%u", ip, unsigned{ntohs(in->sin_port)});
+  } else if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    append_fmt(out, "[%s]:%u", ip, unsigned{ntohs(in6->sin6_port)});
+  } else if (ss.ss_family == AF_UNIX) {
+    auto* un = reinterpret_cast<sockaddr_un*>(sa);
+    if (len > offsetof(sockaddr_un, sun_path) && un->sun_path[0])
+      out = std::string("unix:") + un->sun_path;
+  }
+  return out;
+}
+
+std::string describe_fd(const char* op, std::int64_t fd, bool peer) {
+  std::string out;
+  append_fmt(out, "%s fd %lld", op, static_cast<long long>(fd));
+  std::string addr = sock_name(static_cast<int>(fd), peer);
+  if (addr.empty() && peer) addr = sock_name(static_cast<int>(fd), false);
+  if (!addr.empty()) out += " (" + addr + ")";
+  return out;
+}
+
+// What a waiting task waits on, in words.
+std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std::int64_t now) {
+  std::string out;
+  switch (k) {
+    case wait_kind::none:
+      return "suspended";
+    case wait_kind::sleep:
+      append_fmt(out, "sleep until %+.3f s", static_cast<double>(arg - now) / 1e9);
+      return out;
+    case wait_kind::read:
+      return describe_fd("read", arg, true);
+    case wait_kind::write:
+      return describe_fd("write", arg, true);
+    case wait_kind::accept:
+      return describe_fd("accept", arg, false);
+    case wait_kind::connect:
+      return describe_fd("connect", arg, true);
+    case wait_kind::readiness:
+      return describe_fd("readiness of", arg, true);
+    case wait_kind::channel_send:
+      append_fmt(out, "channel send: full, capacity %lld", static_cast<long long>(arg));
+      return out;
+    case wait_kind::channel_recv:
+      append_fmt(out, "channel receive: empty, capacity %lld", static_cast<long long>(arg));
+      return out;
+    case wait_kind::mutex:
+      return "mutex lock";
+    case wait_kind::semaphore:
+      append_fmt(out, "semaphore acquire: %lld permit(s)", static_cast<long long>(arg));
+      return out;
+    case wait_kind::notify:
+      return "notify";
+    case wait_kind::wait_group:
+      append_fmt(out, "wait_group: %lld outstanding", static_cast<long long>(arg));
+      return out;
+    case wait_kind::broadcast:
+      return "broadcast receive";
+    case wait_kind::oneshot:
+      return label && *label ? std::string("oneshot from ") + label : std::string("oneshot");
+    case wait_kind::join:
+      append_fmt(out, "join task %llu", static_cast<unsigned long long>(arg));
+      return out;
+    case wait_kind::task_group:
+      return "task_group: children running";
+    case wait_kind::shard_call:
+      append_fmt(out, "on_shard(%lld) reply", static_cast<long long>(arg));
+      return out;
+    case wait_kind::mailbox_full:
+      append_fmt(out, "mailbox to shard %lld: full", static_cast<long long>(arg));
+      return out;
+    case wait_kind::blocking:
+      return label && *label ? std::string("blocking pool: ") + label
+                             : std::string("blocking pool job");
+    case wait_kind::signal:
+      return "signal";
+    case wait_kind::yield:
+      return "yield";
+  }
+  return "suspended";
+}
+
+const char* state_name(detail::task_state s) {
+  switch (s) {
+    case detail::task_state::running:
+      return "running";
+    case detail::task_state::waiting:
+      return "waiting";
+    case detail::task_state::ready:
+      break;
+  }
+  return "ready";
+}
+
+bool matches(const task_snapshot& t, const task_filter& f) {
+  if (!f.state.empty() && f.state != t.state) return false;
+  if (f.min_wait.count() > 0 && (std::string_view(t.state) != "waiting" || t.waiting < f.min_wait))
+    return false;
+  if (!f.name.empty() && t.name.find(f.name) == std::string::npos &&
+      t.context.find(f.name) == std::string::npos)
+    return false;
+  return true;
+}
+
+std::string site_text(const std::source_location& s) {
+  if (!s.file_name() || !*s.file_name()) return "?";
+  std::string out = s.file_name();
+  append_fmt(out, ":%u", static_cast<unsigned>(s.line()));
+  return out;
+}
+
+}  // namespace
+
+void set_task_context(std::string_view text) {
+#if WEIR_REGISTRY
+  detail::shard* sh = detail::current_shard();
+  if (!sh) return;
+  task_record* rec = sh->current_task();
+  if (!rec) return;
+  if (text.size() > 200) text = text.substr(0, 200);
+  sh->registry_mu().lock();
+  rec->context.assign(text);
+  sh->registry_mu().unlock();
+#else
+  (void)text;
+#endif
+}
+
+registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
+  registry_snapshot s;
+  s.pid = static_cast<int>(getpid());
+  s.backend = rt.at(0).io().name();
+  s.taken = std::chrono::system_clock::now();
+  s.lost_wakeups = rt.debug().lost_count();
+  s.stalls = rt.debug().stall_count();
+  const std::int64_t now = steady_ns();
+  const auto threshold = rt.options().stall_threshold;
+  for (unsigned k = 0; k < rt.size(); ++k) {
+    detail::shard& sh = rt.at(k);
+    shard_snapshot ss;
+    ss.id = k;
+    const auto& st = sh.stats();
+    const auto& io = sh.io().stats();
+    ss.runs = st.runs.get();
+    ss.coop_yields = st.coop_yields.get();
+    ss.stalls = st.stalls.get();
+    ss.spawned = st.spawned.get();
+    ss.parks = st.parks.get();
+    ss.remote_wakes = st.remote_wakes.get();
+    ss.io_ops = io.ops_started.get();
+    ss.io_immediate = io.ops_immediate.get();
+    ss.io_waits = io.waits.get();
+    // Copied under the lock, worded after it (describing a socket is a system call).
+    struct raw {
+      std::size_t index;
+      wait_kind kind;
+      std::int64_t arg;
+      const char* label;
+    };
+    std::vector<raw> raws;
+    std::int64_t started = 0;
+    sh.registry_mu().lock();
+#if WEIR_REGISTRY
+    started = sh.monitor().started_ns.load(std::memory_order_acquire);
+    if (started) {
+      ss.run_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - started));
+      if (task_record* r = sh.monitor().task.load(std::memory_order_relaxed)) ss.running_task = r->id;
+      ss.stuck = threshold.count() > 0 && ss.run_for > threshold;
+    }
+#endif
+    sh.roots().for_each([&](detail::ilist_node* n) {
+      const task_record& r = detail::root_of(n).record;
+      ++ss.tasks;
+      task_snapshot t;
+      t.id = r.id;
+      t.parent = r.parent_id;
+      t.shard = k;
+      t.name = r.name ? r.name : "";
+      t.spawn_site = r.spawn_site;
+#if WEIR_REGISTRY
+      t.state = state_name(r.state.load(std::memory_order_relaxed));
+      if (started && r.id == ss.running_task) {
+        t.state = "running";
+        t.waiting = ss.run_for;
+      } else if (std::string_view(t.state) == "running") {
+        t.state = "ready";  // between the end of its run and the monitor's update
+      }
+      if (std::string_view(t.state) == "waiting") {
+        t.waiting = std::chrono::nanoseconds(
+            std::max<std::int64_t>(0, now - r.since_ns.load(std::memory_order_relaxed)));
+        raws.push_back({s.tasks.size(), r.wait.load(std::memory_order_relaxed),
+                        r.wait_arg.load(std::memory_order_relaxed),
+                        r.wait_label.load(std::memory_order_relaxed)});
+      }
+      t.await_site = r.await_site.load(std::memory_order_relaxed);
+      t.runs = r.runs.load(std::memory_order_relaxed);
+      t.busy = std::chrono::nanoseconds(r.busy_ns.load(std::memory_order_relaxed));
+      t.context = r.context;
+#endif
+      s.tasks.push_back(std::move(t));
+    });
+    sh.registry_mu().unlock();
+    for (const raw& w : raws) s.tasks[w.index].wait = describe_wait(w.kind, w.arg, w.label, now);
+    s.shards.push_back(ss);
+  }
+  std::erase_if(s.tasks, [&](const task_snapshot& t) { return !matches(t, f); });
+  std::stable_sort(s.tasks.begin(), s.tasks.end(), [](const auto& a, const auto& b) {
+    const bool wa = std::string_view(a.state) == "waiting", wb = std::string_view(b.state) == "waiting";
+    if (wa != wb) return wa;
+    return a.waiting > b.waiting;
+  });
+  return s;
+}
+
+registry_snapshot snapshot(const task_filter& f) {
+  return snapshot(detail::require_shard("weir::snapshot").rt(), f);
+}
+
+std::string format_dump(const registry_snapshot& s) {
+  std::size_t running = 0, ready = 0, waiting = 0;
+  for (const auto& t : s.tasks) {
+    const std::string_view st = t.state;
+    running += st == "running";
+    ready += st == "ready";
+    waiting += st == "waiting";
+  }
+  std::string out;
+  append_fmt(out,
+             "weir dump: pid %d, %s, %zu shard(s), %zu task(s) (%zu running, %zu ready, %zu "
+             "waiting), lost wake-ups %llu, stalls %llu\n",
+             s.pid, s.backend, s.shards.size(), s.tasks.size(), running, ready, waiting,
+             static_cast<unsigned long long>(s.lost_wakeups),
+             static_cast<unsigned long long>(s.stalls));
+  for (const auto& sh : s.shards) {
+    append_fmt(out, "shard %u: %zu task(s), %llu runs, %llu budget yields, %llu stalls", sh.id,
+               sh.tasks, static_cast<unsigned long long>(sh.runs),
+               static_cast<unsigned long long>(sh.coop_yields),
+               static_cast<unsigned long long>(sh.stalls));
+    if (sh.stuck)
+      append_fmt(out, " -- STUCK: running task %llu for %.1f ms",
+                 static_cast<unsigned long long>(sh.running_task), sh.run_for.count() / 1e6);
+    out += '\n';
+    for (const auto& t : s.tasks) {
+      if (t.shard != sh.id) continue;
+      append_fmt(out, "  task %llu '%s' %s", static_cast<unsigned long long>(t.id),
+                 t.name.c_str(), t.state);
+      const std::string_view st = t.state;
+      if (st == "waiting")
+        append_fmt(out, " %.1f ms on %s", t.waiting.count() / 1e6, t.wait.c_str());
+      else if (st == "running")
+        append_fmt(out, " for %.1f ms", t.waiting.count() / 1e6);
+      out += '\n';
+      append_fmt(out, "      at %s", site_text(t.await_site).c_str());
+      if (t.await_site.function_name() && *t.await_site.function_name())
+        append_fmt(out, " in %.160s", t.await_site.function_name());
+      append_fmt(out, "\n      spawned at %s, parent %llu, runs %llu, busy %.3f ms\n",
+                 site_text(t.spawn_site).c_str(), static_cast<unsigned long long>(t.parent),
+                 static_cast<unsigned long long>(t.runs), t.busy.count() / 1e6);
+      if (!t.context.empty()) append_fmt(out, "      context: %s\n", t.context.c_str());
+    }
+  }
+  return out;
+}
+
+std::vector<stall_report> stalls(detail::runtime_impl& rt) { return rt.debug().stalls(); }
+std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt) { return rt.debug().lost(); }
+
+void write_runtime_metrics(detail::runtime_impl& rt, std::string& out) {
+  const registry_snapshot s = snapshot(rt);
+  out +=
+      "# HELP weir_tasks Live tasks by state.\n# TYPE weir_tasks gauge\n";
+  for (const auto& sh : s.shards) {
+    std::size_t n[3] = {0, 0, 0};
+    for (const auto& t : s.tasks) {
+      if (t.shard != sh.id) continue;
+      const std::string_view st = t.state;
+      n[st == "running" ? 0 : st == "ready" ? 1 : 2]++;
+    }
+    const char* names[3] = {"running", "ready", "waiting"};
+    for (int i = 0; i < 3; ++i)
+      append_fmt(out, "weir_tasks{shard=\"%u\",state=\"%s\"} %zu\n", sh.id, names[i], n[i]);
+  }
+  auto counter = [&](const char* name, const char* help, auto get) {
+    append_fmt(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (const auto& sh : s.shards)
+      append_fmt(out, "%s{shard=\"%u\"} %llu\n", name, sh.id,
+                 static_cast<unsigned long long>(get(sh)));
+  };
+  counter("weir_task_runs_total", "Task runs (polls).", [](auto& sh) { return sh.runs; });
+  counter("weir_tasks_spawned_total", "Tasks spawned.", [](auto& sh) { return sh.spawned; });
+  counter("weir_budget_yields_total", "Awaits that yielded because the run's budget was spent.",
+          [](auto& sh) { return sh.coop_yields; });
+  counter("weir_stalls_total", "Runs longer than the stall threshold.",
+          [](auto& sh) { return sh.stalls; });
+  counter("weir_reactor_ops_total", "I/O operations started.", [](auto& sh) { return sh.io_ops; });
+  counter("weir_reactor_ops_immediate_total", "I/O operations that completed at once.",
+          [](auto& sh) { return sh.io_immediate; });
+  counter("weir_reactor_waits_total", "Reactor waits (epoll_wait / io_uring_enter).",
+          [](auto& sh) { return sh.io_waits; });
+  counter("weir_parks_total", "Times the shard went idle.", [](auto& sh) { return sh.parks; });
+  counter("weir_remote_wakes_total", "Wakes from other threads.",
+          [](auto& sh) { return sh.remote_wakes; });
+  out += "# HELP weir_lost_wakeups_total Waiting tasks whose last wake-up handle died.\n"
+         "# TYPE weir_lost_wakeups_total counter\n";
+  append_fmt(out, "weir_lost_wakeups_total %llu\n",
+             static_cast<unsigned long long>(s.lost_wakeups));
+  out += "# HELP weir_shard_stuck 1 while the shard's current run exceeds the stall threshold.\n"
+         "# TYPE weir_shard_stuck gauge\n";
+  for (const auto& sh : s.shards) append_fmt(out, "weir_shard_stuck{shard=\"%u\"} %d\n", sh.id, sh.stuck ? 1 : 0);
+}
+
+}  // namespace weir

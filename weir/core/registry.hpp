@@ -1,0 +1,132 @@
+// The task registry, stall and lost-wake-up reports, and dumps (DESIGN.md D5, D7).
+//
+// Always on in release builds. Every spawned task has a record in its root frame: id, name,
+// parent, spawn site, the site of the last co_await it ran (captured by the coroutine's
+// await_transform: no macros), its state, what it waits on in words, since when, its runs
+// and busy time, and a context string the program attaches (set_task_context: a request's
+// peer and method + path, say). The shard writes records without locks (relaxed stores); a
+// dump reads them from any thread, without the shard's help, so a stuck shard cannot block
+// it: the shard is shown STUCK with the task it runs.
+//
+//   weir::set_task_context("10.0.0.7:5342 GET /kv/a");    // inside a task
+//   weir::registry_snapshot s = rt.snapshot();             // any thread
+//   std::string text = weir::format_dump(s);               // what SIGQUIT prints
+//
+// Lost wake-ups (D7): a task waits through handles that can wake it (a completion's source,
+// a callback bridge's token, a sync primitive's queue). When the last of them dies without
+// waking it, the task can never run again: weir records a lost_wakeup_report at that moment
+// (the task, its await site, and a backtrace of where the handle died) and applies the
+// runtime's policy (runtime_options::lost_wakeup): `fail` resumes the task with
+// errc::lost_wakeup, `report` leaves it waiting (visible in dumps), `abort` prints and aborts.
+// A wait that only cancellation can still end counts as lost: it would otherwise hang until
+// its deadline, if it has one.
+//
+// Stalls (D5): a run of one task longer than runtime_options::stall_threshold is reported
+// while it is still running, by the runtime's watchdog thread, with the task's sites and a
+// backtrace of the shard's thread (taken by a signal, symbolized outside the handler).
+//
+// Thread safety: snapshot(), stalls(), lost_wakeups() and format_dump() may be called from
+// any thread; set_task_context() from a task.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weir {
+
+class runtime;
+
+namespace detail {
+class runtime_impl;
+}
+
+// Attaches a description to the current task, shown in dumps and `weir top` (copied; at most
+// 200 bytes are kept). Outside a task: no effect.
+void set_task_context(std::string_view text);
+
+struct task_snapshot {
+  std::uint64_t id = 0, parent = 0;
+  unsigned shard = 0;
+  std::string name;
+  std::source_location spawn_site, await_site;
+  const char* state = "ready";  // "running", "ready" or "waiting"
+  std::string wait;             // what it waits on, in words (waiting tasks)
+  std::chrono::nanoseconds waiting{0};  // how long (waiting tasks) or running (running task)
+  std::uint64_t runs = 0;
+  std::chrono::nanoseconds busy{0};
+  std::string context;
+};
+
+struct shard_snapshot {
+  unsigned id = 0;
+  std::size_t tasks = 0;
+  bool stuck = false;                  // its current run is longer than the stall threshold
+  std::uint64_t running_task = 0;      // 0: idle or between tasks
+  std::chrono::nanoseconds run_for{0};  // how long the current run has lasted
+  std::uint64_t runs = 0, coop_yields = 0, stalls = 0, spawned = 0;
+  std::uint64_t io_ops = 0, io_immediate = 0, io_waits = 0, parks = 0, remote_wakes = 0;
+};
+
+struct task_filter {
+  std::string state;                         // "", "running", "ready", "waiting"
+  std::chrono::nanoseconds min_wait{0};      // waiting at least this long
+  std::string name;                          // substring of the name or the context
+};
+
+struct registry_snapshot {
+  int pid = 0;
+  const char* backend = "";
+  std::chrono::system_clock::time_point taken;
+  std::vector<shard_snapshot> shards;
+  std::vector<task_snapshot> tasks;  // longest-waiting first
+  std::uint64_t lost_wakeups = 0, stalls = 0;
+};
+
+// Backtrace frames, symbolized: "function at file:line" (or "module+0xoffset").
+struct stack_frame {
+  std::string function, file;
+  unsigned line = 0;
+  std::string text() const;
+};
+
+struct stall_report {
+  std::chrono::system_clock::time_point when;
+  unsigned shard = 0;
+  std::chrono::nanoseconds ran_for{0};  // when it was seen (the run went on)
+  std::uint64_t task = 0;
+  std::string name, context;
+  std::source_location spawn_site, await_site;
+  std::vector<stack_frame> backtrace;  // the shard thread's, while stuck
+};
+
+struct lost_wakeup_report {
+  std::chrono::system_clock::time_point when;
+  unsigned shard = 0;
+  std::uint64_t task = 0;  // 0: no task was waiting yet (it gets the error when it awaits)
+  std::string name, context, wait;
+  std::source_location await_site;
+  std::string what;                    // which handle died ("completion source ...")
+  std::string where;                   // the first frame outside weir: where it died
+  std::vector<stack_frame> backtrace;  // where the last handle died
+};
+
+registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f = {});
+// The snapshot of the caller's runtime (inside a task).
+registry_snapshot snapshot(const task_filter& f = {});
+
+// The text of a dump: one header line, then per shard its tasks, longest-waiting first.
+std::string format_dump(const registry_snapshot& s);
+
+// The most recent reports (up to 64 of each kind), oldest first.
+std::vector<stall_report> stalls(detail::runtime_impl& rt);
+std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt);
+
+// Prometheus text: tasks by state, runs, coop yields, stalls, lost wake-ups and reactor
+// counters, per shard.
+void write_runtime_metrics(detail::runtime_impl& rt, std::string& out);
+
+}  // namespace weir
