@@ -15,7 +15,9 @@ packages=(
   libbenchmark-dev                   # bench/ (built with the release preset)
   clang-format
   libsimdjson-dev                    # weir::http's JSON helpers (request bodies)
+  libdw-dev                          # symbolizing stall and lost-wake-up backtraces (weir/core)
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
+  tmux                               # the `weir top` test drives it in a real terminal
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev
