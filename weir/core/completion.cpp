@@ -80,8 +80,8 @@ void misuse(const char* what, void* token) noexcept {
   std::lock_guard lk(mu);
   std::uint64_t held = 0;
   if (limit.allow(std::chrono::steady_clock::now().time_since_epoch().count(), held))
-    std::fprintf(stderr, "weir: C callback token %p: %s (ignored; %llu more held back)\n", token,
-                 what, static_cast<unsigned long long>(held));
+    std::fprintf(stderr, "weir: C callback token %p: %s; ignored (%llu more such reports held back)\n",
+                 token, what, static_cast<unsigned long long>(held));
 }
 
 bool decode(void* token, std::uint32_t& idx, std::uint32_t& gen) noexcept {

@@ -158,16 +158,23 @@ stack_frame symbolize_one(Dwfl* d, std::uintptr_t pc) {
   return f;
 }
 
-// Frames inside weir's own machinery (the reporting path, awaiters, the run loop) are not
-// where a user looks first.
+// Frames inside weir's own machinery (the reporting path, primitives' internals, the run
+// loop), the standard library and libc are not where a user looks first. (The file of a
+// frame is that of its innermost inlined code; the function is the real one.)
 bool is_runtime_frame(const stack_frame& f) {
-  const bool weir_file = f.file.find("/weir/core/") != std::string::npos ||
-                         f.file.find("/weir/sync/") != std::string::npos;
-  const bool weir_fn = f.function.rfind("weir::", 0) == 0 || f.function.find(" weir::") != std::string::npos;
-  const bool libc = f.file.empty() && (f.function.find("libc") != std::string::npos ||
-                                       f.function.rfind("0x", 0) == 0 || f.function.empty());
-  const bool std_fn = f.function.rfind("std::", 0) == 0;
-  return weir_file || weir_fn || libc || std_fn;
+  const std::string_view fn = f.function;
+  const std::string_view head = fn.substr(0, fn.find('('));  // "void ns::f<int>" of "...(args)"
+  static constexpr std::string_view internal[] = {"weir::detail::", "weir::completion_source",
+                                                  "weir::c_callback", "weir::runtime", "std::"};
+  for (std::string_view p : internal) {
+    const auto at = head.find(p);
+    if (at == 0 || (at != std::string_view::npos && head[at - 1] == ' ')) return true;
+  }
+  if (fn.substr(0, 2) == "__" || fn.rfind("start_thread", 0) == 0 || fn.rfind("clone", 0) == 0)
+    return true;
+  if (f.file.rfind("../", 0) == 0 || f.file.rfind("./", 0) == 0) return true;  // glibc
+  return f.file.empty() && (fn.find(".so") != std::string_view::npos || fn.rfind("0x", 0) == 0 ||
+                            fn.empty());
 }
 
 }  // namespace

@@ -1,0 +1,212 @@
+// The registry, lost wake-ups, the C-callback bridge, stalls and dumps, on a real runtime.
+#include <weir/core/c_callback.hpp>
+#include <weir/core/completion.hpp>
+#include <weir/core/registry.hpp>
+#include <weir/core/runtime.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/core/time.hpp>
+#include <weir/testing/co_assert.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+// Outside namespace weir: a "user" frame the lost-wake-up report must point at.
+[[gnu::noinline]] void drop_the_source(weir::completion_source<int>& s) {
+  weir::completion_source<int> dying = std::move(s);
+}
+
+// A C library that drops a request without calling back.
+// (The store after the call keeps it from being a tail call, which would leave no frame.)
+volatile int library_drops = 0;
+[[gnu::noinline]] void forgetful_library_drop(void* token) {
+  weir::c_callback_release(token);
+  library_drops = library_drops + 1;
+}
+
+[[gnu::noinline]] void spin_without_awaits(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  volatile unsigned n = 0;
+  while (std::chrono::steady_clock::now() < until) n = n + 1;
+}
+
+namespace weir {
+namespace {
+
+const task_snapshot* find(const registry_snapshot& s, std::string_view name) {
+  for (const auto& t : s.tasks)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+unsigned sleep_line = 0;
+task<> sleeper() {
+  set_task_context("10.0.0.7:5342 GET /kv/a");
+  sleep_line = std::source_location::current().line() + 1;
+  (void)co_await sleep_for(10s);
+}
+
+TEST(Registry, SnapshotNamesWaitingTasksTheirSitesAndWaits) {
+  runtime rt({.shards = 1});
+  rt.block_on([]() -> task<> {
+    auto h = spawn(sleeper(), "sleeper");
+    auto [src, done] = make_completion<int>("auth library");
+    auto w = spawn([](completion<int> d) -> task<> { (void)co_await d; }(std::move(done)),
+                   "auth waiter");
+    (void)co_await sleep_for(20ms);
+
+    registry_snapshot s = snapshot();
+    const task_snapshot* t = find(s, "sleeper");
+    CO_ASSERT_TRUE(t != nullptr);
+    EXPECT_STREQ(t->state, "waiting");
+    EXPECT_EQ(t->await_site.line(), sleep_line);
+    EXPECT_NE(std::string(t->await_site.file_name()).find("registry_test.cpp"), std::string::npos);
+    EXPECT_EQ(t->wait.rfind("sleep until +", 0), 0u) << t->wait;
+    EXPECT_EQ(t->context, "10.0.0.7:5342 GET /kv/a");
+    EXPECT_GE(t->runs, 1u);
+    EXPECT_GE(t->waiting, 10ms);
+    const task_snapshot* a = find(s, "auth waiter");
+    CO_ASSERT_TRUE(a != nullptr);
+    EXPECT_EQ(a->wait, "oneshot from auth library");
+    const task_snapshot* m = find(s, "main");
+    CO_ASSERT_TRUE(m != nullptr);
+    EXPECT_STREQ(m->state, "running");
+    EXPECT_EQ(s.shards.size(), 1u);
+
+    const std::string dump = format_dump(s);
+    EXPECT_NE(dump.find("'sleeper' waiting"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("context: 10.0.0.7:5342 GET /kv/a"), std::string::npos) << dump;
+
+    registry_snapshot filtered = snapshot({.state = "waiting", .min_wait = {}, .name = "auth"});
+    EXPECT_EQ(filtered.tasks.size(), 1u);
+    h.cancel();
+    (void)co_await h;
+    src.fire(1);
+    (void)co_await w;
+  }());
+}
+
+TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
+  runtime rt({.shards = 1});
+  rt.block_on([]() -> task<> {
+    auto [src, done] = make_completion<int>("auth library");
+    auto w = spawn([](completion<int> d) -> task<std::error_code> {
+      auto r = co_await d;
+      co_return r ? std::error_code{} : r.error();
+    }(std::move(done)), "auth waiter");
+    (void)co_await sleep_for(5ms);
+    drop_the_source(src);
+    auto r = co_await w;
+    CO_ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(*r, make_error_code(errc::lost_wakeup));
+  }());
+  auto lost = lost_wakeups(rt.impl());
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].name, "auth waiter");
+  EXPECT_NE(lost[0].task, 0u);
+  EXPECT_NE(std::string(lost[0].await_site.file_name()).find("registry_test.cpp"),
+            std::string::npos);
+  std::string bt;
+  for (const auto& f : lost[0].backtrace) bt += f.text() + "\n";
+  EXPECT_NE(lost[0].where.find("drop_the_source"), std::string::npos) << lost[0].where << "\n" << bt;
+  EXPECT_NE(lost[0].what.find("auth library"), std::string::npos) << lost[0].what;
+  EXPECT_EQ(rt.snapshot().lost_wakeups, 1u);
+}
+
+TEST(Registry, ReportPolicyLeavesTheTaskWaiting) {
+  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::report});
+  rt.block_on([]() -> task<> {
+    auto [src, done] = make_completion<int>();
+    auto w = spawn([](completion<int> d) -> task<> { (void)co_await d; }(std::move(done)),
+                   "forgotten");
+    (void)co_await sleep_for(5ms);
+    drop_the_source(src);
+    (void)co_await sleep_for(20ms);
+    EXPECT_FALSE(w.finished());
+    const task_snapshot* t = find(snapshot(), "forgotten");
+    CO_ASSERT_TRUE(t != nullptr);
+    EXPECT_STREQ(t->state, "waiting");
+    w.detach();  // destroyed with the runtime
+  }());
+  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 1u);
+}
+
+TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
+  runtime rt({.shards = 1});
+  const auto before = completion_stats().second_fires;
+  rt.block_on([]() -> task<> {
+    auto [token, done] = make_c_callback<int>("auth library");
+    std::thread lib([t = token] {
+      EXPECT_TRUE(c_callback_fire<int>(t, 42));
+      EXPECT_FALSE(c_callback_fire<int>(t, 43));  // second fire: reported, ignored
+      c_callback_release(t);
+      c_callback_release(t);                      // released twice: reported, ignored
+      EXPECT_FALSE(c_callback_fire<int>(t, 44));  // stale token
+    });
+    auto r = co_await done;
+    lib.join();
+    CO_ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(*r, 42);
+  }());
+  EXPECT_EQ(completion_stats().second_fires - before, 3u);
+  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 0u);
+
+  rt.block_on([]() -> task<> {
+    auto [token, done] = make_c_callback<int>("auth library");
+    std::thread lib([t = token] { forgetful_library_drop(t); });
+    auto r = co_await done;
+    lib.join();
+    CO_ASSERT_TRUE(!r.has_value());
+    EXPECT_EQ(r.error(), make_error_code(errc::lost_wakeup));
+  }());
+  auto lost = lost_wakeups(rt.impl());
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].name, "main");
+  EXPECT_NE(lost[0].where.find("forgetful_library_drop"), std::string::npos) << lost[0].where;
+}
+
+TEST(Registry, StallIsReportedWhileStuckWithTheShardsBacktrace) {
+  runtime rt({.shards = 1, .stall_threshold = 20ms});
+  rt.block_on([]() -> task<> {
+    auto h = spawn([]() -> task<> {
+      (void)co_await sleep_for(1ms);
+      spin_without_awaits(150ms);
+    }(), "cpu hog");
+    (void)co_await h;
+  }());
+  auto st = stalls(rt.impl());
+  ASSERT_GE(st.size(), 1u);
+  EXPECT_EQ(st[0].name, "cpu hog");
+  EXPECT_GE(st[0].ran_for, 20ms);
+  EXPECT_NE(std::string(st[0].await_site.file_name()).find("registry_test.cpp"), std::string::npos);
+  bool named = false;
+  for (const auto& f : st[0].backtrace)
+    named |= f.function.find("spin_without_awaits") != std::string::npos;
+  EXPECT_TRUE(named) << (st[0].backtrace.empty() ? "no backtrace" : st[0].backtrace[0].text());
+  EXPECT_GE(rt.stats(0).runs, 1u);
+  EXPECT_EQ(rt.snapshot().stalls, st.size());
+}
+
+TEST(Registry, DumpSignalWritesEveryTaskAndTheProcessGoesOn) {
+  runtime rt({.shards = 2});
+  testing::internal::CaptureStderr();
+  rt.block_on([]() -> task<> {
+    auto h = spawn(sleeper(), "dumped sleeper");
+    (void)co_await sleep_for(10ms);
+    std::raise(SIGQUIT);
+    (void)co_await sleep_for(300ms);  // the watchdog writes the dump meanwhile
+    h.cancel();
+    (void)co_await h;
+  }());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("weir dump: pid"), std::string::npos) << err;
+  EXPECT_NE(err.find("'dumped sleeper' waiting"), std::string::npos) << err;
+  EXPECT_NE(err.find("shard 1:"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace weir
