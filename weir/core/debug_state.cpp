@@ -259,7 +259,7 @@ void debug_state::watchdog() {
     if (stop_.load()) break;
     if (threshold.count() > 0) check_stalls(steady_ns());
     const unsigned gen = g_dump_gen.load();
-    if (gen != dump_gen_) {
+    if (gen != dump_gen_ && rt_.options().dump_signal != 0) {
       dump_gen_ = gen;
       write_all(2, format_dump(snapshot(rt_)));
     }

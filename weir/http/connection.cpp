@@ -1,4 +1,5 @@
 // One HTTP/1.1 connection of weir::http::server: the request loop, request bodies, responses.
+#include <weir/core/registry.hpp>
 #include <weir/http/detail/connection.hpp>
 
 #include <weir/core/detail/fork.hpp>
@@ -151,6 +152,7 @@ class connection {
   request_parser parser_;
   conn_node node_;
   std::string peer_;
+  std::string context_;  // "peer METHOD target" of the request in progress (registry)
 
   // request
   const request_head* head_ = nullptr;
@@ -614,6 +616,13 @@ task<void> connection::run() {
     }
     t_.consume(head_size_);
     begin_request();
+#if WEIR_REGISTRY
+    // The task's context in dumps and `weir top`: who asked for what (seed 002 grepped logs for
+    // socket addresses to find its hung requests).
+    context_.assign(peer_).append(" ").append(to_string(head_->verb)).append(" ");
+    context_.append(head_->target.substr(0, 160));
+    weir::set_task_context(context_);
+#endif
     const auto t0 = opt_.route_metrics || opt_.access_log ? std::chrono::steady_clock::now()
                                                           : std::chrono::steady_clock::time_point{};
 

@@ -145,7 +145,7 @@ task<void> accept_loop(detail::shard_state* st) {
 
 task<result<void>> server::listen_on_shard(net::address addr) {
   auto& st = *shards_[this_shard()];
-  auto l = net::listener::bind(addr, {.backlog = opt_.backlog});
+  auto l = net::listener::bind(addr, {.backlog = opt_.backlog, .reuse_port = opt_.reuse_port});
   if (!l) {
     std::fprintf(stderr, "weir http: listen on %s: %s\n", addr.to_string().c_str(),
                  l.error().message().c_str());

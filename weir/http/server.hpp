@@ -161,6 +161,9 @@ struct server_options {
   std::function<void(const access_record&)> access_log;
   // Accept options
   int backlog = 4096;
+  // SO_REUSEPORT (needed for a listener per shard). false makes a second server on the same
+  // address fail to listen instead of sharing it; only with a one-shard runtime.
+  bool reuse_port = true;
 };
 
 // Counters of one server, summed over shards (a racy snapshot of monotonic counters).

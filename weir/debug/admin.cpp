@@ -1,0 +1,304 @@
+#include <weir/core/completion.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/debug/admin.hpp>
+#include <weir/http/json.hpp>
+#include <weir/http/server.hpp>
+
+#include <charconv>
+#include <future>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace weir::debug {
+
+struct admin_server::state {
+  runtime& target;
+  admin_options opt;
+  net::address bound;
+  std::mutex mu;  // guards sources
+  std::vector<std::function<void(std::string&)>> sources;
+  completion_source<int> stop;  // fired by the destructor (any thread)
+  std::thread thread;
+};
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string site(const std::source_location& s) {
+  if (!s.file_name() || !*s.file_name()) return "?";
+  return std::string(s.file_name()) + ":" + std::to_string(s.line());
+}
+
+double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string time_text(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool authorized(const admin_server::state& s, http::request& req, http::response& res) {
+  if (s.opt.token.empty()) return true;
+  if (req.header("authorization") == "Bearer " + s.opt.token) return true;
+  res.header("WWW-Authenticate", "Bearer");
+  http::reply_error(res, 401, "missing or wrong bearer token");
+  return false;
+}
+
+bool wants_json(http::request& req) { return req.query_param("format") == "json"; }
+
+void write_tasks_json(const registry_snapshot& s, std::string& out) {
+  http::json_writer w;
+  w.begin_object()
+      .key("pid").value(s.pid)
+      .key("time_ms").value(unix_ms(s.taken))
+      .key("backend").value(s.backend)
+      .key("lost_wakeups").value(s.lost_wakeups)
+      .key("stalls").value(s.stalls)
+      .key("shards").begin_array();
+  for (const auto& sh : s.shards) {
+    w.begin_object()
+        .key("id").value(sh.id)
+        .key("stuck").value(sh.stuck)
+        .key("running_task").value(sh.running_task)
+        .key("run_ms").value(ms(sh.run_for))
+        .key("tasks").value(static_cast<std::uint64_t>(sh.tasks))
+        .key("runs").value(sh.runs)
+        .key("coop_yields").value(sh.coop_yields)
+        .key("stalls").value(sh.stalls)
+        .end_object();
+  }
+  w.end_array().key("tasks").begin_array();
+  for (const auto& t : s.tasks) {
+    w.begin_object()
+        .key("id").value(t.id)
+        .key("shard").value(t.shard)
+        .key("parent").value(t.parent)
+        .key("name").value(t.name)
+        .key("state").value(t.state)
+        .key("spawn").value(site(t.spawn_site))
+        .key("await").value(site(t.await_site))
+        .key("function").value(t.await_site.function_name() ? t.await_site.function_name() : "")
+        .key("wait").value(t.wait)
+        .key("wait_ms").value(ms(t.waiting))
+        .key("runs").value(t.runs)
+        .key("busy_ms").value(ms(t.busy))
+        .key("context").value(t.context)
+        .end_object();
+  }
+  w.end_array().end_object();
+  out = w.take();
+}
+
+void write_frames(http::json_writer& w, const std::vector<stack_frame>& bt) {
+  w.key("backtrace").begin_array();
+  for (const auto& f : bt) w.value(f.text());
+  w.end_array();
+}
+
+std::string stalls_text(const std::vector<stall_report>& v) {
+  std::string out = std::to_string(v.size()) + " recent stall(s)\n";
+  for (const auto& r : v) {
+    out += time_text(r.when) + " shard " + std::to_string(r.shard) + ": task " +
+           std::to_string(r.task) + " '" + r.name + "' ran " +
+           std::to_string(r.ran_for.count() / 1'000'000) + " ms without yielding\n";
+    out += "    spawned at " + site(r.spawn_site) + ", last await " + site(r.await_site) + "\n";
+    if (!r.context.empty()) out += "    context: " + r.context + "\n";
+    for (const auto& f : r.backtrace) out += "      " + f.text() + "\n";
+  }
+  return out;
+}
+
+std::string lost_text(const std::vector<lost_wakeup_report>& v) {
+  std::string out = std::to_string(v.size()) + " recent lost wake-up(s)\n";
+  for (const auto& r : v) {
+    out += time_text(r.when) + " task " + std::to_string(r.task) + " '" + r.name + "'";
+    out += r.task ? " waiting at " + site(r.await_site) : std::string(" (not waiting yet)");
+    out += "\n    " + r.what + "\n    in " + r.where + "\n";
+    if (!r.context.empty()) out += "    context: " + r.context + "\n";
+    for (const auto& f : r.backtrace) out += "      " + f.text() + "\n";
+  }
+  return out;
+}
+
+http::router make_routes(admin_server::state& s) {
+  http::router r;
+  r.get("/debug/tasks", [&s](http::request& req, http::response& res) -> task<> {
+    if (!authorized(s, req, res)) co_return;
+    task_filter f;
+    f.state = std::string(req.query_param("state"));
+    if (!http::percent_decode(req.query_param("name"), f.name)) {
+      http::reply_error(res, 400, "name: bad percent-encoding");
+      co_return;
+    }
+    const std::string_view mw = req.query_param("min_wait_ms");
+    if (!mw.empty()) {
+      std::int64_t v = 0;
+      auto [p, ec] = std::from_chars(mw.data(), mw.data() + mw.size(), v);
+      if (ec != std::errc() || p != mw.data() + mw.size() || v < 0) {
+        http::reply_error(res, 400, "min_wait_ms: expected a non-negative integer");
+        co_return;
+      }
+      f.min_wait = std::chrono::milliseconds(v);
+    }
+    if (!f.state.empty() && f.state != "running" && f.state != "ready" && f.state != "waiting") {
+      http::reply_error(res, 400, "state: expected running, ready or waiting");
+      co_return;
+    }
+    const registry_snapshot snap = snapshot(s.target.impl(), f);
+    if (wants_json(req)) {
+      std::string body;
+      write_tasks_json(snap, body);
+      http::reply_json(res, 200, std::move(body));
+    } else {
+      res.content_type("text/plain; charset=utf-8");
+      res.body(format_dump(snap));
+    }
+  });
+  r.get("/debug/stalls", [&s](http::request& req, http::response& res) -> task<> {
+    if (!authorized(s, req, res)) co_return;
+    const auto v = stalls(s.target.impl());
+    if (!wants_json(req)) {
+      res.content_type("text/plain; charset=utf-8");
+      res.body(stalls_text(v));
+      co_return;
+    }
+    http::json_writer w;
+    w.begin_array();
+    for (const auto& r : v) {
+      w.begin_object()
+          .key("time_ms").value(unix_ms(r.when))
+          .key("shard").value(r.shard)
+          .key("ran_ms").value(ms(r.ran_for))
+          .key("task").value(r.task)
+          .key("name").value(r.name)
+          .key("spawn").value(site(r.spawn_site))
+          .key("await").value(site(r.await_site))
+          .key("context").value(r.context);
+      write_frames(w, r.backtrace);
+      w.end_object();
+    }
+    w.end_array();
+    http::reply_json(res, 200, w.take());
+  });
+  r.get("/debug/lost", [&s](http::request& req, http::response& res) -> task<> {
+    if (!authorized(s, req, res)) co_return;
+    const auto v = lost_wakeups(s.target.impl());
+    if (!wants_json(req)) {
+      res.content_type("text/plain; charset=utf-8");
+      res.body(lost_text(v));
+      co_return;
+    }
+    http::json_writer w;
+    w.begin_array();
+    for (const auto& r : v) {
+      w.begin_object()
+          .key("time_ms").value(unix_ms(r.when))
+          .key("shard").value(r.shard)
+          .key("task").value(r.task)
+          .key("name").value(r.name)
+          .key("await").value(site(r.await_site))
+          .key("what").value(r.what)
+          .key("where").value(r.where)
+          .key("context").value(r.context);
+      write_frames(w, r.backtrace);
+      w.end_object();
+    }
+    w.end_array();
+    http::reply_json(res, 200, w.take());
+  });
+  r.get("/metrics", [&s](http::request& req, http::response& res) -> task<> {
+    if (!authorized(s, req, res)) co_return;
+    std::string out;
+    write_runtime_metrics(s.target.impl(), out);
+    {
+      std::lock_guard lk(s.mu);
+      for (auto& src : s.sources) src(out);
+    }
+    res.content_type("text/plain; version=0.0.4; charset=utf-8");
+    res.body(std::move(out));
+  });
+  r.get("/healthz", [&s](http::request& req, http::response& res) -> task<> {
+    if (!authorized(s, req, res)) co_return;
+    const registry_snapshot snap = snapshot(s.target.impl(), {.state = "running", .min_wait = {}, .name = {}});
+    for (const auto& sh : snap.shards)
+      if (sh.stuck) {
+        res.status(503);
+        res.body("shard " + std::to_string(sh.id) + " stuck for " +
+                 std::to_string(sh.run_for.count() / 1'000'000) + " ms in task " +
+                 std::to_string(sh.running_task) + "\n");
+        co_return;
+      }
+    res.body("ok\n");
+  });
+  return r;
+}
+
+task<> serve(admin_server::state& s, std::promise<std::error_code>& ready) {
+  http::server srv(make_routes(s),
+                   {.idle_timeout = 30s, .max_connections = 64, .reuse_port = false});
+  auto where = co_await srv.listen(s.opt.address);
+  if (!where) {
+    ready.set_value(where.error());
+    co_return;
+  }
+  s.bound = *where;
+  auto [src, done] = make_completion<int>("admin_server's destructor");
+  s.stop = std::move(src);
+  ready.set_value({});
+  auto stopper = spawn(
+      [](http::server& srv, completion<int> done) -> task<> {
+        (void)co_await done;
+        co_await srv.shutdown(std::chrono::milliseconds(500));
+      }(srv, std::move(done)),
+      "admin stop");
+  co_await srv.run();
+  (void)co_await stopper;
+}
+
+}  // namespace
+
+admin_server::admin_server(runtime& target, admin_options o)
+    : s_(new state{target, std::move(o), {}, {}, {}, {}, {}}) {
+  std::promise<std::error_code> ready;
+  auto started = ready.get_future();
+  state& s = *s_;
+  s.thread = std::thread([&s, &ready] {
+    // Its own runtime: no stall watchdog, no dump signal (the target's runtime has them).
+    runtime rt({.shards = 1,
+                .pin_threads = false,
+                .backend = "epoll",
+                .stall_threshold = std::chrono::milliseconds(0),
+                .dump_signal = 0});
+    rt.block_on(serve(s, ready), "admin server");
+  });
+  if (std::error_code ec = started.get()) {
+    s.thread.join();
+    throw std::system_error(ec, "weir::debug::admin_server: cannot listen on " +
+                                    s.opt.address.to_string());
+  }
+}
+
+admin_server::~admin_server() {
+  s_->stop.fire(1);
+  s_->thread.join();
+}
+
+const net::address& admin_server::address() const noexcept { return s_->bound; }
+
+void admin_server::add_metrics(std::function<void(std::string&)> source) {
+  std::lock_guard lk(s_->mu);
+  s_->sources.push_back(std::move(source));
+}
+
+}  // namespace weir::debug

@@ -1,0 +1,58 @@
+// weir::debug::admin_server — the admin HTTP endpoint of a service (DESIGN.md D7).
+//
+//   weir::runtime rt;
+//   weir::debug::admin_server admin(rt, {.token = "s3cret"});   // 127.0.0.1:9901
+//   admin.add_metrics([&](std::string& out) { http_server.write_prometheus(out); });
+//
+// It serves on a thread of its own (a one-shard runtime), and reads `target`'s registry
+// without its shards' help, so it answers while a shard is stuck:
+//   GET /debug/tasks       every task, longest-waiting first (text; ?format=json; filters
+//                          ?state=running|ready|waiting, ?min_wait_ms=N, ?name=substring of the
+//                          name or context)
+//   GET /debug/stalls      recent stalls with the stuck thread's backtrace (?format=json)
+//   GET /debug/lost        recent lost wake-ups with both sites (?format=json)
+//   GET /metrics           Prometheus text: the runtime's counters (write_runtime_metrics)
+//                          and every add_metrics() source (per-route HTTP latency, ...)
+//   GET /healthz           200 "ok", or 503 naming a shard stuck longer than the threshold
+// With a token, every request needs `Authorization: Bearer <token>` (else 401).
+// `weir top` and `weir dump` (tools/weir) are its clients.
+//
+// Thread safety: construct and destroy on any non-shard thread or in a task; add_metrics()
+// from any thread; metric sources run on the admin thread (they must be safe to call from
+// another thread: http::server::write_prometheus is). Destroy it before `target`.
+#pragma once
+
+#include <weir/core/runtime.hpp>
+#include <weir/net/address.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace weir::debug {
+
+struct admin_options {
+  net::address address = net::address::loopback_v4(9901);
+  std::string token;  // empty: no authentication (keep the address on loopback then)
+};
+
+class admin_server {
+ public:
+  // Binds and starts serving; throws std::system_error naming the address when it cannot bind.
+  explicit admin_server(runtime& target, admin_options o = {});
+  ~admin_server();
+  admin_server(const admin_server&) = delete;
+  admin_server& operator=(const admin_server&) = delete;
+
+  // The bound address (the port the OS picked when options().address had port 0).
+  const net::address& address() const noexcept;
+  // Adds a source of Prometheus text to /metrics.
+  void add_metrics(std::function<void(std::string&)> source);
+
+  struct state;
+
+ private:
+  std::unique_ptr<state> s_;
+};
+
+}  // namespace weir::debug

@@ -1,0 +1,121 @@
+// The admin endpoint over real loopback HTTP, asked by curl (the client a user would use).
+#include <weir/core/runtime.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/core/time.hpp>
+#include <weir/debug/admin.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace weir::debug {
+namespace {
+
+// Runs curl; returns "<status>\n<body>".
+std::string curl(const admin_server& a, const std::string& path, const std::string& extra = "") {
+  const std::string cmd = "curl -s -m 5 -w '\\n%{http_code}' " + extra + " 'http://" +
+                          a.address().to_string() + path + "'";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "popen failed";
+  std::array<char, 4096> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  pclose(p);
+  const auto nl = out.rfind('\n');
+  return out.substr(nl + 1) + "\n" + out.substr(0, nl);
+}
+
+[[gnu::noinline]] void busy(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  volatile unsigned n = 0;
+  while (std::chrono::steady_clock::now() < until) n = n + 1;
+}
+
+TEST(Admin, ServesTasksMetricsHealthAndRequiresTheToken) {
+  runtime rt({.shards = 2});
+  admin_server admin(rt, {.address = net::address::loopback_v4(0), .token = "s3cret"});
+  admin.add_metrics([](std::string& out) { out += "custom_metric 7\n"; });
+  const std::string auth = "-H 'Authorization: Bearer s3cret'";
+
+  rt.block_on([&]() -> task<> {
+    auto h = spawn([]() -> task<> { (void)co_await sleep_for(30s); }(), "test sleeper");
+    (void)co_await sleep_for(20ms);
+    std::string r;
+    std::atomic<bool> done{false};
+    std::thread asker([&] {
+      EXPECT_EQ(curl(admin, "/healthz").substr(0, 3), "401");
+      EXPECT_EQ(curl(admin, "/healthz", "-H 'Authorization: Bearer wrong'").substr(0, 3), "401");
+      EXPECT_EQ(curl(admin, "/healthz", auth), "200\nok\n");
+
+      r = curl(admin, "/debug/tasks?format=json&state=waiting", auth);
+      EXPECT_EQ(r.substr(0, 3), "200") << r;
+      EXPECT_NE(r.find("\"name\":\"test sleeper\""), std::string::npos) << r;
+      EXPECT_NE(r.find("\"state\":\"waiting\""), std::string::npos) << r;
+      EXPECT_NE(r.find("\"wait\":\"sleep until +"), std::string::npos) << r;
+      EXPECT_NE(r.find("admin_test.cpp"), std::string::npos) << r;
+
+      r = curl(admin, "/debug/tasks?name=sleeper", auth);
+      EXPECT_NE(r.find("'test sleeper' waiting"), std::string::npos) << r;
+      EXPECT_EQ(r.find("'main'"), std::string::npos) << r;
+
+      EXPECT_EQ(curl(admin, "/debug/tasks?state=sleeping", auth).substr(0, 3), "400");
+      EXPECT_EQ(curl(admin, "/debug/tasks?min_wait_ms=x", auth).substr(0, 3), "400");
+
+      r = curl(admin, "/metrics", auth);
+      EXPECT_NE(r.find("weir_tasks{shard=\"0\",state=\"waiting\"}"), std::string::npos) << r;
+      EXPECT_NE(r.find("weir_lost_wakeups_total 0"), std::string::npos) << r;
+      EXPECT_NE(r.find("custom_metric 7"), std::string::npos) << r;
+
+      EXPECT_EQ(curl(admin, "/debug/stalls?format=json", auth), "200\n[]");
+      EXPECT_NE(curl(admin, "/debug/lost", auth).find("0 recent lost wake-up(s)"),
+                std::string::npos);
+      done = true;
+    });
+    while (!done.load()) (void)co_await sleep_for(5ms);  // the shard stays responsive
+    asker.join();
+    h.cancel();
+    (void)co_await h;
+  }());
+}
+
+TEST(Admin, AnswersWhileAShardIsStuckAndNamesIt) {
+  runtime rt({.shards = 1, .stall_threshold = 20ms});
+  admin_server admin(rt, {.address = net::address::loopback_v4(0), .token = {}});
+  std::string health, tasks, stalls;
+  std::thread asker([&] {
+    std::this_thread::sleep_for(150ms);  // the shard is inside busy() by then
+    health = curl(admin, "/healthz");
+    tasks = curl(admin, "/debug/tasks");
+  });
+  rt.block_on([]() -> task<> {
+    auto h = spawn([]() -> task<> {
+      (void)co_await sleep_for(1ms);
+      busy(600ms);
+    }(), "stuck handler");
+    (void)co_await h;
+  }());
+  asker.join();
+  stalls = curl(admin, "/debug/stalls");
+  EXPECT_EQ(health.substr(0, 3), "503") << health;
+  EXPECT_NE(health.find("stuck"), std::string::npos) << health;
+  EXPECT_NE(tasks.find("STUCK"), std::string::npos) << tasks;
+  EXPECT_NE(tasks.find("'stuck handler' running"), std::string::npos) << tasks;
+  EXPECT_NE(stalls.find("'stuck handler'"), std::string::npos) << stalls;
+  EXPECT_NE(stalls.find("busy"), std::string::npos) << stalls;
+}
+
+TEST(Admin, RefusesAnAddressInUse) {
+  runtime rt({.shards = 1});
+  admin_server a(rt, {.address = net::address::loopback_v4(0), .token = {}});
+  EXPECT_THROW(admin_server(rt, {.address = a.address(), .token = {}}), std::system_error);
+}
+
+}  // namespace
+}  // namespace weir::debug
