@@ -80,7 +80,8 @@ void misuse(const char* what, void* token) noexcept {
   std::lock_guard lk(mu);
   std::uint64_t held = 0;
   if (limit.allow(std::chrono::steady_clock::now().time_since_epoch().count(), held))
-    std::fprintf(stderr, "weir: C callback token %p: %s; ignored (%llu more such reports held back)\n",
+    std::fprintf(stderr,
+                 "weir: C callback token %p: %s; ignored (%llu more such reports held back)\n",
                  token, what, static_cast<unsigned long long>(held));
 }
 
@@ -105,7 +106,8 @@ void* c_callback_register(void* state, void (*drop)(void*) noexcept) noexcept {
     } else {
       idx = t.used++;
       auto& c = t.chunks[idx / chunk_size];
-      if (!c.load(std::memory_order_relaxed)) c.store(new slot[chunk_size], std::memory_order_release);
+      if (!c.load(std::memory_order_relaxed))
+        c.store(new slot[chunk_size], std::memory_order_release);
     }
   }
   slot* s = t.at(idx);

@@ -100,7 +100,9 @@ void install_signals(int dump_signal, int stall_signal) {
   });
 }
 
-int stall_signal_of(const runtime_options& o) { return o.stall_signal ? o.stall_signal : SIGRTMIN + 4; }
+int stall_signal_of(const runtime_options& o) {
+  return o.stall_signal ? o.stall_signal : SIGRTMIN + 4;
+}
 
 // --- symbolizer ------------------------------------------------------------------------------
 
@@ -119,7 +121,8 @@ Dwfl* dwfl_for_self() {
   g_dwfl = dwfl_begin(&callbacks);
   if (!g_dwfl) return nullptr;
   dwfl_report_begin(g_dwfl);
-  if (dwfl_linux_proc_report(g_dwfl, getpid()) != 0 || dwfl_report_end(g_dwfl, nullptr, nullptr) != 0) {
+  if (dwfl_linux_proc_report(g_dwfl, getpid()) != 0 ||
+      dwfl_report_end(g_dwfl, nullptr, nullptr) != 0) {
     dwfl_end(g_dwfl);
     g_dwfl = nullptr;
   }
@@ -150,7 +153,8 @@ stack_frame symbolize_one(Dwfl* d, std::uintptr_t pc) {
   }
   if (f.function.empty() && f.file.empty()) {
     Dwarf_Addr base = 0;
-    const char* mod = dwfl_module_info(m, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
+    const char* mod =
+        dwfl_module_info(m, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
     char buf[64];
     std::snprintf(buf, sizeof buf, "+0x%zx", static_cast<std::size_t>(pc - base));
     f.function = std::string(mod ? mod : "?") + buf;
@@ -173,8 +177,8 @@ bool is_runtime_frame(const stack_frame& f) {
   if (fn.substr(0, 2) == "__" || fn.rfind("start_thread", 0) == 0 || fn.rfind("clone", 0) == 0)
     return true;
   if (f.file.rfind("../", 0) == 0 || f.file.rfind("./", 0) == 0) return true;  // glibc
-  return f.file.empty() && (fn.find(".so") != std::string_view::npos || fn.rfind("0x", 0) == 0 ||
-                            fn.empty());
+  return f.file.empty() &&
+         (fn.find(".so") != std::string_view::npos || fn.rfind("0x", 0) == 0 || fn.empty());
 }
 
 }  // namespace
@@ -253,9 +257,10 @@ void debug_state::watchdog() {
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {g_dump_fd.load(), POLLIN, 0}};
     ::poll(fds, fds[1].fd >= 0 ? 2 : 1, tick_ms);
     std::uint64_t v;
-    if (fds[0].revents & POLLIN) [[maybe_unused]] ssize_t r = ::read(wake_fd_, &v, sizeof v);
-    if (fds[1].fd >= 0 && (fds[1].revents & POLLIN))
-      [[maybe_unused]] ssize_t r = ::read(fds[1].fd, &v, sizeof v);
+    if (fds[0].revents & POLLIN) [[maybe_unused]]
+      ssize_t r = ::read(wake_fd_, &v, sizeof v);
+    if (fds[1].fd >= 0 && (fds[1].revents & POLLIN)) [[maybe_unused]]
+      ssize_t r = ::read(fds[1].fd, &v, sizeof v);
     if (stop_.load()) break;
     if (threshold.count() > 0) check_stalls(steady_ns());
     const unsigned gen = g_dump_gen.load();
@@ -313,12 +318,11 @@ void debug_state::check_stalls(std::int64_t now) {
     std::lock_guard flk(flush_mu_);
     std::uint64_t held = 0;
     if (stall_log_.allow(steady_ns(), held)) {
-      std::string line = "weir: stall: shard " + std::to_string(k) + " has run task " +
-                         std::to_string(r.task) + " '" + r.name + "' for " +
-                         std::to_string(r.ran_for.count() / 1'000'000) +
-                         " ms without yielding (threshold " +
-                         std::to_string(threshold_ns / 1'000'000) + " ms); spawned at " +
-                         site_text(r.spawn_site) + ", last await " + site_text(r.await_site);
+      std::string line =
+          "weir: stall: shard " + std::to_string(k) + " has run task " + std::to_string(r.task) +
+          " '" + r.name + "' for " + std::to_string(r.ran_for.count() / 1'000'000) +
+          " ms without yielding (threshold " + std::to_string(threshold_ns / 1'000'000) +
+          " ms); spawned at " + site_text(r.spawn_site) + ", last await " + site_text(r.await_site);
       if (!r.backtrace.empty()) line += "; in " + first_user_frame(r.backtrace);
       if (held) line += " (+" + std::to_string(held) + " more stall(s) in the last second)";
       line += '\n';

@@ -62,46 +62,36 @@ std::string describe_fd(const char* op, std::int64_t fd, bool peer) {
 std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std::int64_t now) {
   std::string out;
   switch (k) {
-    case wait_kind::none:
-      return "suspended";
+    case wait_kind::none: return "suspended";
     case wait_kind::sleep:
       append_fmt(out, "sleep until %+.3f s", static_cast<double>(arg - now) / 1e9);
       return out;
-    case wait_kind::read:
-      return describe_fd("read", arg, true);
-    case wait_kind::write:
-      return describe_fd("write", arg, true);
-    case wait_kind::accept:
-      return describe_fd("accept", arg, false);
-    case wait_kind::connect:
-      return describe_fd("connect", arg, true);
-    case wait_kind::readiness:
-      return describe_fd("readiness of", arg, true);
+    case wait_kind::read: return describe_fd("read", arg, true);
+    case wait_kind::write: return describe_fd("write", arg, true);
+    case wait_kind::accept: return describe_fd("accept", arg, false);
+    case wait_kind::connect: return describe_fd("connect", arg, true);
+    case wait_kind::readiness: return describe_fd("readiness of", arg, true);
     case wait_kind::channel_send:
       append_fmt(out, "channel send: full, capacity %lld", static_cast<long long>(arg));
       return out;
     case wait_kind::channel_recv:
       append_fmt(out, "channel receive: empty, capacity %lld", static_cast<long long>(arg));
       return out;
-    case wait_kind::mutex:
-      return "mutex lock";
+    case wait_kind::mutex: return "mutex lock";
     case wait_kind::semaphore:
       append_fmt(out, "semaphore acquire: %lld permit(s)", static_cast<long long>(arg));
       return out;
-    case wait_kind::notify:
-      return "notify";
+    case wait_kind::notify: return "notify";
     case wait_kind::wait_group:
       append_fmt(out, "wait_group: %lld outstanding", static_cast<long long>(arg));
       return out;
-    case wait_kind::broadcast:
-      return "broadcast receive";
+    case wait_kind::broadcast: return "broadcast receive";
     case wait_kind::oneshot:
       return label && *label ? std::string("oneshot from ") + label : std::string("oneshot");
     case wait_kind::join:
       append_fmt(out, "join task %llu", static_cast<unsigned long long>(arg));
       return out;
-    case wait_kind::task_group:
-      return "task_group: children running";
+    case wait_kind::task_group: return "task_group: children running";
     case wait_kind::shard_call:
       append_fmt(out, "on_shard(%lld) reply", static_cast<long long>(arg));
       return out;
@@ -111,22 +101,17 @@ std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std:
     case wait_kind::blocking:
       return label && *label ? std::string("blocking pool: ") + label
                              : std::string("blocking pool job");
-    case wait_kind::signal:
-      return "signal";
-    case wait_kind::yield:
-      return "yield";
+    case wait_kind::signal: return "signal";
+    case wait_kind::yield: return "yield";
   }
   return "suspended";
 }
 
 const char* state_name(detail::task_state s) {
   switch (s) {
-    case detail::task_state::running:
-      return "running";
-    case detail::task_state::waiting:
-      return "waiting";
-    case detail::task_state::ready:
-      break;
+    case detail::task_state::running: return "running";
+    case detail::task_state::waiting: return "waiting";
+    case detail::task_state::ready: break;
   }
   return "ready";
 }
@@ -203,7 +188,8 @@ registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
     started = sh.monitor().started_ns.load(std::memory_order_acquire);
     if (started) {
       ss.run_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - started));
-      if (task_record* r = sh.monitor().task.load(std::memory_order_relaxed)) ss.running_task = r->id;
+      if (task_record* r = sh.monitor().task.load(std::memory_order_relaxed))
+        ss.running_task = r->id;
       ss.stuck = threshold.count() > 0 && ss.run_for > threshold;
     }
 #endif
@@ -244,7 +230,8 @@ registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
   }
   std::erase_if(s.tasks, [&](const task_snapshot& t) { return !matches(t, f); });
   std::stable_sort(s.tasks.begin(), s.tasks.end(), [](const auto& a, const auto& b) {
-    const bool wa = std::string_view(a.state) == "waiting", wb = std::string_view(b.state) == "waiting";
+    const bool wa = std::string_view(a.state) == "waiting",
+               wb = std::string_view(b.state) == "waiting";
     if (wa != wb) return wa;
     return a.waiting > b.waiting;
   });
@@ -281,8 +268,8 @@ std::string format_dump(const registry_snapshot& s) {
     out += '\n';
     for (const auto& t : s.tasks) {
       if (t.shard != sh.id) continue;
-      append_fmt(out, "  task %llu '%s' %s", static_cast<unsigned long long>(t.id),
-                 t.name.c_str(), t.state);
+      append_fmt(out, "  task %llu '%s' %s", static_cast<unsigned long long>(t.id), t.name.c_str(),
+                 t.state);
       const std::string_view st = t.state;
       if (st == "waiting")
         append_fmt(out, " %.1f ms on %s", t.waiting.count() / 1e6, t.wait.c_str());
@@ -306,8 +293,7 @@ std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt) { return 
 
 void write_runtime_metrics(detail::runtime_impl& rt, std::string& out) {
   const registry_snapshot s = snapshot(rt);
-  out +=
-      "# HELP weir_tasks Live tasks by state.\n# TYPE weir_tasks gauge\n";
+  out += "# HELP weir_tasks Live tasks by state.\n# TYPE weir_tasks gauge\n";
   for (const auto& sh : s.shards) {
     std::size_t n[3] = {0, 0, 0};
     for (const auto& t : s.tasks) {
@@ -339,13 +325,16 @@ void write_runtime_metrics(detail::runtime_impl& rt, std::string& out) {
   counter("weir_parks_total", "Times the shard went idle.", [](auto& sh) { return sh.parks; });
   counter("weir_remote_wakes_total", "Wakes from other threads.",
           [](auto& sh) { return sh.remote_wakes; });
-  out += "# HELP weir_lost_wakeups_total Waiting tasks whose last wake-up handle died.\n"
-         "# TYPE weir_lost_wakeups_total counter\n";
+  out +=
+      "# HELP weir_lost_wakeups_total Waiting tasks whose last wake-up handle died.\n"
+      "# TYPE weir_lost_wakeups_total counter\n";
   append_fmt(out, "weir_lost_wakeups_total %llu\n",
              static_cast<unsigned long long>(s.lost_wakeups));
-  out += "# HELP weir_shard_stuck 1 while the shard's current run exceeds the stall threshold.\n"
-         "# TYPE weir_shard_stuck gauge\n";
-  for (const auto& sh : s.shards) append_fmt(out, "weir_shard_stuck{shard=\"%u\"} %d\n", sh.id, sh.stuck ? 1 : 0);
+  out +=
+      "# HELP weir_shard_stuck 1 while the shard's current run exceeds the stall threshold.\n"
+      "# TYPE weir_shard_stuck gauge\n";
+  for (const auto& sh : s.shards)
+    append_fmt(out, "weir_shard_stuck{shard=\"%u\"} %d\n", sh.id, sh.stuck ? 1 : 0);
 }
 
 }  // namespace weir

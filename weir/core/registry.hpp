@@ -53,8 +53,8 @@ struct task_snapshot {
   unsigned shard = 0;
   std::string name;
   std::source_location spawn_site, await_site;
-  const char* state = "ready";  // "running", "ready" or "waiting"
-  std::string wait;             // what it waits on, in words (waiting tasks)
+  const char* state = "ready";          // "running", "ready" or "waiting"
+  std::string wait;                     // what it waits on, in words (waiting tasks)
   std::chrono::nanoseconds waiting{0};  // how long (waiting tasks) or running (running task)
   std::uint64_t runs = 0;
   std::chrono::nanoseconds busy{0};
@@ -64,17 +64,17 @@ struct task_snapshot {
 struct shard_snapshot {
   unsigned id = 0;
   std::size_t tasks = 0;
-  bool stuck = false;                  // its current run is longer than the stall threshold
-  std::uint64_t running_task = 0;      // 0: idle or between tasks
+  bool stuck = false;                   // its current run is longer than the stall threshold
+  std::uint64_t running_task = 0;       // 0: idle or between tasks
   std::chrono::nanoseconds run_for{0};  // how long the current run has lasted
   std::uint64_t runs = 0, coop_yields = 0, stalls = 0, spawned = 0;
   std::uint64_t io_ops = 0, io_immediate = 0, io_waits = 0, parks = 0, remote_wakes = 0;
 };
 
 struct task_filter {
-  std::string state;                         // "", "running", "ready", "waiting"
-  std::chrono::nanoseconds min_wait{0};      // waiting at least this long
-  std::string name;                          // substring of the name or the context
+  std::string state;                     // "", "running", "ready", "waiting"
+  std::chrono::nanoseconds min_wait{0};  // waiting at least this long
+  std::string name;                      // substring of the name or the context
 };
 
 struct registry_snapshot {

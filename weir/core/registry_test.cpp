@@ -94,10 +94,12 @@ TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
   runtime rt({.shards = 1});
   rt.block_on([]() -> task<> {
     auto [src, done] = make_completion<int>("auth library");
-    auto w = spawn([](completion<int> d) -> task<std::error_code> {
-      auto r = co_await d;
-      co_return r ? std::error_code{} : r.error();
-    }(std::move(done)), "auth waiter");
+    auto w = spawn(
+        [](completion<int> d) -> task<std::error_code> {
+          auto r = co_await d;
+          co_return r ? std::error_code{} : r.error();
+        }(std::move(done)),
+        "auth waiter");
     (void)co_await sleep_for(5ms);
     drop_the_source(src);
     auto r = co_await w;
@@ -112,7 +114,8 @@ TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
             std::string::npos);
   std::string bt;
   for (const auto& f : lost[0].backtrace) bt += f.text() + "\n";
-  EXPECT_NE(lost[0].where.find("drop_the_source"), std::string::npos) << lost[0].where << "\n" << bt;
+  EXPECT_NE(lost[0].where.find("drop_the_source"), std::string::npos) << lost[0].where << "\n"
+                                                                      << bt;
   EXPECT_NE(lost[0].what.find("auth library"), std::string::npos) << lost[0].what;
   EXPECT_EQ(rt.snapshot().lost_wakeups, 1u);
 }
@@ -121,8 +124,8 @@ TEST(Registry, ReportPolicyLeavesTheTaskWaiting) {
   runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::report});
   rt.block_on([]() -> task<> {
     auto [src, done] = make_completion<int>();
-    auto w = spawn([](completion<int> d) -> task<> { (void)co_await d; }(std::move(done)),
-                   "forgotten");
+    auto w =
+        spawn([](completion<int> d) -> task<> { (void)co_await d; }(std::move(done)), "forgotten");
     (void)co_await sleep_for(5ms);
     drop_the_source(src);
     (void)co_await sleep_for(20ms);
@@ -172,10 +175,12 @@ TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
 TEST(Registry, StallIsReportedWhileStuckWithTheShardsBacktrace) {
   runtime rt({.shards = 1, .stall_threshold = 20ms});
   rt.block_on([]() -> task<> {
-    auto h = spawn([]() -> task<> {
-      (void)co_await sleep_for(1ms);
-      spin_without_awaits(150ms);
-    }(), "cpu hog");
+    auto h = spawn(
+        []() -> task<> {
+          (void)co_await sleep_for(1ms);
+          spin_without_awaits(150ms);
+        }(),
+        "cpu hog");
     (void)co_await h;
   }());
   auto st = stalls(rt.impl());

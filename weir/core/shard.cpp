@@ -170,6 +170,7 @@ void shard::wake_mailbox_waiters() noexcept {
 
 bool shard::coop_exhausted() noexcept {
   ++stats_.coop_yields;
+  budget_spent_ = true;
   coop_ops_ = coop_budget_;  // stays exhausted until the next run
   return false;
 }
@@ -292,14 +293,17 @@ void shard::run_loop() {
                            std::memory_order_relaxed);
         task_state was = task_state::running;
         // A task woken during its own run (from another thread too) stays ready.
-        if (rec->state.compare_exchange_strong(was, task_state::waiting,
-                                               std::memory_order_relaxed))
+        if (rec->state.compare_exchange_strong(was, task_state::waiting, std::memory_order_relaxed))
           rec->since_ns.store(t, std::memory_order_relaxed);
       }
 #else
       s->handle.resume();
 #endif
-      if (++batch == 61) {
+      // After a run that spent its budget (a busy task: its next run is queued already), or
+      // every 61 runs, let I/O, timers and other shards in: a busy task must not delay the
+      // completions of the others for 61 of its quotas.
+      if (++batch == 61 || budget_spent_) {
+        budget_spent_ = false;
         reactor_->wait(std::chrono::nanoseconds(0));
         break;
       }

@@ -25,11 +25,11 @@
 #include <weir/core/detail/schedulable.hpp>
 #include <weir/core/frame_allocator.hpp>
 
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
-#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <source_location>
@@ -76,9 +76,9 @@ enum class wait_kind : std::uint8_t {
   channel_send,  // arg: capacity (the channel is full)
   channel_recv,  // arg: capacity (the channel is empty)
   mutex,
-  semaphore,     // arg: permits wanted
+  semaphore,  // arg: permits wanted
   notify,
-  wait_group,    // arg: count
+  wait_group,  // arg: count
   broadcast,
   oneshot,       // label: what will complete it (make_completion's label)
   join,          // arg: the joined task's id
@@ -114,7 +114,6 @@ struct task_record {
 #endif
 };
 
-
 // What an awaited coroutine inherits from its awaiter: the cancel token and the task it is
 // part of. Owned by spawned roots and by scopes that narrow cancellation (with_deadline,
 // when_any, task_group).
@@ -140,7 +139,6 @@ inline void note_wait(const task_env* env, wait_kind k, std::int64_t arg = 0,
   (void)env, (void)k, (void)arg, (void)label;
 #endif
 }
-
 
 template <class A>
 decltype(auto) get_awaiter(A&& a) {

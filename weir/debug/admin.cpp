@@ -60,40 +60,67 @@ bool wants_json(http::request& req) { return req.query_param("format") == "json"
 void write_tasks_json(const registry_snapshot& s, std::string& out) {
   http::json_writer w;
   w.begin_object()
-      .key("pid").value(s.pid)
-      .key("time_ms").value(unix_ms(s.taken))
-      .key("backend").value(s.backend)
-      .key("lost_wakeups").value(s.lost_wakeups)
-      .key("stalls").value(s.stalls)
-      .key("shards").begin_array();
+      .key("pid")
+      .value(s.pid)
+      .key("time_ms")
+      .value(unix_ms(s.taken))
+      .key("backend")
+      .value(s.backend)
+      .key("lost_wakeups")
+      .value(s.lost_wakeups)
+      .key("stalls")
+      .value(s.stalls)
+      .key("shards")
+      .begin_array();
   for (const auto& sh : s.shards) {
     w.begin_object()
-        .key("id").value(sh.id)
-        .key("stuck").value(sh.stuck)
-        .key("running_task").value(sh.running_task)
-        .key("run_ms").value(ms(sh.run_for))
-        .key("tasks").value(static_cast<std::uint64_t>(sh.tasks))
-        .key("runs").value(sh.runs)
-        .key("coop_yields").value(sh.coop_yields)
-        .key("stalls").value(sh.stalls)
+        .key("id")
+        .value(sh.id)
+        .key("stuck")
+        .value(sh.stuck)
+        .key("running_task")
+        .value(sh.running_task)
+        .key("run_ms")
+        .value(ms(sh.run_for))
+        .key("tasks")
+        .value(static_cast<std::uint64_t>(sh.tasks))
+        .key("runs")
+        .value(sh.runs)
+        .key("coop_yields")
+        .value(sh.coop_yields)
+        .key("stalls")
+        .value(sh.stalls)
         .end_object();
   }
   w.end_array().key("tasks").begin_array();
   for (const auto& t : s.tasks) {
     w.begin_object()
-        .key("id").value(t.id)
-        .key("shard").value(t.shard)
-        .key("parent").value(t.parent)
-        .key("name").value(t.name)
-        .key("state").value(t.state)
-        .key("spawn").value(site(t.spawn_site))
-        .key("await").value(site(t.await_site))
-        .key("function").value(t.await_site.function_name() ? t.await_site.function_name() : "")
-        .key("wait").value(t.wait)
-        .key("wait_ms").value(ms(t.waiting))
-        .key("runs").value(t.runs)
-        .key("busy_ms").value(ms(t.busy))
-        .key("context").value(t.context)
+        .key("id")
+        .value(t.id)
+        .key("shard")
+        .value(t.shard)
+        .key("parent")
+        .value(t.parent)
+        .key("name")
+        .value(t.name)
+        .key("state")
+        .value(t.state)
+        .key("spawn")
+        .value(site(t.spawn_site))
+        .key("await")
+        .value(site(t.await_site))
+        .key("function")
+        .value(t.await_site.function_name() ? t.await_site.function_name() : "")
+        .key("wait")
+        .value(t.wait)
+        .key("wait_ms")
+        .value(ms(t.waiting))
+        .key("runs")
+        .value(t.runs)
+        .key("busy_ms")
+        .value(ms(t.busy))
+        .key("context")
+        .value(t.context)
         .end_object();
   }
   w.end_array().end_object();
@@ -177,14 +204,22 @@ http::router make_routes(admin_server::state& s) {
     w.begin_array();
     for (const auto& r : v) {
       w.begin_object()
-          .key("time_ms").value(unix_ms(r.when))
-          .key("shard").value(r.shard)
-          .key("ran_ms").value(ms(r.ran_for))
-          .key("task").value(r.task)
-          .key("name").value(r.name)
-          .key("spawn").value(site(r.spawn_site))
-          .key("await").value(site(r.await_site))
-          .key("context").value(r.context);
+          .key("time_ms")
+          .value(unix_ms(r.when))
+          .key("shard")
+          .value(r.shard)
+          .key("ran_ms")
+          .value(ms(r.ran_for))
+          .key("task")
+          .value(r.task)
+          .key("name")
+          .value(r.name)
+          .key("spawn")
+          .value(site(r.spawn_site))
+          .key("await")
+          .value(site(r.await_site))
+          .key("context")
+          .value(r.context);
       write_frames(w, r.backtrace);
       w.end_object();
     }
@@ -203,14 +238,22 @@ http::router make_routes(admin_server::state& s) {
     w.begin_array();
     for (const auto& r : v) {
       w.begin_object()
-          .key("time_ms").value(unix_ms(r.when))
-          .key("shard").value(r.shard)
-          .key("task").value(r.task)
-          .key("name").value(r.name)
-          .key("await").value(site(r.await_site))
-          .key("what").value(r.what)
-          .key("where").value(r.where)
-          .key("context").value(r.context);
+          .key("time_ms")
+          .value(unix_ms(r.when))
+          .key("shard")
+          .value(r.shard)
+          .key("task")
+          .value(r.task)
+          .key("name")
+          .value(r.name)
+          .key("await")
+          .value(site(r.await_site))
+          .key("what")
+          .value(r.what)
+          .key("where")
+          .value(r.where)
+          .key("context")
+          .value(r.context);
       write_frames(w, r.backtrace);
       w.end_object();
     }
@@ -230,7 +273,8 @@ http::router make_routes(admin_server::state& s) {
   });
   r.get("/healthz", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
-    const registry_snapshot snap = snapshot(s.target.impl(), {.state = "running", .min_wait = {}, .name = {}});
+    const registry_snapshot snap =
+        snapshot(s.target.impl(), {.state = "running", .min_wait = {}, .name = {}});
     for (const auto& sh : snap.shards)
       if (sh.stuck) {
         res.status(503);
@@ -284,8 +328,8 @@ admin_server::admin_server(runtime& target, admin_options o)
   });
   if (std::error_code ec = started.get()) {
     s.thread.join();
-    throw std::system_error(ec, "weir::debug::admin_server: cannot listen on " +
-                                    s.opt.address.to_string());
+    throw std::system_error(
+        ec, "weir::debug::admin_server: cannot listen on " + s.opt.address.to_string());
   }
 }
 

@@ -95,10 +95,12 @@ TEST(Admin, AnswersWhileAShardIsStuckAndNamesIt) {
     tasks = curl(admin, "/debug/tasks");
   });
   rt.block_on([]() -> task<> {
-    auto h = spawn([]() -> task<> {
-      (void)co_await sleep_for(1ms);
-      busy(600ms);
-    }(), "stuck handler");
+    auto h = spawn(
+        []() -> task<> {
+          (void)co_await sleep_for(1ms);
+          busy(600ms);
+        }(),
+        "stuck handler");
     (void)co_await h;
   }());
   asker.join();

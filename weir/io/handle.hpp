@@ -100,19 +100,14 @@ class op_awaiter {
     switch (k) {
       case K::read:
       case K::readv:
-      case K::recvmsg:
-        return detail::wait_kind::read;
+      case K::recvmsg: return detail::wait_kind::read;
       case K::write:
       case K::writev:
-      case K::sendmsg:
-        return detail::wait_kind::write;
-      case K::accept:
-        return detail::wait_kind::accept;
-      case K::connect:
-        return detail::wait_kind::connect;
+      case K::sendmsg: return detail::wait_kind::write;
+      case K::accept: return detail::wait_kind::accept;
+      case K::connect: return detail::wait_kind::connect;
       case K::poll_in:
-      case K::poll_out:
-        break;
+      case K::poll_out: break;
     }
     return detail::wait_kind::readiness;
   }

@@ -71,14 +71,14 @@ class debug_state {
   runtime_impl& rt_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  int wake_fd_ = -1;  // eventfd: a report is pending, or stop
+  int wake_fd_ = -1;                        // eventfd: a report is pending, or stop
   std::vector<std::uint64_t> stalled_seq_;  // per shard: the run already reported
 
   std::mutex mu_;  // guards the deques and pending_
   std::deque<stall_report> stalls_;
   std::deque<lost_wakeup_report> lost_;
   std::vector<pending_lost> pending_;
-  std::mutex flush_mu_;  // one symbolizing flush at a time
+  std::mutex flush_mu_;               // one symbolizing flush at a time
   log_limiter stall_log_, lost_log_;  // under flush_mu_
   std::atomic<std::uint64_t> stall_count_{0}, lost_count_{0};
   unsigned dump_gen_ = 0;

@@ -89,7 +89,6 @@ inline void mark_ready(schedulable* s) noexcept {
 #endif
 }
 
-
 class shard {
  public:
   using clock = std::chrono::steady_clock;
@@ -184,9 +183,7 @@ class shard {
     }
     return s;
   }
-  static std::int64_t run_clock_ns() noexcept {
-    return clock::now().time_since_epoch().count();
-  }
+  static std::int64_t run_clock_ns() noexcept { return clock::now().time_since_epoch().count(); }
   bool coop_exhausted() noexcept;
   bool coop_check_time(unsigned n) noexcept;
   void drain_remote() noexcept;
@@ -225,6 +222,7 @@ class shard {
   unsigned external_pending_ = 0;
 
   unsigned coop_ops_ = 0;
+  bool budget_spent_ = false;  // a run of this batch yielded for its budget
   const unsigned coop_budget_;
   const std::int64_t coop_quota_ns_;
   const std::chrono::nanoseconds spin_;
