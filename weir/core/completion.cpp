@@ -36,6 +36,17 @@ bool detail::report_lost_completion(const completion_origin& o, waiter* w,
   return rt.options().lost_wakeup != lost_wakeup_policy::report;
 }
 
+bool detail::report_lost_waiter(waiter& w, const char* what) noexcept {
+  shard* sh = w.sched.owner;
+  if (!sh || sh->dead()) return false;  // runtime shutdown: frames go in any order
+  const task_record* rec = w.sched.env ? w.sched.env->record : nullptr;
+  try {
+    sh->rt().debug().report_lost(rec, 0, nullptr, what);
+  } catch (...) {
+  }
+  return sh->rt().options().lost_wakeup != lost_wakeup_policy::report;
+}
+
 // --- the C-callback token table --------------------------------------------------------------
 //
 // A token is (slot index + 1) << 32 | generation. A slot's word is generation << 2 | armed (2)

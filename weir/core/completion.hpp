@@ -62,6 +62,11 @@ struct completion_origin {
 // with the error (policy fail) or leave it waiting (policy report). completion.cpp.
 bool report_lost_completion(const completion_origin& o, waiter* w, const char* label) noexcept;
 
+// A primitive is destroyed while `w` waits in its queue: nothing can wake it any more.
+// Records the lost wake-up (not during runtime shutdown, when every frame goes) and returns
+// whether to complete the wait with errc::lost_wakeup (policy fail) or leave it (report).
+bool report_lost_waiter(waiter& w, const char* what) noexcept;
+
 template <class T>
 class oneshot_state : public pooled {
  public:

@@ -118,7 +118,7 @@ TEST(Completion, FiredFromAForeignThread) {
 }
 
 TEST(Completion, SourceDestroyedWithoutFiringIsALostWakeup) {
-  runtime rt({.shards = 1});
+  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
   auto t = [](int) -> task<std::error_code> {
     auto [source, done] = make_completion<int>();
     std::thread th([s = std::move(source)]() mutable {

@@ -91,7 +91,7 @@ TEST(Registry, SnapshotNamesWaitingTasksTheirSitesAndWaits) {
 }
 
 TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
-  runtime rt({.shards = 1});
+  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
   rt.block_on([]() -> task<> {
     auto [src, done] = make_completion<int>("auth library");
     auto w = spawn(
@@ -139,7 +139,7 @@ TEST(Registry, ReportPolicyLeavesTheTaskWaiting) {
 }
 
 TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
-  runtime rt({.shards = 1});
+  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
   const auto before = completion_stats().second_fires;
   rt.block_on([]() -> task<> {
     auto [token, done] = make_c_callback<int>("auth library");

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -83,6 +84,15 @@ std::vector<int> allowed_cpus() {
 }  // namespace
 
 runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_.blocking_threads) {
+  if (opts_.lost_wakeup == lost_wakeup_policy::env_or_fail) {
+    const char* e = std::getenv("WEIR_LOST_WAKEUP");
+    const std::string v = e ? e : "";
+    opts_.lost_wakeup = v == "abort"    ? lost_wakeup_policy::abort
+                        : v == "report" ? lost_wakeup_policy::report
+                                        : lost_wakeup_policy::fail;
+    if (!v.empty() && v != "abort" && v != "report" && v != "fail")
+      throw std::invalid_argument("WEIR_LOST_WAKEUP=" + v + ": expected report, fail or abort");
+  }
   const auto cpus = allowed_cpus();
   unsigned n = opts_.shards;
   if (n == 0) n = cpus.empty() ? 1 : static_cast<unsigned>(cpus.size());

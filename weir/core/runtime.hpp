@@ -34,6 +34,7 @@ namespace weir {
 
 // What a runtime does when a waiting task loses its last wake-up handle (registry.hpp).
 enum class lost_wakeup_policy {
+  env_or_fail,  // the WEIR_LOST_WAKEUP environment variable (report|fail|abort), else fail
   report,  // log + count; the task stays waiting (and shows in dumps)
   fail,    // log + count; the task resumes with errc::lost_wakeup (its client gets an error)
   abort,   // print the report and abort (tests, debugging)
@@ -65,7 +66,7 @@ struct runtime_options {
   reactor_factory make_reactor;
 
   // --- seeing inside (registry.hpp) --------------------------------------------------------
-  lost_wakeup_policy lost_wakeup = lost_wakeup_policy::fail;
+  lost_wakeup_policy lost_wakeup = lost_wakeup_policy::env_or_fail;
   // A run of one task longer than this is a stall: reported while it lasts, with a backtrace
   // of the shard's thread. 0 turns the watchdog's stall check off.
   std::chrono::milliseconds stall_threshold{20};

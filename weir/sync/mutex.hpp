@@ -29,6 +29,8 @@
 //   auto r = co_await weir::with_timeout(100ms, m.lock());  // errc::timed_out if not granted
 #pragma once
 
+#include <weir/sync/detail/lost_waiters.hpp>
+
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
@@ -79,6 +81,8 @@ class mutex {
   class lock_awaiter;
 
   mutex() noexcept = default;
+  // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
+  ~mutex();
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
 
@@ -168,6 +172,8 @@ class mutex::lock_awaiter : detail::ilist_node {
 
  private:
   friend class mutex;
+  template <class A>
+  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
   enum class state : unsigned char {
     idle,     // not queued, owns nothing (before the wait, after cancellation or resumption)
     waiting,  // in the mutex's queue
@@ -225,6 +231,11 @@ inline void mutex::check_shard() noexcept { affinity_.check("weir::mutex"); }
 
 inline void mutex_guard::unlock() noexcept {
   if (mutex* m = std::exchange(m_, nullptr)) m->unlock();
+}
+
+inline mutex::~mutex() {
+  detail::fail_lost_waiters<lock_awaiter>(waiters_,
+                                          "a weir::mutex was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

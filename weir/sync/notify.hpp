@@ -34,6 +34,8 @@
 //   }
 #pragma once
 
+#include <weir/sync/detail/lost_waiters.hpp>
+
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
@@ -52,6 +54,8 @@ class notify {
   class notified_awaiter;
 
   notify() noexcept = default;
+  // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
+  ~notify();
   notify(const notify&) = delete;
   notify& operator=(const notify&) = delete;
 
@@ -142,6 +146,8 @@ class notify::notified_awaiter : detail::ilist_node {
 
  private:
   friend class notify;
+  template <class A>
+  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
   enum class state : unsigned char {
     idle,        // not queued, holds nothing (before the wait, after cancellation or resumption)
     waiting,     // in the notify's queue
@@ -196,5 +202,10 @@ inline std::size_t notify::waiting() const noexcept {
 }
 
 inline void notify::check_shard() noexcept { affinity_.check("weir::notify"); }
+
+inline notify::~notify() {
+  detail::fail_lost_waiters<notified_awaiter>(
+      waiters_, "a weir::notify was destroyed while tasks waited on it");
+}
 
 }  // namespace weir

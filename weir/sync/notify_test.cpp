@@ -315,6 +315,28 @@ TEST(Notify, TightLoopOfStoredPermitsYieldsToOtherTasks) {
   EXPECT_TRUE(co_await n->notified());
 }
 
+TEST(Notify, DestroyedWhileTasksWaitIsALostWakeup) {
+  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
+  rt.block_on([]() -> task<> {
+    auto n = std::make_unique<notify>();
+    auto h = spawn(
+        [](notify& n) -> task<std::error_code> {
+          auto r = co_await n.notified();
+          co_return r ? std::error_code{} : r.error();
+        }(*n),
+        "orphaned waiter");
+    (void)co_await sleep_for(5ms);
+    n.reset();  // the last thing that could wake the waiter
+    auto r = co_await h;
+    EXPECT_TRUE(r.has_value());
+    EXPECT_EQ(*r, make_error_code(errc::lost_wakeup));
+  }());
+  auto lost = lost_wakeups(rt.impl());
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].name, "orphaned waiter");
+  EXPECT_NE(lost[0].what.find("weir::notify was destroyed"), std::string::npos);
+}
+
 TEST(NotifyDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
 #ifdef NDEBUG
   GTEST_SKIP() << "the shard check is a debug assertion";

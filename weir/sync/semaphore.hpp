@@ -29,6 +29,8 @@
 //   }                                              // the permit returns to `slots` here
 #pragma once
 
+#include <weir/sync/detail/lost_waiters.hpp>
+
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
@@ -87,6 +89,8 @@ class semaphore {
   class acquire_awaiter;
 
   explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
+  // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
+  ~semaphore();
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
 
@@ -186,6 +190,8 @@ class semaphore::acquire_awaiter : detail::ilist_node {
 
  private:
   friend class semaphore;
+  template <class A>
+  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
   enum class state : unsigned char {
     idle,     // not queued, holds nothing (before the wait, after cancellation or resumption)
     waiting,  // in the semaphore's queue
@@ -253,6 +259,11 @@ inline void semaphore::check_shard() noexcept { affinity_.check("weir::semaphore
 
 inline void semaphore_permit::reset() noexcept {
   if (semaphore* s = std::exchange(s_, nullptr)) s->release(std::exchange(n_, 0));
+}
+
+inline semaphore::~semaphore() {
+  detail::fail_lost_waiters<acquire_awaiter>(
+      waiters_, "a weir::semaphore was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

@@ -34,6 +34,8 @@
 //   };
 #pragma once
 
+#include <weir/sync/detail/lost_waiters.hpp>
+
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
@@ -53,6 +55,8 @@ class wait_group {
   class wait_awaiter;
 
   wait_group() noexcept = default;
+  // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
+  ~wait_group();
   wait_group(const wait_group&) = delete;
   wait_group& operator=(const wait_group&) = delete;
 
@@ -138,6 +142,8 @@ class wait_group::wait_awaiter : detail::ilist_node {
 
  private:
   friend class wait_group;
+  template <class A>
+  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
   enum class state : unsigned char {
     idle,      // not queued (before the wait, after cancellation or resumption)
     waiting,   // in the wait_group's queue
@@ -186,5 +192,10 @@ inline std::size_t wait_group::waiting() const noexcept {
 }
 
 inline void wait_group::check_shard() noexcept { affinity_.check("weir::wait_group"); }
+
+inline wait_group::~wait_group() {
+  detail::fail_lost_waiters<wait_awaiter>(
+      waiters_, "a weir::wait_group was destroyed while tasks waited on it");
+}
 
 }  // namespace weir

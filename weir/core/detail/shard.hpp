@@ -172,7 +172,8 @@ class shard {
   void run_loop();           // on the shard's thread until the runtime stops
   void destroy_all_tasks();  // after mark_dead() on every shard: destroys every live root
 
-  void mark_dead() noexcept { dead_ = true; }  // runtime shutdown: wakes become no-ops
+  void mark_dead() noexcept { dead_ = true; }
+  bool dead() const noexcept { return dead_; }  // runtime shutdown: wakes become no-ops
 
  private:
   schedulable* pop() noexcept {
