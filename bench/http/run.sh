@@ -13,7 +13,11 @@
 #   HTTP_SECONDS [10]   measured wrk run;  HTTP_WARMUP [1]  an unmeasured wrk run just before it
 #                       (same connections and depth; 0: none)
 #   HTTP_SERVERS ["weir-uring weir-epoll nginx hyper go asio"]  (the weir rows only when
-#                       bench/http/weir_hello.cpp and the weir_http target exist)
+#                       bench/http/weir_hello.cpp and the weir_http target exist). Also
+#                       weir-noreg-uring, weir-noreg-epoll: weir_hello built with the task
+#                       registry compiled out (preset bench-noreg), to measure what it costs
+#                       (bench/registry/run.sh). weir servers run with WEIR_LOST_WAKEUP=abort:
+#                       a lost wake-up under load would end the run.
 #   HTTP_CASES ["c50 c256 pipe 2w"]
 #       c50, c256  server pinned to SERVER_CPU (1 worker / shard), `wrk -t1 -c50|-c256 --latency`
 #                  pinned to LOAD_CPU: req/s, p50/p99 latency, server CPU µs/request, peak RSS
@@ -116,6 +120,10 @@ if [[ " $SERVERS " == *" weir-"* ]]; then
   targets+=(weir_hello)
 fi
 cmake --build build/bench --target "${targets[@]}" -j "$JOBS" >/dev/null
+if [[ " $SERVERS " == *" weir-noreg-"* ]]; then
+  cmake --preset bench-noreg >/dev/null
+  cmake --build build/bench-noreg --target weir_hello -j "$JOBS" >/dev/null
+fi
 peers=()
 [[ " $SERVERS " == *" hyper "* ]] && peers+=(hyper)
 [[ " $SERVERS " == *" go "* ]] && peers+=(go)
@@ -201,8 +209,10 @@ start_server() {  # server workers cpus(empty: not pinned) [wrapper...] (e.g. va
   local -a cmd pin=() env=()
   port=$((port + 1))
   case $server in
-    weir-uring) cmd=("$BIN/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=uring) ;;
-    weir-epoll) cmd=("$BIN/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=epoll) ;;
+    weir-uring) cmd=("$BIN/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=uring WEIR_LOST_WAKEUP=abort) ;;
+    weir-epoll) cmd=("$BIN/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=epoll WEIR_LOST_WAKEUP=abort) ;;
+    weir-noreg-uring) cmd=("${BIN/bench/bench-noreg}/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=uring) ;;
+    weir-noreg-epoll) cmd=("${BIN/bench/bench-noreg}/weir_hello" "$port" "$workers") env=(WEIR_BACKEND=epoll) ;;
     asio) cmd=("$BIN/asio_http" "$port" "$workers") ;;
     hyper) cmd=("$HYPER" "$port" "$workers") ;;
     go)
@@ -377,7 +387,7 @@ count_pass() {
   ((n >= 1)) || n=1
   for server in $SERVERS; do
     local tag="\"pass\":\"count\",\"server\":\"$server\",\"conns\":$CG_CONNS,\"n\":$n"
-    if [[ $server == weir-uring ]]; then
+    if [[ $server == weir-uring || $server == weir-noreg-uring ]]; then
       echo "{$tag,\"count_failed\":\"valgrind 3.19 cannot run io_uring (see weir-epoll)\"}" >>"$out"
       continue
     fi

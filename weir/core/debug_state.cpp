@@ -278,10 +278,12 @@ void debug_state::check_stalls(std::int64_t now) {
   for (unsigned k = 0; k < rt_.size(); ++k) {
     shard& sh = rt_.at(k);
     run_monitor& m = sh.monitor();
+    // The shard sets seq, then started_ns (0 between runs): an unchanged seq around a non-zero
+    // started_ns means both belong to the same run.
+    const std::uint64_t seq = m.seq.load(std::memory_order_acquire);
     const std::int64_t started = m.started_ns.load(std::memory_order_acquire);
-    if (!started || now - started <= threshold_ns) continue;
-    const std::uint64_t seq = m.seq.load(std::memory_order_relaxed);
-    if (seq == stalled_seq_[k]) continue;  // this run was reported already
+    if (!started || m.seq.load(std::memory_order_acquire) != seq) continue;
+    if (now - started <= threshold_ns || seq == stalled_seq_[k]) continue;  // or reported already
     stalled_seq_[k] = seq;
     stall_count_.fetch_add(1);
     ++sh.stats_mut().stalls;  // the watchdog is the counter's only writer
