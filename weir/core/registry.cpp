@@ -107,7 +107,7 @@ std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std:
   return "suspended";
 }
 
-const char* state_name(detail::task_state s) {
+[[maybe_unused]] const char* state_name(detail::task_state s) {
   switch (s) {
     case detail::task_state::running: return "running";
     case detail::task_state::waiting: return "waiting";
@@ -182,7 +182,7 @@ registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
       const char* label;
     };
     std::vector<raw> raws;
-    std::int64_t started = 0;
+    [[maybe_unused]] std::int64_t started = 0;
     sh.registry_mu().lock();
 #if WEIR_REGISTRY
     started = sh.monitor().started_ns.load(std::memory_order_acquire);
