@@ -127,10 +127,19 @@ void write_tasks_json(const registry_snapshot& s, std::string& out) {
   out = w.take();
 }
 
-void write_frames(http::json_writer& w, const std::vector<stack_frame>& bt) {
+// The fields a stall report and a lost-wake-up report share, around their own.
+void begin_report(http::json_writer& w, std::chrono::system_clock::time_point when, unsigned shard,
+                  std::uint64_t task, const std::string& name) {
+  w.begin_object().key("time_ms").value(unix_ms(when)).key("shard").value(shard);
+  w.key("task").value(task).key("name").value(name);
+}
+
+void end_report(http::json_writer& w, const std::source_location& await_site,
+                const std::string& context, const std::vector<stack_frame>& bt) {
+  w.key("await").value(site(await_site)).key("context").value(context);
   w.key("backtrace").begin_array();
   for (const auto& f : bt) w.value(f.text());
-  w.end_array();
+  w.end_array().end_object();
 }
 
 std::string stalls_text(const std::vector<stall_report>& v) {
@@ -203,25 +212,9 @@ http::router make_routes(admin_server::state& s) {
     http::json_writer w;
     w.begin_array();
     for (const auto& r : v) {
-      w.begin_object()
-          .key("time_ms")
-          .value(unix_ms(r.when))
-          .key("shard")
-          .value(r.shard)
-          .key("ran_ms")
-          .value(ms(r.ran_for))
-          .key("task")
-          .value(r.task)
-          .key("name")
-          .value(r.name)
-          .key("spawn")
-          .value(site(r.spawn_site))
-          .key("await")
-          .value(site(r.await_site))
-          .key("context")
-          .value(r.context);
-      write_frames(w, r.backtrace);
-      w.end_object();
+      begin_report(w, r.when, r.shard, r.task, r.name);
+      w.key("ran_ms").value(ms(r.ran_for)).key("spawn").value(site(r.spawn_site));
+      end_report(w, r.await_site, r.context, r.backtrace);
     }
     w.end_array();
     http::reply_json(res, 200, w.take());
@@ -237,25 +230,9 @@ http::router make_routes(admin_server::state& s) {
     http::json_writer w;
     w.begin_array();
     for (const auto& r : v) {
-      w.begin_object()
-          .key("time_ms")
-          .value(unix_ms(r.when))
-          .key("shard")
-          .value(r.shard)
-          .key("task")
-          .value(r.task)
-          .key("name")
-          .value(r.name)
-          .key("await")
-          .value(site(r.await_site))
-          .key("what")
-          .value(r.what)
-          .key("where")
-          .value(r.where)
-          .key("context")
-          .value(r.context);
-      write_frames(w, r.backtrace);
-      w.end_object();
+      begin_report(w, r.when, r.shard, r.task, r.name);
+      w.key("what").value(r.what).key("where").value(r.where);
+      end_report(w, r.await_site, r.context, r.backtrace);
     }
     w.end_array();
     http::reply_json(res, 200, w.take());
