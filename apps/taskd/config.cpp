@@ -1,0 +1,633 @@
+// taskd's configuration: one table of settings drives the flags, the TOML keys, the checks and
+// the --print-config dump, so the four cannot drift apart.
+#include "config.hpp"
+
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace taskd {
+namespace {
+
+using std::chrono::milliseconds;
+using u64 = std::uint64_t;
+
+constexpr std::string_view version_text = "taskd 0.1.0";
+constexpr u64 kib = 1024, mib = kib * 1024, gib = mib * 1024;
+
+// ---- values ----
+
+bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+// Decimal digits only (no sign, no spaces); false on overflow.
+bool parse_u64(std::string_view s, u64& out) {
+  if (s.empty()) return false;
+  u64 v = 0;
+  for (char ch : s) {
+    if (!is_digit(ch)) return false;
+    const u64 d = static_cast<u64>(ch - '0');
+    if (v > (std::numeric_limits<u64>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+std::string format_size(u64 n) {
+  if (n != 0 && n % mib == 0) return std::to_string(n / mib) + "MiB";
+  if (n != 0 && n % kib == 0) return std::to_string(n / kib) + "KiB";
+  return std::to_string(n);
+}
+
+std::string format_duration(milliseconds d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0s";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// A TOML basic string (also how errors quote what they got): one line, whatever the text.
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (ch < 0x20 || ch == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// ---- addresses: a syntactic check only, nothing is resolved ----
+
+bool valid_ipv4(std::string_view s) {
+  int parts = 0;
+  while (true) {
+    std::size_t n = 0;
+    while (n < s.size() && is_digit(s[n])) ++n;
+    // 1..3 digits, no leading zero (which some parsers read as octal), at most 255
+    if (n == 0 || n > 3 || (n > 1 && s[0] == '0')) return false;
+    u64 v = 0;
+    parse_u64(s.substr(0, n), v);
+    if (v > 255) return false;
+    ++parts;
+    s.remove_prefix(n);
+    if (s.empty()) return parts == 4;
+    if (s[0] != '.' || parts == 4) return false;
+    s.remove_prefix(1);
+  }
+}
+
+// RFC 4291 section 2.2 text forms: eight groups of 1-4 hex digits, one "::" standing for one or
+// more zero groups, and optionally a dotted IPv4 address in place of the last two groups.
+bool valid_ipv6(std::string_view s) {
+  const auto hex = [](char ch) {
+    return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+  };
+  int groups = 0;
+  bool elided = false;
+  if (s.starts_with("::")) {
+    elided = true;
+    s.remove_prefix(2);
+    if (s.empty()) return true;
+  } else if (s.starts_with(":")) {
+    return false;
+  }
+  while (true) {
+    std::size_t n = 0;
+    while (n < s.size() && hex(s[n])) ++n;
+    if (n < s.size() && s[n] == '.') {  // the trailing IPv4 part
+      if (!valid_ipv4(s)) return false;
+      groups += 2;
+      break;
+    }
+    if (n == 0 || n > 4) return false;
+    ++groups;
+    s.remove_prefix(n);
+    if (s.empty()) break;
+    if (s[0] != ':') return false;
+    if (s.starts_with("::")) {
+      if (elided) return false;
+      elided = true;
+      s.remove_prefix(2);
+      if (s.empty()) break;
+    } else {
+      s.remove_prefix(1);
+      if (s.empty()) return false;  // a trailing single ':'
+    }
+  }
+  return elided ? groups <= 7 : groups == 8;
+}
+
+bool valid_host_port(std::string_view s) {
+  std::string_view host, port;
+  if (s.starts_with('[')) {
+    const auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return false;
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    if (!valid_ipv6(host)) return false;
+  } else {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host != "localhost" && !valid_ipv4(host)) return false;
+  }
+  u64 p = 0;
+  return port.size() <= 5 && parse_u64(port, p) && p <= 65535;
+}
+
+// ---- the settings ----
+
+enum class kind { address, admin_address, text, choice, count, size, duration, boolean };
+
+constexpr std::array reactor_choices{std::string_view{"auto"}, std::string_view{"uring"},
+                                     std::string_view{"epoll"}};
+constexpr std::array log_level_choices{std::string_view{"debug"}, std::string_view{"info"},
+                                       std::string_view{"warn"}, std::string_view{"error"}};
+
+using member = std::variant<std::string config::*, unsigned config::*, std::size_t config::*,
+                            milliseconds config::*, bool config::*>;
+
+struct setting {
+  std::string_view key;  // the TOML key; the flag is the same with '-' for '_'
+  kind what;
+  member field;
+  u64 lo = 0, hi = 0;  // count and size: the value; duration: milliseconds
+  std::string_view group;
+  std::string_view help;
+  std::span<const std::string_view> choices = {};
+};
+
+// In the order of `config`, which is also the order of --help and --print-config.
+const std::array settings{
+    setting{"listen", kind::address, &config::listen, 0, 0, "Network",
+            "address for the HTTP API: host:port, [v6]:port; port 0 picks one"},
+    setting{"admin", kind::admin_address, &config::admin, 0, 0, "Network",
+            "address for the admin endpoint, or \"off\""},
+    setting{"shards", kind::count, &config::shards, 0, 256, "Runtime",
+            "number of shards (threads); 0: one per CPU"},
+    setting{"data_dir", kind::text, &config::data_dir, 0, 0, "Storage",
+            "directory for the task log"},
+    setting{"request_timeout", kind::duration, &config::request_timeout, 1, 3'600'000, "Limits",
+            "longest time a request may take"},
+    setting{"queue_wait", kind::duration, &config::queue_wait, 0, 3'600'000, "Limits",
+            "longest wait for room in the task queue before answering 503"},
+    setting{"drain_timeout", kind::duration, &config::drain_timeout, 0, 3'600'000, "Limits",
+            "how long shutdown waits for requests in flight"},
+    setting{"queue_capacity", kind::count, &config::queue_capacity, 1, 1'048'576, "Limits",
+            "tasks the queue holds"},
+    setting{"max_batch", kind::count, &config::max_batch, 1, 1'048'576, "Storage",
+            "writes per group commit; 1: one fsync per write"},
+    setting{"max_key_bytes", kind::size, &config::max_key_bytes, 1, 64 * kib, "Limits",
+            "largest key"},
+    setting{"max_value_bytes", kind::size, &config::max_value_bytes, 1, 64 * mib, "Limits",
+            "largest value"},
+    setting{"max_body_bytes", kind::size, &config::max_body_bytes, 1, 64 * mib, "Limits",
+            "largest /echo body"},
+    setting{"reactor", kind::choice, &config::reactor, 0, 0, "Runtime",
+            "I/O backend: auto, uring or epoll", reactor_choices},
+    setting{"log_level", kind::choice, &config::log_level, 0, 0, "Logging",
+            "debug, info, warn or error", log_level_choices},
+    setting{"access_log", kind::boolean, &config::access_log, 0, 0, "Logging",
+            "log one line per request"},
+    setting{"test_apply_delay", kind::duration, &config::test_apply_delay, 0, 60'000, "Testing",
+            "TESTING ONLY: the applier sleeps this long per batch"},
+};
+
+const setting* find_setting(std::string_view key) {
+  for (const auto& s : settings) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string flag_name(const setting& s) {
+  std::string f = "--" + std::string(s.key);
+  std::replace(f.begin(), f.end(), '_', '-');
+  return f;
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const auto& s : settings) {
+    if (!out.empty()) out += ", ";
+    out += s.key;
+  }
+  return out;
+}
+
+// What a setting accepts, for "expected ..., got ..." errors.
+std::string expected(const setting& s) {
+  switch (s.what) {
+    case kind::address: return "host:port (an IPv4 address, [IPv6] or localhost; port 0-65535)";
+    case kind::admin_address:
+      return "host:port (an IPv4 address, [IPv6] or localhost; port 0-65535) or \"off\"";
+    case kind::text: return "a non-empty string";
+    case kind::choice: {
+      std::string out = "one of ";
+      for (std::size_t i = 0; i < s.choices.size(); ++i) {
+        out += (i == 0 ? "" : ", ") + std::string(s.choices[i]);
+      }
+      return out;
+    }
+    case kind::count:
+      return "an integer in [" + std::to_string(s.lo) + ", " + std::to_string(s.hi) + "]";
+    case kind::size:
+      return "a size in bytes in [" + format_size(s.lo) + ", " + format_size(s.hi) +
+             "] such as 4096 or \"64KiB\"";
+    case kind::duration:
+      return "a duration in [" + format_duration(milliseconds(s.lo)) + ", " +
+             format_duration(milliseconds(s.hi)) + "]";
+    case kind::boolean: return "true or false";
+  }
+  return {};
+}
+
+// A checked value, before it is stored into its member.
+using value = std::variant<std::string, u64, milliseconds, bool>;
+
+// Checks `text` (a flag's argument, or a TOML string) for `s`. Returns "" or the error after
+// the "place: key: " prefix.
+std::string check_text(const setting& s, std::string_view text, value& out) {
+  const auto fail = [&](std::string what) { return "expected " + what + ", got " + quote(text); };
+  switch (s.what) {
+    case kind::address:
+    case kind::admin_address:
+      if (s.what == kind::admin_address && (text.empty() || text == "off")) {
+        out = std::string("off");
+        return {};
+      }
+      if (!valid_host_port(text)) return fail(expected(s));
+      out = std::string(text);
+      return {};
+    case kind::text:
+      if (text.empty()) return fail(expected(s));
+      out = std::string(text);
+      return {};
+    case kind::choice:
+      if (std::find(s.choices.begin(), s.choices.end(), text) == s.choices.end()) {
+        return fail(expected(s));
+      }
+      out = std::string(text);
+      return {};
+    case kind::count: {
+      u64 n = 0;
+      if (!parse_u64(text, n) || n < s.lo || n > s.hi) return fail(expected(s));
+      out = n;
+      return {};
+    }
+    case kind::size: {
+      std::size_t n = 0;
+      if (!parse_size(text, n) || n < s.lo || n > s.hi) return fail(expected(s));
+      out = u64{n};
+      return {};
+    }
+    case kind::duration: {
+      milliseconds d{};
+      if (!parse_duration(text, d)) return fail("a duration such as \"5s\" or \"250ms\"");
+      if (d.count() < static_cast<std::int64_t>(s.lo) ||
+          d.count() > static_cast<std::int64_t>(s.hi)) {
+        return fail(expected(s));
+      }
+      out = d;
+      return {};
+    }
+    case kind::boolean:
+      if (text == "true" || text == "false") {
+        out = text == "true";
+        return {};
+      }
+      return fail(expected(s));
+  }
+  return fail(expected(s));
+}
+
+// How a TOML value shows in "got ...": strings as above, scalars in TOML syntax.
+std::string describe(const toml::node& n) {
+  if (n.is_table()) return "a table";
+  if (n.is_array()) return "an array";
+  if (const auto* str = n.as_string()) return quote(str->get());
+  std::ostringstream os;  // numbers, booleans, dates and times
+  n.visit([&os](const auto& v) { os << v; });
+  return os.str();
+}
+
+std::string check_node(const setting& s, const toml::node& n, value& out) {
+  if (const auto* str = n.as_string()) {
+    // A count is a TOML integer, never a string; a size or a duration may be either.
+    if (s.what != kind::boolean && s.what != kind::count) return check_text(s, str->get(), out);
+  } else if (const auto* i = n.as_integer()) {
+    const std::int64_t v = i->get();
+    const bool numeric = s.what == kind::count || s.what == kind::size || s.what == kind::duration;
+    if (numeric && v >= 0 && static_cast<u64>(v) >= s.lo && static_cast<u64>(v) <= s.hi) {
+      if (s.what == kind::duration) {
+        out = milliseconds(v);
+      } else {
+        out = static_cast<u64>(v);
+      }
+      return {};
+    }
+  } else if (const auto* b = n.as_boolean()) {
+    if (s.what == kind::boolean) {
+      out = b->get();
+      return {};
+    }
+  }
+  std::string what = expected(s);
+  if (s.what == kind::duration) {
+    what += " such as \"5s\", \"250ms\" or an integer number of milliseconds";
+  }
+  return "expected " + what + ", got " + describe(n);
+}
+
+void store(config& c, const setting& s, value v) {
+  std::visit(
+      [&c, &v](auto config::*m) {
+        using t = std::remove_reference_t<decltype(c.*m)>;
+        if constexpr (std::is_same_v<t, std::string>) {
+          c.*m = std::get<std::string>(std::move(v));
+        } else if constexpr (std::is_same_v<t, milliseconds> || std::is_same_v<t, bool>) {
+          c.*m = std::get<t>(v);
+        } else {
+          c.*m = static_cast<t>(std::get<u64>(v));
+        }
+      },
+      s.field);
+}
+
+std::string place(std::string_view file, const toml::source_position& p) {
+  return std::string(file) + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
+}
+
+// The file's bytes, or "" and `error` set (errno's text: the usual "cannot read" of a shell).
+std::string read_file(const std::string& path, std::string& error) {
+  errno = 0;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    error = path + ": cannot read: " + std::strerror(errno);
+    return {};
+  }
+  std::string text;
+  char buf[16384];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  if (std::ferror(f)) error = path + ": cannot read: " + std::strerror(errno);
+  std::fclose(f);
+  return text;
+}
+
+// A setting's value in TOML syntax.
+std::string value_text(const config& c, const setting& s) {
+  std::string v;
+  std::visit(
+      [&](auto config::*m) {
+        const auto& x = c.*m;
+        using t = std::remove_cvref_t<decltype(x)>;
+        if constexpr (std::is_same_v<t, std::string>) {
+          v = quote(x);
+        } else if constexpr (std::is_same_v<t, bool>) {
+          v = x ? "true" : "false";
+        } else if constexpr (std::is_same_v<t, milliseconds>) {
+          v = quote(format_duration(x));
+        } else {
+          const std::string n = s.what == kind::size ? format_size(x) : std::to_string(x);
+          v = is_digit(n.back()) ? n : quote(n);  // "64KiB" is a TOML string, 4096 an integer
+        }
+      },
+      s.field);
+  return v;
+}
+
+std::string type_name(const setting& s) {
+  switch (s.what) {
+    case kind::address:
+    case kind::admin_address: return "HOST:PORT";
+    case kind::text: return "DIR";
+    case kind::choice: return "NAME";
+    case kind::count: return "N";
+    case kind::size: return "SIZE";
+    case kind::duration: return "DURATION";
+    case kind::boolean: return "";
+  }
+  return {};
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view s, milliseconds& out) {
+  struct unit {
+    std::string_view name;
+    u64 ns;
+  };
+  static constexpr unit units[] = {
+      {"ns", 1},         {"us", 1'000},        {"\xC2\xB5s", 1'000},  // µs
+      {"ms", 1'000'000}, {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
+  constexpr u64 max = std::numeric_limits<u64>::max();
+  constexpr u64 billion = 1'000'000'000;
+  if (s == "0") {
+    out = milliseconds(0);
+    return true;
+  }
+  if (s.empty()) return false;
+  // Exact in nanoseconds; `inexact` records digits below a nanosecond, so that the rounding up
+  // to milliseconds below is a true ceiling.
+  u64 total = 0;
+  bool inexact = false;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t int_begin = i;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    u64 whole = 0;
+    if (!parse_u64(s.substr(int_begin, i - int_begin), whole)) return false;
+    u64 frac = 0;  // the fraction in units of 1e-9
+    int frac_digits = 0;
+    if (i < s.size() && s[i] == '.') {
+      const std::size_t frac_begin = ++i;
+      for (; i < s.size() && is_digit(s[i]); ++i) {
+        if (frac_digits < 9) {
+          frac = frac * 10 + static_cast<u64>(s[i] - '0');
+          ++frac_digits;
+        } else if (s[i] != '0') {
+          inexact = true;
+        }
+      }
+      if (i == frac_begin) return false;
+    }
+    for (; frac_digits < 9; ++frac_digits) frac *= 10;
+    const std::size_t unit_begin = i;
+    while (i < s.size() && !is_digit(s[i]) && s[i] != '.') ++i;
+    const auto name = s.substr(unit_begin, i - unit_begin);
+    const auto* u = std::find_if(std::begin(units), std::end(units),
+                                 [name](const unit& x) { return x.name == name; });
+    if (u == std::end(units)) return false;
+    if (whole > max / u->ns) return false;
+    // frac * ns / 1e9 without overflow: frac < 1e9, ns / 1e9 <= 3600, ns % 1e9 < 1e9.
+    const u64 q = u->ns / billion, r = u->ns % billion;
+    const u64 part = whole * u->ns + frac * q + frac * r / billion;
+    if (frac * r % billion != 0) inexact = true;
+    if (part < whole * u->ns || total > max - part) return false;
+    total += part;
+  }
+  const u64 ms = total / 1'000'000 + ((total % 1'000'000 != 0 || inexact) ? 1 : 0);
+  out = milliseconds(static_cast<milliseconds::rep>(ms));
+  return true;
+}
+
+bool parse_size(std::string_view s, std::size_t& out) {
+  u64 mult = 1;
+  for (const auto& [suffix, m] :
+       {std::pair{std::string_view{"KiB"}, kib}, std::pair{std::string_view{"MiB"}, mib},
+        std::pair{std::string_view{"GiB"}, gib}}) {
+    if (s.ends_with(suffix)) {
+      s.remove_suffix(suffix.size());
+      mult = m;
+      break;
+    }
+  }
+  u64 n = 0;
+  if (!parse_u64(s, n) || n > std::numeric_limits<std::size_t>::max() / mult) return false;
+  out = static_cast<std::size_t>(n * mult);
+  return true;
+}
+
+std::string apply_toml(config& c, std::string_view toml_text, std::string_view file_name) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, file_name);
+  } catch (const toml::parse_error& e) {
+    return place(file_name, e.source().begin) + "syntax error: " + std::string(e.description());
+  }
+  // A toml::table iterates in key order; check in the order of the file, so that the error
+  // reported is the first one there.
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (const auto& [k, v] : doc) entries.emplace_back(&k, &v);
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto& pa = a.first->source().begin;
+    const auto& pb = b.first->source().begin;
+    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  });
+  config next = c;
+  for (const auto& [k, v] : entries) {
+    const setting* s = find_setting(k->str());
+    if (s == nullptr) {
+      // Tables are refused whatever their name: every setting is a top-level key.
+      return place(file_name, k->source().begin) +
+             (v->is_table()
+                  ? "unexpected table " + quote(k->str()) + ": settings are top-level keys"
+                  : "unknown key " + quote(k->str())) +
+             " (known: " + known_keys() + ")";
+    }
+    value parsed;
+    if (auto err = check_node(*s, *v, parsed); !err.empty()) {
+      return place(file_name, v->source().begin) + std::string(s->key) + ": " + err;
+    }
+    store(next, *s, std::move(parsed));
+  }
+  c = std::move(next);
+  return {};
+}
+
+std::string to_toml(const config& c) {
+  std::string out = "# taskd: effective configuration (defaults < --config file < flags)\n";
+  if (!c.config_file.empty()) out += "# config file: " + quote(c.config_file) + "\n";
+  for (const auto& s : settings) out += std::string(s.key) + " = " + value_text(c, s) + "\n";
+  return out;
+}
+
+parse_outcome parse_command_line(int argc, const char* const* argv) {
+  const config defaults;
+  CLI::App app{"taskd: an HTTP task-scheduler service.", "taskd"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("--version", std::string(version_text));
+  app.footer(
+      "Settings come from the defaults, then the --config file (TOML, the same names with '_'\n"
+      "for '-'), then the flags given. Durations: 5s, 250ms, 1.5s, 2m, 100us. Sizes: 4096, "
+      "64KiB, 1MiB.");
+
+  std::string config_path;
+  auto* config_opt = app.add_option("--config", config_path, "read settings from this TOML file")
+                         ->type_name("FILE");
+  // One string per setting: CLI11 only collects, so that every check (and its error text) is
+  // the same whichever source a value comes from.
+  std::array<std::string, settings.size()> texts;
+  std::array<CLI::Option*, settings.size()> opts{};
+  std::array<bool, settings.size()> flags{};
+  for (std::size_t i = 0; i < settings.size(); ++i) {
+    const setting& s = settings[i];
+    const std::string help = std::string(s.help) + " (default " + value_text(defaults, s) + ")";
+    if (s.what == kind::boolean) {
+      opts[i] = app.add_flag(flag_name(s) + ",!--no-" + flag_name(s).substr(2), flags[i], help);
+    } else {
+      opts[i] = app.add_option(flag_name(s), texts[i], help)->type_name(type_name(s));
+    }
+    opts[i]->group(std::string(s.group));
+  }
+  bool print_config = false;
+  app.add_flag("--print-config", print_config, "print the effective configuration as TOML, exit");
+
+  std::vector<const char*> args(argv, argv + std::max(argc, 0));
+  if (args.empty()) args.push_back("taskd");
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp&) {
+    return {std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForAllHelp&) {
+    return {std::nullopt, 0, app.help("", CLI::AppFormatMode::All)};
+  } catch (const CLI::CallForVersion& e) {
+    return {std::nullopt, 0, std::string(e.what()) + "\n"};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, 2, std::string(e.what()) + "\nRun with --help for more information.\n"};
+  }
+
+  config c;
+  if (config_opt->count() > 0) {
+    std::string error;
+    const std::string text = read_file(config_path, error);
+    if (error.empty()) error = apply_toml(c, text, config_path);
+    if (!error.empty()) return {std::nullopt, 2, error + "\n"};
+    c.config_file = config_path;
+  }
+  for (std::size_t i = 0; i < settings.size(); ++i) {
+    if (opts[i]->count() == 0) continue;
+    value parsed;
+    if (settings[i].what == kind::boolean) {
+      parsed = flags[i];
+    } else if (auto err = check_text(settings[i], texts[i], parsed); !err.empty()) {
+      return {std::nullopt, 2, flag_name(settings[i]) + ": " + err + "\n"};
+    }
+    store(c, settings[i], std::move(parsed));
+  }
+  if (print_config) return {std::nullopt, 0, to_toml(c)};
+  return {std::move(c), 0, {}};
+}
+
+}  // namespace taskd

@@ -1,0 +1,200 @@
+// taskd — seed 004's TaskScheduler as a service: HTTP handlers on every shard, a request id and
+// a notifier entry per request, one bounded task queue into a serialized applier, and a
+// durable key-value state machine (RocksDB) it group-commits to. See service.hpp for the
+// routes, pipeline.hpp for the applier, config.hpp for the flags and the TOML file.
+//
+//   taskd                          # 127.0.0.1:2379, admin 127.0.0.1:9901, ./taskd-data
+//   taskd --config taskd.toml --shards 2
+//
+// Prints "listening on ADDR admin ADDR|off" on stdout once it serves; logs (logfmt) on stderr.
+// SIGINT / SIGTERM: stops accepting, answers every request already read (the applier drains
+// the queue), closes idle connections, exits 0 within drain_timeout (1 past it).
+#include "config.hpp"
+#include "log.hpp"
+#include "pipeline.hpp"
+#include "service.hpp"
+#include "store.hpp"
+
+#include <weir/core/on_shard.hpp>
+#include <weir/core/runtime.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/debug/admin.hpp>
+#include <weir/http/server.hpp>
+#include <weir/io/signal.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <optional>
+#include <variant>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace http = weir::http;
+
+std::optional<weir::net::address> parse_address(std::string s) {
+  if (s.rfind("localhost:", 0) == 0) s = "127.0.0.1" + s.substr(9);
+  auto a = weir::net::address::parse(s);
+  if (!a) return std::nullopt;
+  return *a;
+}
+
+// Thousands of connections need thousands of descriptors: take the hard limit.
+void raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+weir::task<> run_applier(unsigned shard, taskd::applier* app, weir::receiver<taskd::op> rx) {
+  co_await weir::on_shard(
+      shard, [app](weir::receiver<taskd::op> r) { return app->run(std::move(r)); }, std::move(rx));
+}
+
+weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
+                            std::chrono::milliseconds drain) {
+  auto sig = co_await sigs.wait();
+  taskd::log::info("stopping", {{"signal", sig ? (*sig == SIGINT ? "SIGINT" : "SIGTERM") : "?"},
+                                {"drain_limit", ms(drain)}});
+  co_await srv.shutdown(drain);
+}
+
+weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signal_set& sigs,
+                      taskd::store& st, weir::net::address at,
+                      std::optional<weir::net::address> admin_at) {
+  taskd::pipeline_metrics metrics;
+  taskd::service svc({.shards = rt.shard_count(),
+                      .queue_capacity = c.queue_capacity,
+                      .request_timeout = c.request_timeout,
+                      .queue_wait = c.queue_wait,
+                      .max_key_bytes = c.max_key_bytes,
+                      .max_value_bytes = c.max_value_bytes,
+                      .max_body_bytes = c.max_body_bytes},
+                     st, metrics);
+  http::server_options so;
+  // The service answers its own timeouts (504 apply timeout); the server's is a backstop.
+  so.handler_timeout = c.request_timeout + 1s;
+  so.handler_timeout_status = 504;
+  so.limits.body_bytes = std::max(c.max_body_bytes, c.max_value_bytes);
+  so.server_name = "taskd";
+  if (c.access_log)
+    so.access_log = [](const http::access_record& r) {
+      taskd::log::info("request", {{"peer", r.peer},
+                                   {"method", r.method},
+                                   {"target", r.target},
+                                   {"status", std::to_string(r.status)},
+                                   {"bytes", std::to_string(r.body_bytes)},
+                                   {"us", std::to_string(r.duration.count() / 1000)}});
+    };
+  http::server srv(svc.routes(), std::move(so));
+  auto where = co_await srv.listen(at);
+  if (!where) {
+    taskd::log::error("cannot listen", {{"addr", c.listen}, {"error", where.error().message()}});
+    co_return 1;
+  }
+  std::optional<weir::debug::admin_server> admin;
+  if (admin_at) {
+    std::string failed;
+    try {
+      admin.emplace(rt, weir::debug::admin_options{.address = *admin_at, .token = {}});
+    } catch (const std::exception& e) {
+      failed = e.what();
+    }
+    if (!admin) {
+      taskd::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
+      co_await srv.shutdown(0ms);
+      co_await srv.run();
+      co_return 1;
+    }
+    admin->add_metrics([&srv](std::string& out) { srv.write_prometheus(out); });
+    admin->add_metrics([&svc](std::string& out) { svc.write_prometheus(out); });
+  }
+
+  taskd::applier app(svc.notifications(), st, metrics,
+                     {.max_batch = c.max_batch, .sync = true, .test_delay = c.test_apply_delay});
+  const unsigned applier_shard = rt.shard_count() - 1;
+  auto applying = weir::spawn(run_applier(applier_shard, &app, svc.take_receiver()), "applier");
+
+  const std::string admin_text = admin ? admin->address().to_string() : "off";
+  std::printf("listening on %s admin %s\n", where->to_string().c_str(), admin_text.c_str());
+  std::fflush(stdout);
+  taskd::log::info("listening", {{"addr", where->to_string()},
+                                 {"admin", admin_text},
+                                 {"shards", std::to_string(rt.shard_count())},
+                                 {"reactor", rt.backend_name()},
+                                 {"data_dir", st.dir()},
+                                 {"revision", std::to_string(st.revision())},
+                                 {"applier_shard", std::to_string(applier_shard)}});
+
+  auto stopper = weir::spawn(stop_on_signal(sigs, srv, c.drain_timeout), "signals");
+  const auto t0 = weir::now();
+  co_await srv.run();
+  // Every connection is closed: no request waits any more. The applier applies what is queued
+  // (nothing, normally: every queued op belonged to a request that was answered) and ends.
+  svc.close_queue();
+  const auto left = std::max<weir::clock::duration>(c.drain_timeout - (weir::now() - t0), 100ms);
+  auto ended = co_await weir::with_timeout(left, std::move(applying));
+  (void)co_await stopper;
+  const auto stats = srv.stats();
+  if (!ended) {
+    taskd::log::error("the applier did not finish within the drain limit",
+                      {{"error", ended.error().message()}});
+    co_return 1;
+  }
+  taskd::log::info("stopped", {{"requests", std::to_string(stats.requests)},
+                               {"killed_by_drain", std::to_string(stats.killed_by_drain)},
+                               {"revision", std::to_string(st.revision())}});
+  co_return stats.killed_by_drain ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  taskd::parse_outcome parsed = taskd::parse_command_line(argc, argv);
+  if (!parsed.cfg) {
+    std::fputs(parsed.message.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    if (!parsed.message.empty() && parsed.message.back() != '\n')
+      std::fputc('\n', parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  const taskd::config& c = *parsed.cfg;
+  taskd::log::level lvl = taskd::log::level::info;
+  (void)taskd::log::parse_level(c.log_level, lvl);
+  taskd::log::set_level(lvl);
+
+  const auto at = parse_address(c.listen);
+  if (!at) {
+    taskd::log::error("bad listen address", {{"addr", c.listen}});
+    return 2;
+  }
+  std::optional<weir::net::address> admin_at;
+  if (!c.admin.empty() && c.admin != "off") {
+    admin_at = parse_address(c.admin);
+    if (!admin_at) {
+      taskd::log::error("bad admin address", {{"addr", c.admin}});
+      return 2;
+    }
+  }
+  raise_fd_limit();
+  weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
+  auto opened = taskd::store::open(c.data_dir);
+  if (auto* err = std::get_if<std::string>(&opened)) {
+    taskd::log::error("cannot open the store", {{"error", *err}});
+    return 1;
+  }
+  std::unique_ptr<taskd::store> st = std::move(std::get<0>(opened));
+  int rc;
+  {
+    weir::runtime_options ro;
+    ro.shards = c.shards;
+    ro.backend = c.reactor == "auto" ? "" : c.reactor;
+    weir::runtime rt(std::move(ro));
+    rc = rt.block_on(serve(c, rt, sigs, *st, *at, admin_at), "taskd");
+  }
+  return rc;
+}

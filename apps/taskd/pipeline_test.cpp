@@ -1,0 +1,108 @@
+#include "pipeline.hpp"
+
+#include "temp_dir.hpp"
+
+#include <weir/core/runtime.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/testing/co_assert.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using taskd::op;
+using ntf_t = taskd::notifier<taskd::reply>;
+
+struct fixture {
+  taskd::testing::temp_dir dir;
+  std::unique_ptr<taskd::store> st;
+  taskd::pipeline_metrics m;
+  fixture() {
+    auto r = taskd::store::open(dir.path());
+    st = std::move(std::get<0>(r));
+  }
+};
+
+TEST(Applier, EchoAnswersAsTheGoOriginal) {
+  EXPECT_EQ(taskd::echo_answer(op::kind::echo_create, "hello"), R"(SUCCESS create "hello")");
+  EXPECT_EQ(taskd::echo_answer(op::kind::echo_delete, "a\"b\n"), R"(SUCCESS delete "a\"b\n")");
+}
+
+// Writes queued while the applier is busy go into one batch with one fsync, in queue order.
+weir::task<> group_commit(fixture& f, std::size_t max_batch, std::size_t writes) {
+  ntf_t ntf(1, false);
+  auto [tx, rx] = weir::channel<op>(1024, weir::cross_shard);
+  std::vector<ntf_t::ticket> tickets;
+  for (std::size_t i = 0; i < writes; ++i) {
+    op o;
+    o.k = op::kind::put;
+    o.id = 100 + i;
+    o.key = "k" + std::to_string(i % 10);  // overwrites too
+    o.value = "v" + std::to_string(i);
+    auto t = ntf.register_id(o.id);
+    CO_ASSERT_TRUE(t.has_value());
+    tickets.push_back(std::move(*t));
+    CO_ASSERT_TRUE(tx.try_send(std::move(o)).has_value());
+  }
+  op e;
+  e.k = op::kind::echo_create;
+  e.id = 99;
+  e.key = "tab\t";
+  auto echo_ticket = ntf.register_id(99);
+  CO_ASSERT_TRUE(echo_ticket.has_value());
+  CO_ASSERT_TRUE(tx.try_send(std::move(e)).has_value());
+  {
+    auto drop = std::move(tx);  // the applier ends once it has applied what is queued
+  }
+  taskd::applier app(ntf, *f.st, f.m, {.max_batch = max_batch, .sync = true});
+  auto running = weir::spawn(app.run(std::move(rx)), "applier");
+  for (std::size_t i = 0; i < writes; ++i) {
+    auto r = co_await tickets[i].wait();
+    CO_ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->revision, i + 1) << "revisions follow the queue order";
+  }
+  auto er = co_await echo_ticket->wait();
+  CO_ASSERT_TRUE(er.has_value());
+  EXPECT_EQ(er->text, R"(SUCCESS create "tab\t")");
+  (void)co_await running;
+  EXPECT_EQ(ntf.pending(), 0u);
+}
+
+TEST(Applier, GroupCommitsWhatIsQueuedIntoOneFsync) {
+  fixture f;
+  weir::runtime rt({.shards = 1});
+  rt.block_on(group_commit(f, 1024, 200));
+  EXPECT_EQ(f.m.kv_writes.load(), 200u);
+  EXPECT_EQ(f.m.fsyncs.load(), 1u);
+  EXPECT_EQ(f.st->revision(), 200u);
+  std::string err;
+  EXPECT_EQ(f.st->get("k9", err)->value, "v199");
+}
+
+TEST(Applier, MaxBatchOneIsOneFsyncPerWrite) {
+  fixture f;
+  weir::runtime rt({.shards = 1});
+  rt.block_on(group_commit(f, 1, 50));
+  EXPECT_EQ(f.m.kv_writes.load(), 50u);
+  EXPECT_EQ(f.m.fsyncs.load(), 50u);
+  EXPECT_EQ(f.m.turns.load(), 51u);  // and the echo
+}
+
+TEST(Histogram, PrometheusBucketsAreCumulative) {
+  taskd::histogram h;
+  h.observe(std::chrono::microseconds(50));
+  h.observe(std::chrono::milliseconds(3));
+  h.observe(std::chrono::seconds(20));
+  std::string out;
+  h.write(out, "x_seconds", "stage=\"a\"");
+  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"0.0001\"} 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"0.005\"} 2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"+Inf\"} 3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_seconds_count{stage=\"a\"} 3\n"), std::string::npos) << out;
+}
+
+}  // namespace

@@ -1,0 +1,83 @@
+// taskd::store — the durable key-value state behind taskd's /kv routes: RocksDB (Debian's
+// librocksdb) with etcd-style revisions.
+//
+//   auto s = taskd::store::open("taskd-data");           // result: store or an error text
+//   std::vector<taskd::write_op> batch = {...};
+//   std::string err = s->commit(batch, /*sync=*/true);    // one WriteBatch, one WAL fsync
+//   std::optional<taskd::kv_entry> e = s->get("a", err);
+//
+// Every call blocks (disk I/O): taskd calls them on weir::blocking's pool, never on a shard.
+// commit() is the applier's alone (one writer, so revisions need no lock); get() and list()
+// may run on any thread at the same time (RocksDB's reads are thread-safe) and see every
+// commit that has returned.
+//
+// Revisions: one global counter, as etcd's. Each put, and each delete of a key that exists,
+// takes the next revision; a delete of a missing key takes none (and reports existed=false).
+// A batch's writes are applied in order, with the revision counter, in one atomic WriteBatch;
+// with sync the write-ahead log is fsynced before commit() returns, so a crash after it
+// returns loses nothing, and a crash before it leaves the batch wholly absent. open() recovers
+// the log and the counter.
+//
+// Layout: 'k' + key -> 8-byte big-endian mod revision + value; "r" -> the current revision.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+}
+
+namespace taskd {
+
+struct write_op {
+  enum class kind : std::uint8_t { put, del } k = kind::put;
+  std::string_view key, value;
+  // Filled by commit():
+  std::uint64_t revision = 0;  // the write's revision (a delete of a missing key: the current)
+  bool existed = false;        // del: whether the key was there
+};
+
+struct kv_entry {
+  std::string key, value;
+  std::uint64_t mod_revision = 0;
+};
+
+class store {
+ public:
+  // Opens (creating if needed) the database in `dir`. Error: a line naming the directory.
+  static std::variant<std::unique_ptr<store>, std::string> open(const std::string& dir);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // Applies `ops` in order as one atomic batch (fsynced when `sync`), filling their revision
+  // and existed fields. Returns an empty string, or the error (nothing applied, the revision
+  // counter unchanged).
+  std::string commit(std::span<write_op> ops, bool sync);
+  // The entry of `key`, or nullopt when absent or on a read error (then `error` says which).
+  std::optional<kv_entry> get(std::string_view key, std::string& error) const;
+  // Up to `limit` entries whose keys start with `prefix`, in key order; `more` tells whether
+  // more follow. A read error ends the list and is set in `error`.
+  std::vector<kv_entry> list(std::string_view prefix, std::size_t limit, bool& more,
+                             std::string& error) const;
+
+  // The revision of the last committed write (any thread).
+  std::uint64_t revision() const noexcept { return revision_.load(std::memory_order_acquire); }
+  const std::string& dir() const noexcept { return dir_; }
+
+ private:
+  store(std::unique_ptr<rocksdb::DB> db, std::string dir, std::uint64_t revision);
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
+  std::atomic<std::uint64_t> revision_;
+};
+
+}  // namespace taskd
