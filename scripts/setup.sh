@@ -16,13 +16,15 @@ packages=(
   clang-format
   libsimdjson-dev                    # weir::http's JSON helpers (request bodies)
   libdw-dev                          # symbolizing stall and lost-wake-up backtraces (weir/core)
+  librocksdb-dev libcli11-dev libtomlplusplus-dev   # taskd: its store, flags, config file
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev
              libboost-dev
-             nginx golang-go librust-hyper-dev librust-socket2-dev librust-libc-dev)  # bench/peers
+             nginx golang-go librust-hyper-dev librust-socket2-dev librust-libc-dev
+             librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)  # bench/peers
 fi
 
 missing=()

@@ -80,6 +80,9 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
   // The service answers its own timeouts (504 apply timeout); the server's is a backstop.
   so.handler_timeout = c.request_timeout + 1s;
   so.handler_timeout_status = 504;
+  // A client that sends its request slower than that is answered 408 and closed.
+  so.header_timeout = c.request_timeout;
+  so.body_timeout = c.request_timeout;
   so.limits.body_bytes = std::max(c.max_body_bytes, c.max_value_bytes);
   so.server_name = "taskd";
   if (c.access_log)

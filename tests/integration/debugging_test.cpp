@@ -5,6 +5,8 @@
 // 2. hotdog's starvation: the busy-loop example keeps /ping fast while /crunch runs, and
 //    /debug/stalls names the no-await loop, its task and its request;
 // 3. `weir top` in a real terminal (tmux): shows the service's tasks, quits on `q`.
+#include "support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -28,113 +30,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-// A service process started with its ports picked by the OS (port 0); reads the line
-// "listening on 127.0.0.1:P admin 127.0.0.1:A" from its stdout.
-class service {
- public:
-  explicit service(std::vector<std::string> args) {
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[256] = "";
-    if (!fgets(line, sizeof line, f))
-      throw std::runtime_error("no 'listening' line from " + args[0]);
-    unsigned p = 0, a = 0;
-    if (std::sscanf(line, "listening on 127.0.0.1:%u admin 127.0.0.1:%u", &p, &a) != 2)
-      throw std::runtime_error(std::string("unexpected first line: ") + line);
-    port = static_cast<std::uint16_t>(p);
-    admin = static_cast<std::uint16_t>(a);
-    out_ = f;
-  }
-  ~service() {
-    kill(pid_, SIGTERM);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    if (out_) fclose(out_);
-  }
-  std::uint16_t port = 0, admin = 0;
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
-
-struct reply {
-  int status = 0;  // 0: no answer within the timeout (a hung request), -1: connection error
-  std::string body;
-  std::chrono::microseconds took{0};
-};
-
-// One GET over a new connection with a receive timeout.
-reply get(std::uint16_t port, const std::string& path, std::chrono::milliseconds timeout = 10s) {
-  reply r;
-  const auto t0 = steady::now();
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    r.status = -1;
-    return r;
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string in;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EAGAIN) {  // the timeout: the request hangs
-      close(fd);
-      r.status = 0;
-      return r;
-    }
-    if (n <= 0) break;
-    in.append(buf, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  r.took = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0);
-  if (in.rfind("HTTP/1.1 ", 0) != 0) {
-    r.status = -1;
-    return r;
-  }
-  r.status = std::atoi(in.c_str() + 9);
-  const auto end = in.find("\r\n\r\n");
-  if (end != std::string::npos) r.body = in.substr(end + 4);
-  return r;
-}
-
-// Prometheus counter value of a line starting with `name` (first match), or -1.
-long long metric(const std::string& text, const std::string& name) {
-  const auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::atoll(text.c_str() + at + name.size() + 2);
-}
-
-std::string shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+using namespace integration;
 
 TEST(Debugging, Seed002LostWakeupsFailFastInsteadOfHanging) {
   service svc({WEIR_C_CALLBACK, "--port", "0", "--admin-port", "0", "--forget", "20",

@@ -1,6 +1,8 @@
 // weir::http::server against the clients people use: curl, Python's http.client, wrk. Each test
 // runs on both reactor backends. The server runs in its own runtime on a background thread; the
 // clients are separate processes.
+#include "support.hpp"
+
 #include <weir/core/runtime.hpp>
 #include <weir/core/time.hpp>
 #include <weir/http/server.hpp>
@@ -21,6 +23,8 @@ namespace weir::http {
 namespace {
 
 using namespace std::chrono_literals;
+using integration::parse_wrk;
+using integration::resets_on_close;
 
 task<> hello(request&, response& res) {
   res.content_type("text/plain");
@@ -238,27 +242,6 @@ print("\n".join(out))
   EXPECT_EQ(s.srv().stats().header_timeouts, 1u);
 }
 
-// wrk's summary: requests, non-2xx answers and socket errors.
-struct wrk_summary {
-  long requests = -1, non2xx = 0, connect = 0, read = 0, write = 0, timeout = 0;
-};
-
-wrk_summary parse_wrk(const std::string& out) {
-  wrk_summary w;
-  std::smatch m;
-  if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) w.requests = std::stol(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))")))
-    w.non2xx = std::stol(m[1]);
-  if (std::regex_search(out, m,
-                        std::regex(R"(connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
-    w.connect = std::stol(m[1]);
-    w.read = std::stol(m[2]);
-    w.write = std::stol(m[3]);
-    w.timeout = std::stol(m[4]);
-  }
-  return w;
-}
-
 TEST_P(HttpClients, WrkLoadIsAnsweredCleanly) {
   ASSERT_TRUE(have("wrk"));
   live_server s(GetParam());
@@ -267,21 +250,6 @@ TEST_P(HttpClients, WrkLoadIsAnsweredCleanly) {
   EXPECT_GT(w.requests, 1000) << r.out;
   EXPECT_EQ(w.non2xx, 0) << r.out;
   EXPECT_EQ(w.read + w.write + w.timeout + w.connect, 0) << r.out;
-}
-
-// The kernel's count of connections reset because the application closed them with unread
-// data (a request it never answered) or on close: summed over the network namespace.
-long resets_on_close() {
-  auto r = run("nstat -asz TcpExtTCPAbortOnData TcpExtTCPAbortOnClose 2>/dev/null");
-  long total = 0;
-  std::smatch m;
-  std::string out = r.out;
-  std::regex line(R"(TcpExt\w+\s+(\d+))");
-  while (std::regex_search(out, m, line)) {
-    total += std::stol(m[1]);
-    out = m.suffix();
-  }
-  return total;
 }
 
 // Graceful shutdown while wrk runs: every request the server read is answered and no

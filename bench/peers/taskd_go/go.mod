@@ -1,0 +1,3 @@
+module weir.local/bench/taskd_go
+
+go 1.19
