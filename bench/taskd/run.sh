@@ -43,8 +43,8 @@
 #   TASKD_SECONDS [10]   measured wrk run;  TASKD_WARMUP [1]  an unmeasured wrk run just before it
 #                        (same connections and script; 0: none)
 #   TASKD_SERVERS ["taskd go rust"]   TASKD_CASES ["c50 c256 put"]
-#   TASKD_PORT [19400]   first port; each run listens on the next one (put: the next two, the
-#                        second for the admin endpoint)
+#   TASKD_PORT [19400]   first port; each run takes the next two (the second: taskd's admin
+#                        endpoint in the put case)
 #   TASKD_DATA_PARENT [/tmp]  where taskd's data directories are made (put measures fsync: it
 #                        should be a real disk, not tmpfs; the table says which file system)
 #   SERVER_CPU [0]  LOAD_CPU [1]  JOBS [2]   pinning (taskset), and build parallelism
@@ -202,7 +202,7 @@ admin_port=
 start_server() {  # server variant(-|group-commit|fsync-per-write)
   local server=$1 variant=$2
   local -a cmd env=()
-  port=$((port + 1))
+  port=$((port + 2))  # this run's port, and the next one for its admin endpoint
   admin_port=
   case $server in
     taskd)
@@ -211,8 +211,7 @@ start_server() {  # server variant(-|group-commit|fsync-per-write)
       if [[ $variant == - ]]; then
         cmd+=(--admin off)
       else
-        port=$((port + 1))
-        admin_port=$port
+        admin_port=$((port + 1))
         cmd+=(--admin "127.0.0.1:$admin_port")
         [[ $variant == fsync-per-write ]] && cmd+=(--max-batch 1)
       fi
