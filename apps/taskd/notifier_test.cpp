@@ -135,7 +135,7 @@ TEST(Notifier, TriggeredFromAnotherShard) {
       }
       co_return ok;
     }));
-    while (n.pending() < 1000) co_await weir::sleep_for(1ms);
+    while (n.pending() < 1000) (void)co_await weir::sleep_for(1ms);
     for (std::uint64_t id : ids) EXPECT_TRUE(n.trigger(id, "r" + std::to_string(id)));
     auto ok = co_await waiter;
     CO_ASSERT_TRUE(ok.has_value());
