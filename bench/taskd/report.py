@@ -16,36 +16,13 @@ import re
 import statistics
 import sys
 from collections import defaultdict
+from pathlib import Path
 
-UNITS_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+# wrk's output and the table's cells are read and written as bench/http does.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "http"))
+from report import UNITS_US, describe, fmt, median, parse_wrk, value  # noqa: E402
+
 CASE_ORDER = ("c50", "c256", "put")
-
-
-def parse_wrk(text):
-    r = {}
-    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),", text, re.M)
-    if not m:
-        raise SystemExit("no 'N requests in T' line in wrk's output")
-    r["requests"] = int(m.group(1))
-    r["seconds"] = float(m.group(2)) * UNITS_US[m.group(3)] / 1e6
-    m = re.search(r"^Requests/sec:\s*([\d.]+)", text, re.M)
-    r["req_per_s"] = float(m.group(1)) if m else r["requests"] / r["seconds"]
-    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", text,
-                                       re.M):
-        r[f"p{pct}_us"] = round(float(value) * UNITS_US[unit], 1)
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    r["socket_errors"] = sum(int(x) for x in m.groups()) if m else 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    r["non2xx"] = int(m.group(1)) if m else 0
-    r["errors"] = r["socket_errors"] + r["non2xx"]
-    return r
-
-
-def value(v):
-    try:
-        return json.loads(v)
-    except ValueError:
-        return v
 
 
 def wrk_line(path, pairs):
@@ -94,27 +71,8 @@ def progress(rnd, case, label, line):
     print(text)
 
 
-def median(rs, key):
-    xs = [r[key] for r in rs if r.get(key) is not None]
-    return statistics.median(xs) if xs else None
-
-
-def fmt(x, spec):
-    return "—" if x is None else format(x, spec)
-
-
 def ratio(a, b):
     return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}"
-
-
-def describe(status):
-    if status > 128:
-        import signal
-        try:
-            return f"{status}: {signal.Signals(status - 128).name}"
-        except ValueError:
-            pass
-    return str(status)
 
 
 def table(path):
