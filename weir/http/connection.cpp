@@ -566,7 +566,9 @@ task<void> connection::run() {
     // --- the next request's head ---------------------------------------------------------
     parser_.reset();
     if (t_.buffered().empty()) {
-      if (st_.draining) break;
+      // Draining: the last answer allowed another request (or this connection was just taken
+      // from the backlog), so one may be on its way: wait for it the idle grace (the sweep
+      // closes the connection then) rather than close now and have the kernel reset it.
       phase_scope ps(base);
       co_await weir::detail::use_env{&ps.env};
       st_.arm(node_.outer, ps.scope, phase::idle);

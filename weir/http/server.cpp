@@ -139,6 +139,8 @@ task<void> accept_loop(detail::shard_state* st) {
   // each, since the shard is draining).
   while (auto s = st->listener->try_accept()) start_connection(*st, std::move(*s));
   st->listener->close();
+  st->accepting = false;
+  st->accept_ended.notify_all();
 }
 
 }  // namespace
@@ -171,7 +173,10 @@ task<result<net::address>> server::listen(net::address addr) {
 
 task<void> server::run_shard() {
   auto& st = *shards_[this_shard()];
-  if (st.listener && !st.stopping) st.acceptor.emplace(spawn(accept_loop(&st), "http accept"));
+  if (st.listener && !st.stopping) {
+    st.accepting = true;
+    st.acceptor.emplace(spawn(accept_loop(&st), "http accept"));
+  }
   while (!(st.stopping && st.active == 0)) (void)co_await st.changed.notified();
   if (st.acceptor) {
     (void)co_await *st.acceptor;
@@ -196,7 +201,7 @@ task<void> server::run() {
 
 void server::shutdown_shard(std::chrono::milliseconds drain) {
   auto& st = *shards_[this_shard()];
-  if (st.stopping) return;
+  if (st.draining) return;
   st.stopping = st.draining = true;
   st.drain_deadline = st.tick + detail::ticks_for(drain, st.tick_len);
   if (st.acceptor) st.acceptor->cancel();
@@ -204,8 +209,25 @@ void server::shutdown_shard(std::chrono::milliseconds drain) {
   st.changed.notify_one();
 }
 
+// Every shard's listener is closed before any connection is told to close: a client that
+// reconnects when its connection ends (wrk does at once) then finds no listener and is refused,
+// instead of landing in the backlog of a shard about to close its listener, which the kernel
+// would reset with the request unread.
 task<void> server::shutdown(std::chrono::milliseconds drain) {
   ensure_shards(*this, shards_);
+  for (unsigned k = 0; k < shards_.size(); ++k)
+    co_await on_shard(
+        k,
+        [](server* s) -> task<> {
+          auto& st = *s->shards_[this_shard()];
+          if (!st.stopping) {
+            st.stopping = true;
+            if (st.acceptor) st.acceptor->cancel();
+            st.changed.notify_one();
+          }
+          while (st.accepting) (void)co_await st.accept_ended.notified();
+        },
+        this);
   for (unsigned k = 0; k < shards_.size(); ++k)
     co_await on_shard(
         k, [](server* s, std::chrono::milliseconds d) { s->shutdown_shard(d); }, this, drain);

@@ -60,6 +60,8 @@ struct shard_state : std::enable_shared_from_this<shard_state> {
   bool sweeping = false, draining = false, stopping = false;
   std::uint32_t drain_deadline = 0;  // tick
   weir::notify changed;              // a connection ended, or shutdown began
+  bool accepting = false;            // the accept loop runs (its listener is open)
+  weir::notify accept_ended;         // the accept loop closed its listener
 
   // The Server and Date fields, formatted once per second.
   std::time_t date_sec = 0;
