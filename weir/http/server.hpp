@@ -32,9 +32,11 @@
 // bytes buffered up to `write_buffer`, body accumulated only when the handler asks for it
 // whole, up to limits::body_bytes).
 //
-// shutdown(drain): stops accepting, closes idle connections, lets requests in progress finish
-// (their responses carry `Connection: close`) until the drain deadline, then cancels what is
-// left; run() returns when every connection is closed.
+// shutdown(drain): stops accepting on every shard (each listener's backlog is served first, so
+// the kernel resets no connection it had queued), then closes idle connections (one whose last
+// answer allowed another request gets a 50 ms grace for a request already on its way), lets
+// requests in progress finish (their responses carry `Connection: close`) until the drain
+// deadline, then cancels what is left; run() returns when every connection is closed.
 //
 // Thread safety: listen(), run() and shutdown() are called from tasks (any shard). The
 // handlers run on the shard of their connection. request and response belong to one handler.
