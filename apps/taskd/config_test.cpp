@@ -1,9 +1,9 @@
 // Tests for taskd's configuration: flags, the TOML file, their precedence and every error text.
 #include "config.hpp"
 
-#include <gtest/gtest.h>
+#include <weir/testing/temp_dir.hpp>
 
-#include <stdlib.h>  // mkdtemp
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -58,20 +58,14 @@ std::size_t size(std::string_view s) {
 
 class config_file_test : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "taskd-config-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string write(const std::string& name, std::string_view text) {
     const auto path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
 
-  std::filesystem::path dir_;
+  weir::testing::temp_dir tmp_{"taskd-config"};
+  std::filesystem::path dir_{tmp_.path()};
 };
 
 // ---- defaults and flags ----

@@ -1,10 +1,10 @@
 #include "pipeline.hpp"
 
-#include "temp_dir.hpp"
-
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/testing/co_assert.hpp>
+
+#include <weir/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@ using taskd::op;
 using ntf_t = taskd::notifier<taskd::reply>;
 
 struct fixture {
-  taskd::testing::temp_dir dir;
+  weir::testing::temp_dir dir;
   std::unique_ptr<taskd::store> st;
   taskd::pipeline_metrics m;
   fixture() {

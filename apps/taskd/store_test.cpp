@@ -1,6 +1,6 @@
 #include "store.hpp"
 
-#include "temp_dir.hpp"
+#include <weir/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 
@@ -30,7 +30,7 @@ std::string value_of(const store& s, std::string_view key) {
 }
 
 TEST(Store, RevisionsAreGlobalAndDeletesOfMissingKeysTakeNone) {
-  taskd::testing::temp_dir dir;
+  weir::testing::temp_dir dir;
   auto s = open_ok(dir.path());
   ASSERT_TRUE(s);
   EXPECT_EQ(s->revision(), 0u);
@@ -54,7 +54,7 @@ TEST(Store, RevisionsAreGlobalAndDeletesOfMissingKeysTakeNone) {
 }
 
 TEST(Store, ReopenRecoversValuesAndTheRevision) {
-  taskd::testing::temp_dir dir;
+  weir::testing::temp_dir dir;
   {
     auto s = open_ok(dir.path());
     ASSERT_TRUE(s);
@@ -75,7 +75,7 @@ TEST(Store, ReopenRecoversValuesAndTheRevision) {
 }
 
 TEST(Store, ListsByPrefixInKeyOrderWithLimit) {
-  taskd::testing::temp_dir dir;
+  weir::testing::temp_dir dir;
   auto s = open_ok(dir.path());
   ASSERT_TRUE(s);
   std::vector<write_op> b = {{kind::put, "job/2", "b"},
@@ -101,7 +101,7 @@ TEST(Store, ListsByPrefixInKeyOrderWithLimit) {
 }
 
 TEST(Store, BinaryKeysAndValuesRoundTrip) {
-  taskd::testing::temp_dir dir;
+  weir::testing::temp_dir dir;
   auto s = open_ok(dir.path());
   ASSERT_TRUE(s);
   const std::string key("k\0\xff", 3), value("\0\1\2\xfe", 4);

@@ -16,6 +16,7 @@
 #include <weir/core/time.hpp>
 #include <weir/http/client.hpp>
 #include <weir/sync/wait_group.hpp>
+#include <weir/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -32,19 +33,7 @@ namespace {
 using namespace integration;
 namespace http = weir::http;
 
-class data_dir {
- public:
-  data_dir() {
-    std::string t = "/tmp/taskd-it-XXXXXX";
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path = t;
-  }
-  ~data_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
+using data_dir = weir::testing::temp_dir;
 
 std::unique_ptr<service> start_taskd(const std::string& dir, std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {WEIR_TASKD, "--listen",    "127.0.0.1:0",
@@ -169,7 +158,7 @@ void check_row(const table_row& row, int status, const std::string& body, const 
 
 TEST(Taskd, BehaviourTableThroughCurl) {
   data_dir dir;
-  auto svc = start_taskd(dir.path);
+  auto svc = start_taskd(dir.path());
   for (const auto& row : behaviour_table()) {
     const bool has_body = row.method == "POST" || row.method == "PUT";
     auto e = curl(row.method, url(*svc, row.path), has_body ? &row.body : nullptr);
@@ -190,7 +179,7 @@ TEST(Taskd, BehaviourTableThroughCurl) {
 
 TEST(Taskd, BehaviourTableThroughWeirClient) {
   data_dir dir;
-  auto svc = start_taskd(dir.path);
+  auto svc = start_taskd(dir.path());
   with_client([&]() -> weir::task<> {
     http::client c;
     for (const auto& row : behaviour_table()) {
@@ -230,7 +219,7 @@ TEST(Taskd, TenThousandConcurrentRequestsEachAnsweredOnceWithUniqueIds) {
   setrlimit(RLIMIT_NOFILE, &r);
   ASSERT_GE(r.rlim_cur, 10'300u) << "this test needs 10,000 descriptors (ulimit -n)";
   data_dir dir;
-  auto svc = start_taskd(dir.path);
+  auto svc = start_taskd(dir.path());
   constexpr int n = 10'000;
   std::vector<int> status(n, 0);
   std::vector<std::string> ids(n), bodies(n);
@@ -281,7 +270,7 @@ TEST(Taskd, TenThousandConcurrentRequestsEachAnsweredOnceWithUniqueIds) {
 
 TEST(Taskd, SlowApplierTimesOutWith504AndLeavesNoNotifierEntry) {
   data_dir dir;
-  auto svc = start_taskd(dir.path, {"--test-apply-delay", "400ms", "--request-timeout", "150ms"});
+  auto svc = start_taskd(dir.path(), {"--test-apply-delay", "400ms", "--request-timeout", "150ms"});
   const std::string body = R"({"kind":"create","message":"slow"})";
   auto e = curl("POST", url(*svc, "/echo"), &body);
   EXPECT_EQ(e.status, 504);
@@ -296,8 +285,8 @@ TEST(Taskd, SlowApplierTimesOutWith504AndLeavesNoNotifierEntry) {
 
 TEST(Taskd, FullQueueAnswers503WithRetryAfter) {
   data_dir dir;
-  auto svc = start_taskd(dir.path, {"--shards", "1", "--queue-capacity", "1", "--queue-wait",
-                                    "50ms", "--test-apply-delay", "300ms"});
+  auto svc = start_taskd(dir.path(), {"--shards", "1", "--queue-capacity", "1", "--queue-wait",
+                                      "50ms", "--test-apply-delay", "300ms"});
   int ok = 0, full = 0, retry_after = 0;
   with_client([&]() -> weir::task<> {
     http::client c;
@@ -327,7 +316,7 @@ TEST(Taskd, FullQueueAnswers503WithRetryAfter) {
 TEST(Taskd, SigtermUnderWrkLoadResetsNoRequestAndExitsZero) {
   ASSERT_NE(shell("command -v wrk"), "");
   data_dir dir;
-  auto svc = start_taskd(dir.path);
+  auto svc = start_taskd(dir.path());
   const std::string lua = "/tmp/taskd-it-post-" + std::to_string(getpid()) + ".lua";
   std::ofstream(lua) << "wrk.method = \"POST\"\n"
                         "wrk.body = '{\"kind\":\"create\",\"message\":\"hello\"}'\n"
@@ -360,7 +349,7 @@ TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
   std::map<std::string, std::string> acked;
   std::uint64_t max_revision = 0;
   {
-    auto svc = start_taskd(dir.path);
+    auto svc = start_taskd(dir.path());
     const pid_t pid = svc->pid();
     std::thread killer([pid] {
       std::this_thread::sleep_for(1200ms);
@@ -397,7 +386,7 @@ TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
     EXPECT_EQ(svc->stop(SIGKILL), 128 + SIGKILL);
   }
   ASSERT_GT(acked.size(), 100u) << "the load did not get going";
-  auto svc = start_taskd(dir.path);
+  auto svc = start_taskd(dir.path());
   EXPECT_GE(metric(metrics(*svc), "taskd_revision"), static_cast<long long>(max_revision));
   std::size_t found = 0;
   with_client([&]() -> weir::task<> {
@@ -418,7 +407,7 @@ TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
 
 TEST(Taskd, BadInputsGetTheRight4xxAndTheServerLivesOn) {
   data_dir dir;
-  auto svc = start_taskd(dir.path, {"--request-timeout", "500ms", "--max-value-bytes", "1000"});
+  auto svc = start_taskd(dir.path(), {"--request-timeout", "500ms", "--max-value-bytes", "1000"});
   const std::string huge(2 << 20, 'x');
   EXPECT_EQ(curl("POST", url(*svc, "/echo"), &huge).status, 413);
   const std::string big_value(1001, 'v');

@@ -1,4 +1,8 @@
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents at scope end (tests).
+// weir::testing::temp_dir — a fresh directory under $TMPDIR (or /tmp), removed with its
+// contents at scope end.
+//
+//   weir::testing::temp_dir dir("taskd-store");     // /tmp/taskd-store-XXXXXX
+//   open_store(dir.path());
 #pragma once
 
 #include <cstdlib>
@@ -6,13 +10,15 @@
 #include <stdexcept>
 #include <string>
 
-namespace taskd::testing {
+#include <stdlib.h>  // mkdtemp
+
+namespace weir::testing {
 
 class temp_dir {
  public:
-  temp_dir() {
+  explicit temp_dir(const std::string& prefix = "weir-test") {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/taskd-test-XXXXXX";
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
@@ -28,4 +34,4 @@ class temp_dir {
   std::string path_;
 };
 
-}  // namespace taskd::testing
+}  // namespace weir::testing
