@@ -100,7 +100,7 @@ TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
     auto w = spawn(
         [](completion<int> d) -> task<std::error_code> {
           auto r = co_await d;
-          co_return r ? std::error_code{} : r.error();
+          co_return r.error().code();
         }(std::move(done)),
         "auth waiter");
     (void)co_await sleep_for(5ms);
@@ -198,6 +198,44 @@ TEST(Registry, StallIsReportedWhileStuckWithTheShardsBacktrace) {
   EXPECT_TRUE(named) << (st[0].backtrace.empty() ? "no backtrace" : st[0].backtrace[0].text());
   EXPECT_GE(rt.stats(0).runs, 1u);
   EXPECT_EQ(rt.snapshot().stalls, st.size());
+}
+
+// One table (shard_counters.hpp) feeds runtime::stats(), snapshots and /metrics: every counter
+// reaches all three, and the families /metrics always had keep their exact lines.
+TEST(Registry, EveryShardCounterReachesStatsSnapshotAndMetrics) {
+  runtime rt({.shards = 2});
+  rt.block_on([]() -> task<> { (void)co_await sleep_for(2ms); }());
+  const registry_snapshot snap = rt.snapshot();
+  const shard_counters after = rt.stats(0);
+  EXPECT_GE(snap.shards[0].counters.runs, 1u);
+  EXPECT_GE(snap.shards[0].counters.timers_fired, 1u);
+  metrics::prometheus_writer w;
+  write_runtime_metrics(rt.impl(), w);
+  const std::string text = w.take();
+  for (const shard_counter_info& c : shard_counter_table) {
+    EXPECT_GE(after.*c.value, snap.shards[0].counters.*c.value) << c.key;
+    const std::string name(c.family.name);
+    EXPECT_NE(text.find("# HELP " + name + " " + std::string(c.family.help) + "\n# TYPE " + name +
+                        " counter\n" + name + "{shard=\"0\"} "),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\n" + name + "{shard=\"1\"} "), std::string::npos) << text;
+    EXPECT_EQ(text.find("# TYPE " + name + " "), text.rfind("# TYPE " + name + " ")) << name;
+  }
+  for (const char* want : {
+           "# HELP weir_tasks Live tasks by state.\n# TYPE weir_tasks gauge\n"
+           "weir_tasks{shard=\"0\",state=\"running\"} ",
+           "# HELP weir_task_runs_total Task runs (polls).\n# TYPE weir_task_runs_total counter\n",
+           "# HELP weir_budget_yields_total Awaits that yielded because the run's budget was "
+           "spent.\n# TYPE weir_budget_yields_total counter\n",
+           "# HELP weir_reactor_waits_total Reactor waits (epoll_wait / io_uring_enter).\n",
+           "# HELP weir_lost_wakeups_total Waiting tasks whose last wake-up handle died.\n"
+           "# TYPE weir_lost_wakeups_total counter\nweir_lost_wakeups_total 0\n",
+           "# HELP weir_shard_stuck 1 while the shard's current run exceeds the stall threshold.\n"
+           "# TYPE weir_shard_stuck gauge\nweir_shard_stuck{shard=\"0\"} 0\n"
+           "weir_shard_stuck{shard=\"1\"} 0\n",
+       })
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n---\n" << text;
 }
 
 TEST(Registry, DumpSignalWritesEveryTaskAndTheProcessGoesOn) {

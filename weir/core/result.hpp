@@ -1,16 +1,25 @@
-// weir::result<T> — a value or a std::error_code, with std::expected's interface.
+// weir::result<T> — a value or a weir::error, with std::expected's interface.
 //
-// DESIGN.md D9: I/O and protocol operations report expected failures as values; exceptions
-// are for broken invariants. Our own type because clang with Debian's libstdc++ 12 has no
-// std::expected. Names and semantics follow std::expected<T, std::error_code>:
+// docs/architecture.md D9: I/O and protocol operations report expected failures as values;
+// exceptions are for broken invariants. Our own type because clang with Debian's libstdc++ 12
+// has no std::expected. Names and semantics follow std::expected<T, weir::error>; the error is
+// a code plus optional words naming the thing (error.hpp):
 //
 //   weir::result<int> parse(std::string_view s) {
-//     if (s.empty()) return weir::unexpected(weir::errc::closed);
+//     if (s.empty()) return weir::unexpected(weir::errc::invalid_input, "empty count");
 //     return 42;
 //   }
 //   auto r = parse(x);
-//   if (!r) log(r.error().message());
-//   int v = r.value();      // throws std::system_error(r.error()) when there is no value
+//   if (!r) log(r.error().message());   // "empty count: invalid input"
+//   int v = r.value();      // throws std::system_error(code, context) when there is no value
+//
+// Propagation, as absl's ASSIGN_OR_RETURN (a statement, not an expression: g++ 12 cannot
+// compile co_return inside a statement expression):
+//
+//   WEIR_TRY(check(x));                       // return the error, if any
+//   WEIR_TRY_ASSIGN(auto v, parse(x));        // v = the value, or return the error
+//   WEIR_CO_TRY(co_await s.write_all(b));     // the same in a coroutine (co_return)
+//   WEIR_CO_TRY_ASSIGN(auto conn, co_await connect(addr));
 //
 // result<void> holds only the error. Thread safety: as for any value type.
 #pragma once
@@ -19,6 +28,7 @@
 
 #include <concepts>
 #include <memory>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -28,15 +38,26 @@ namespace weir {
 // The error side of a result, as std::unexpected.
 class unexpected {
  public:
-  explicit unexpected(std::error_code ec) noexcept : ec_(ec) {}
-  explicit unexpected(errc e) noexcept : ec_(make_error_code(e)) {}
-  const std::error_code& error() const noexcept { return ec_; }
+  explicit unexpected(weir::error e) noexcept : e_(std::move(e)) {}
+  template <class E>
+  requires std::is_error_code_enum_v<E>
+  explicit unexpected(E e) noexcept : e_(e) {}
+  // With the words naming the thing ("connect 127.0.0.1:9", "taskd.toml:3:19").
+  template <class E>
+  requires(std::is_error_code_enum_v<E> || std::same_as<E, std::error_code>)
+  unexpected(E e, std::string_view context) : e_(e, context) {}
+  const weir::error& error() const& noexcept { return e_; }
+  weir::error&& error() && noexcept { return std::move(e_); }
 
  private:
-  std::error_code ec_;
+  weir::error e_;
 };
 
-[[noreturn]] void throw_error(std::error_code ec);
+[[noreturn]] void throw_error(const error& e);
+
+namespace detail {
+inline const error no_error{};
+}
 
 template <class T>
 class [[nodiscard]] result {
@@ -57,19 +78,19 @@ class [[nodiscard]] result {
   explicit result(std::in_place_t, A&&... a) : has_(true) {
     new (&value_) T(std::forward<A>(a)...);
   }
-  result(unexpected u) noexcept : has_(false) { new (&error_) std::error_code(u.error()); }
+  result(unexpected u) noexcept : has_(false) { new (&error_) weir::error(std::move(u).error()); }
 
   result(const result& o) requires std::copy_constructible<T> : has_(o.has_) {
     if (has_)
       new (&value_) T(o.value_);
     else
-      new (&error_) std::error_code(o.error_);
+      new (&error_) weir::error(o.error_);
   }
   result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : has_(o.has_) {
     if (has_)
       new (&value_) T(std::move(o.value_));
     else
-      new (&error_) std::error_code(o.error_);
+      new (&error_) weir::error(std::move(o.error_));
   }
   result& operator=(const result& o) requires std::copy_constructible<T> {
     if (this != &o) {
@@ -78,7 +99,7 @@ class [[nodiscard]] result {
       if (has_)
         new (&value_) T(o.value_);
       else
-        new (&error_) std::error_code(o.error_);
+        new (&error_) weir::error(o.error_);
     }
     return *this;
   }
@@ -89,7 +110,7 @@ class [[nodiscard]] result {
       if (has_)
         new (&value_) T(std::move(o.value_));
       else
-        new (&error_) std::error_code(o.error_);
+        new (&error_) weir::error(std::move(o.error_));
     }
     return *this;
   }
@@ -116,8 +137,9 @@ class [[nodiscard]] result {
   T* operator->() noexcept { return std::addressof(value_); }
   const T* operator->() const noexcept { return std::addressof(value_); }
 
-  // The error; only meaningful when !has_value(). Returns a default (success) code otherwise.
-  std::error_code error() const noexcept { return has_ ? std::error_code() : error_; }
+  // The error; only meaningful when !has_value(). Returns an empty (success) error otherwise.
+  const weir::error& error() const& noexcept { return has_ ? detail::no_error : error_; }
+  weir::error error() && noexcept { return has_ ? weir::error() : std::move(error_); }
 
   template <class U>
   T value_or(U&& fallback) const& {
@@ -130,12 +152,15 @@ class [[nodiscard]] result {
 
  private:
   void destroy() noexcept {
-    if (has_) value_.~T();
+    if (has_)
+      value_.~T();
+    else
+      error_.~error();
   }
 
   union {
     T value_;
-    std::error_code error_;
+    weir::error error_;
   };
   bool has_;
 };
@@ -145,7 +170,7 @@ class [[nodiscard]] result<void> {
  public:
   using value_type = void;
   result() noexcept = default;
-  result(unexpected u) noexcept : error_(u.error()) {}
+  result(unexpected u) noexcept : error_(std::move(u).error()) {}
 
   bool has_value() const noexcept { return !error_; }
   explicit operator bool() const noexcept { return !error_; }
@@ -153,10 +178,38 @@ class [[nodiscard]] result<void> {
     if (error_) throw_error(error_);
   }
   void operator*() const noexcept {}
-  std::error_code error() const noexcept { return error_; }
+  const weir::error& error() const& noexcept { return error_; }
+  weir::error error() && noexcept { return std::move(error_); }
 
  private:
-  std::error_code error_;
+  weir::error error_;
 };
 
 }  // namespace weir
+
+#define WEIR_TRY_CONCAT_(a, b) a##b
+#define WEIR_TRY_NAME_(line) WEIR_TRY_CONCAT_(weir_try_, line)
+
+// Evaluates a result; returns (co_returns) its error when it holds one.
+#define WEIR_TRY(...)                                                       \
+  if (auto&& weir_try_r_ = (__VA_ARGS__); !weir_try_r_)                     \
+    return ::weir::unexpected(std::move(weir_try_r_).error());              \
+  else                                                                      \
+    (void)0
+#define WEIR_CO_TRY(...)                                                    \
+  if (auto&& weir_try_r_ = (__VA_ARGS__); !weir_try_r_)                     \
+    co_return ::weir::unexpected(std::move(weir_try_r_).error());           \
+  else                                                                      \
+    (void)0
+
+// `lhs = the value`, or returns (co_returns) the error. lhs may declare: `auto v`, `auto [a, b]`.
+#define WEIR_TRY_ASSIGN(lhs, ...)                                               \
+  auto WEIR_TRY_NAME_(__LINE__) = (__VA_ARGS__);                                \
+  if (!WEIR_TRY_NAME_(__LINE__))                                                \
+    return ::weir::unexpected(std::move(WEIR_TRY_NAME_(__LINE__)).error());     \
+  lhs = std::move(*WEIR_TRY_NAME_(__LINE__))
+#define WEIR_CO_TRY_ASSIGN(lhs, ...)                                            \
+  auto WEIR_TRY_NAME_(__LINE__) = (__VA_ARGS__);                                \
+  if (!WEIR_TRY_NAME_(__LINE__))                                                \
+    co_return ::weir::unexpected(std::move(WEIR_TRY_NAME_(__LINE__)).error());  \
+  lhs = std::move(*WEIR_TRY_NAME_(__LINE__))

@@ -17,114 +17,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <new>
-#include <unordered_map>
 
 namespace weir::tls {
-
-// --- errors -------------------------------------------------------------------------------
-//
-// An error_code's value is `kind | id << 8`: the kind (tls::errc) in the low byte and, above
-// it, the 1-based index of its message in a process-wide table (0: the kind's generic text).
-// The table only grows, keeps each distinct message once, and stops at kMaxDetails entries, so
-// peers cannot make it grow without bound (messages can quote a peer's certificate names).
-
-namespace {
-
-constexpr int kKindBits = 8;
-constexpr std::size_t kMaxDetails = 4096;
-
-struct detail_table {
-  std::mutex m;
-  std::vector<std::string> text;
-  std::unordered_map<std::string, int> ids;
-};
-
-detail_table& details() {
-  static auto* t = new detail_table;  // never destroyed: codes may be printed at exit
-  return *t;
-}
-
-const char* generic_message(errc e) noexcept {
-  switch (e) {
-    case errc::file_error: return "TLS: a certificate, key or CA file could not be read";
-    case errc::bad_pem: return "TLS: not a valid PEM certificate or private key";
-    case errc::key_mismatch: return "TLS: the private key does not match the certificate";
-    case errc::invalid_options: return "TLS: invalid options";
-    case errc::handshake_failed: return "TLS handshake failed";
-    case errc::closed_during_handshake:
-      return "TLS handshake failed: the peer closed the connection";
-    case errc::protocol_version:
-      return "TLS handshake failed: no TLS version in common (the peer is older than TLS 1.2?)";
-    case errc::no_shared_cipher: return "TLS handshake failed: no cipher suite in common";
-    case errc::no_application_protocol:
-      return "TLS handshake failed: no application protocol (ALPN) in common";
-    case errc::not_tls: return "the peer does not speak TLS";
-    case errc::certificate_expired: return "the peer's certificate has expired";
-    case errc::certificate_not_yet_valid: return "the peer's certificate is not valid yet";
-    case errc::untrusted_certificate:
-      return "the peer's certificate is self-signed or signed by an unknown CA";
-    case errc::hostname_mismatch: return "the peer's certificate is for another host name";
-    case errc::certificate_invalid: return "the peer's certificate failed verification";
-    case errc::certificate_required: return "the peer sent no certificate, and one is required";
-    case errc::certificate_rejected: return "the peer rejected our certificate";
-    case errc::truncated:
-      return "the peer closed the connection without a TLS close_notify: the data may be "
-             "truncated";
-    case errc::protocol_error: return "TLS protocol error";
-    case errc::write_interrupted:
-      return "an earlier write on this TLS stream was interrupted midway: it can no longer be "
-             "written";
-  }
-  return "TLS error";
-}
-
-class tls_category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "weir.tls"; }
-  std::string message(int ev) const override {
-    if (const int id = ev >> kKindBits; id > 0) {
-      detail_table& t = details();
-      std::lock_guard lock(t.m);
-      if (static_cast<std::size_t>(id) <= t.text.size()) return t.text[id - 1];
-    }
-    return generic_message(static_cast<errc>(ev & ((1 << kKindBits) - 1)));
-  }
-  std::error_condition default_error_condition(int ev) const noexcept override {
-    return {ev & ((1 << kKindBits) - 1), *this};
-  }
-};
-
-}  // namespace
-
-const std::error_category& category() noexcept {
-  static const tls_category c;
-  return c;
-}
-
-std::error_condition make_error_condition(errc e) noexcept {
-  return {static_cast<int>(e), category()};
-}
-
-std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
-
-std::error_code make_error_code(errc e, std::string_view detail) {
-  detail_table& t = details();
-  int id = 0;
-  {
-    std::lock_guard lock(t.m);
-    std::string key(detail);
-    if (auto it = t.ids.find(key); it != t.ids.end()) {
-      id = it->second;
-    } else if (t.text.size() < kMaxDetails) {
-      t.text.push_back(key);
-      id = static_cast<int>(t.text.size());
-      t.ids.emplace(std::move(key), id);
-    }
-  }
-  return {static_cast<int>(e) | id << kKindBits, category()};
-}
 
 // --- OpenSSL helpers ----------------------------------------------------------------------
 
@@ -229,7 +124,7 @@ result<std::string> read_file(const std::string& what, const std::string& path) 
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return unexpected(
-        make_error_code(errc::file_error, what + " " + path + ": " + errno_words(errno)));
+        weir::error(errc::file_error, what + " " + path + ": " + errno_words(errno)));
   struct stat st {};
   std::string data;
   int err = 0;
@@ -239,7 +134,7 @@ result<std::string> read_file(const std::string& what, const std::string& path) 
     err = EISDIR;
   } else if (st.st_size > (1 << 20)) {
     ::close(fd);
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::bad_pem, what + " " + path + ": too large (over 1 MiB) to be a PEM file"));
   } else {
     char buf[8192];
@@ -254,7 +149,7 @@ result<std::string> read_file(const std::string& what, const std::string& path) 
   ::close(fd);
   if (err)
     return unexpected(
-        make_error_code(errc::file_error, what + " " + path + ": " + errno_words(err)));
+        weir::error(errc::file_error, what + " " + path + ": " + errno_words(err)));
   return data;
 }
 
@@ -263,7 +158,7 @@ bool contains(std::string_view hay, std::string_view needle) {
 }
 
 // Why `pem` is not the certificate (or key) it should be, in words.
-std::error_code pem_error(const std::string& what, const std::string& path, const std::string& pem,
+weir::error pem_error(const std::string& what, const std::string& path, const std::string& pem,
                           bool want_key) {
   ERR_clear_error();
   const bool has_cert = contains(pem, "-----BEGIN CERTIFICATE-----") ||
@@ -303,7 +198,7 @@ std::error_code pem_error(const std::string& what, const std::string& path, cons
     else
       why = "not a PEM private key (no -----BEGIN PRIVATE KEY----- block)";
   }
-  return make_error_code(errc::bad_pem, what + " " + path + ": " + why);
+  return weir::error(errc::bad_pem, what + " " + path + ": " + why);
 }
 
 // Every certificate of a PEM file, in order; at least one.
@@ -324,7 +219,7 @@ result<std::vector<x509_ptr>> parse_certs(const std::string& what, const std::st
   ERR_clear_error();
   if (out.empty()) return unexpected(pem_error(what, path, pem, false));
   if (!clean_end)
-    return unexpected(make_error_code(errc::bad_pem, what + " " + path + ": certificate #" +
+    return unexpected(weir::error(errc::bad_pem, what + " " + path + ": certificate #" +
                                                          std::to_string(out.size() + 1) +
                                                          " in the file is corrupt"));
   return out;
@@ -384,7 +279,7 @@ result<std::string> alpn_wire(const std::vector<std::string>& protos, const char
   for (const std::string& p : protos) {
     if (p.empty() || p.size() > 255)
       return unexpected(
-          make_error_code(errc::invalid_options, std::string(option) + ": \"" + sanitized(p) +
+          weir::error(errc::invalid_options, std::string(option) + ": \"" + sanitized(p) +
                                                      "\" is not a protocol name (1 to 255 bytes)"));
     wire += static_cast<char>(p.size());
     wire += p;
@@ -422,7 +317,7 @@ result<std::shared_ptr<detail::context_state>> base_context(bool server, version
   ERR_clear_error();
   st->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (!st->ctx)
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::invalid_options, "TLS: cannot create an OpenSSL context: " + openssl_reason()));
   SSL_CTX* c = st->ctx;
   const bool ok =
@@ -431,7 +326,7 @@ result<std::shared_ptr<detail::context_state>> base_context(bool server, version
       SSL_CTX_set_cipher_list(c, kTls12Ciphers) && SSL_CTX_set_ciphersuites(c, kTls13Suites) &&
       SSL_CTX_set1_groups_list(c, kGroups);
   if (!ok)
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::invalid_options, "TLS: OpenSSL refuses weir's cipher policy: " + openssl_reason()));
   SSL_CTX_set_security_level(c, 2);
   // No compression (CRIME); no renegotiation either way (TLS 1.2 and older: it is how a
@@ -460,25 +355,25 @@ result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string
   X509* leaf = chain->front().get();
   if (X509_check_private_key(leaf, key->get()) != 1) {
     ERR_clear_error();
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::key_mismatch, "private key " + key_file + " does not match the certificate " +
                                 cert_file + " (" + side + "_options.key_file must be the key of " +
                                 side + "_options.cert_file)"));
   }
   if (SSL_CTX_use_certificate(c, leaf) != 1)
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::certificate_invalid,
         cert_what + " " + cert_file + ": refused by OpenSSL at security level 2 (" +
             openssl_reason() +
             "): RSA keys need 2048 bits or more, EC keys 224, and no SHA-1 signatures"));
   for (std::size_t i = 1; i < chain->size(); ++i)
     if (SSL_CTX_add1_chain_cert(c, (*chain)[i].get()) != 1)
-      return unexpected(make_error_code(errc::certificate_invalid,
+      return unexpected(weir::error(errc::certificate_invalid,
                                         cert_what + " " + cert_file + ": chain certificate #" +
                                             std::to_string(i + 1) + " refused by OpenSSL (" +
                                             openssl_reason() + ")"));
   if (SSL_CTX_use_PrivateKey(c, key->get()) != 1)
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::bad_pem,
         key_what + " " + key_file + ": refused by OpenSSL (" + openssl_reason() + ")"));
   return {};
@@ -504,12 +399,12 @@ result<STACK_OF(X509_NAME) *> use_cas(SSL_CTX* c, const std::string& what,
 
 result<context> context::server(const server_options& o) {
   if (o.cert_file.empty() || o.key_file.empty())
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::invalid_options,
         "tls::context::server: server_options.cert_file and key_file are required (the server's "
         "certificate chain and its private key, PEM)"));
   if (o.require_client_cert && o.client_ca_file.empty())
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::invalid_options,
         "tls::context::server: server_options.require_client_cert needs client_ca_file (the CA "
         "that signs the client certificates)"));
@@ -544,7 +439,7 @@ result<context> context::server(const server_options& o) {
 
 result<context> context::client(const client_options& o) {
   if (o.cert_file.empty() != o.key_file.empty())
-    return unexpected(make_error_code(
+    return unexpected(weir::error(
         errc::invalid_options,
         "tls::context::client: client_options.cert_file and key_file go together (the client "
         "certificate and its private key)"));
@@ -557,7 +452,7 @@ result<context> context::client(const client_options& o) {
 
   if (o.ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(c) != 1)
-      return unexpected(make_error_code(
+      return unexpected(weir::error(
           errc::file_error, "tls::context::client: cannot load the system's trust store (" +
                                 openssl_reason() + "): name a CA file in client_options.ca_file"));
   } else {
@@ -578,7 +473,7 @@ result<context> context::client(const client_options& o) {
       SSL_CTX_set_alpn_protos(c, reinterpret_cast<const unsigned char*>(s.alpn_wire.data()),
                               static_cast<unsigned>(s.alpn_wire.size())) != 0)  // 0: success
     return unexpected(
-        make_error_code(errc::invalid_options,
+        weir::error(errc::invalid_options,
                         "client_options.alpn: refused by OpenSSL (" + openssl_reason() + ")"));
   return context(std::move(*st));
 }
@@ -606,10 +501,6 @@ constexpr std::size_t kMaxWrite = 4 * kRecord;  // plaintext encrypted by one wr
 constexpr std::size_t kInBuf = 17 * 1024;       // a full record and its overhead
 constexpr std::size_t kOutBuf = 17 * 1024;
 
-bool is_cancellation(const std::error_code& ec) noexcept {
-  return ec == weir::errc::cancelled || ec == weir::errc::timed_out;
-}
-
 std::error_code bad_fd() noexcept { return std::make_error_code(std::errc::bad_file_descriptor); }
 }  // namespace
 
@@ -632,7 +523,7 @@ struct stream::session {
   bool fatal = false;  // OpenSSL reported a fatal error: no SSL_shutdown
   bool write_broken = false;
   bool shutdown_sent = false;
-  std::error_code read_error;  // sticky: what every later read returns
+  weir::error read_error;  // sticky: what every later read returns
 
   // The first certificate verification failure (verify_callback).
   int verify_error = 0;
@@ -652,8 +543,8 @@ struct stream::session {
   task<result<void>> flush();
   task<result<void>> flush_if_idle();
   result<std::size_t> encrypt(std::span<const iovec> bufs);
-  std::error_code failure(int ssl_error, bool in_handshake);
-  std::error_code verify_failure();
+  weir::error failure(int ssl_error, bool in_handshake);
+  weir::error verify_failure();
 };
 
 namespace {
@@ -709,15 +600,15 @@ task<result<void>> stream::session::handshake() {
     if (r == 1) co_return co_await flush();  // our last flight (and a server's tickets)
     const int e = SSL_get_error(ssl, r);
     if (e != SSL_ERROR_WANT_READ) {
-      const std::error_code ec = failure(e, true);
+      weir::error err = failure(e, true);
       (void)co_await flush();  // the alert, so the peer learns why (best effort)
-      co_return unexpected(ec);
+      co_return unexpected(std::move(err));
     }
     if (auto f = co_await flush(); !f) co_return f;
     auto n = co_await t->read_some({in.get(), kInBuf});
     if (!n) co_return unexpected(n.error());
     if (*n == 0)
-      co_return unexpected(make_error_code(
+      co_return unexpected(weir::error(
           errc::closed_during_handshake,
           server ? "TLS handshake failed: the client closed the connection before finishing it"
                  : "TLS handshake failed: the server closed the connection before finishing it "
@@ -726,7 +617,7 @@ task<result<void>> stream::session::handshake() {
   }
 }
 
-std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
+weir::error stream::session::failure(int ssl_error, bool in_handshake) {
   fatal = true;
   const unsigned long e = ERR_peek_error();
   const std::string reason = e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "";
@@ -742,33 +633,33 @@ std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
     case SSL_R_VERSION_TOO_LOW:
     case SSL_R_NO_PROTOCOLS_AVAILABLE:
     case SSL_R_WRONG_SSL_VERSION:
-      return make_error_code(errc::protocol_version,
+      return weir::error(errc::protocol_version,
                              "TLS handshake failed: no TLS version in common with the " + peer_s +
                                  ", which offers only versions older than " +
                                  ctx->min_version_name + " (the oldest this side allows; " +
                                  reason + ")");
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
     case SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK:
-      return make_error_code(errc::protocol_version, "TLS handshake failed: the " + peer_s +
+      return weir::error(errc::protocol_version, "TLS handshake failed: the " + peer_s +
                                                          " refused our TLS versions (" + reason +
                                                          "): it supports none of " +
                                                          ctx->min_version_name + " and newer");
     case SSL_R_NO_SHARED_CIPHER:
     case SSL_R_NO_CIPHERS_AVAILABLE:
-      return make_error_code(
+      return weir::error(
           errc::no_shared_cipher,
           "TLS handshake failed: no cipher suite in common with the " + peer_s +
               " (weir allows the TLS 1.3 suites, and for TLS 1.2 only ECDHE with AES-GCM or "
               "ChaCha20-Poly1305)");
     case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
-      return make_error_code(
+      return weir::error(
           errc::handshake_failed,
           "TLS handshake failed: the " + peer_s +
               " aborted it (alert handshake failure): usually no cipher suite or signature "
               "algorithm in common");
     case SSL_R_NO_APPLICATION_PROTOCOL:
     case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
-      return make_error_code(
+      return weir::error(
           errc::no_application_protocol,
           server ? "TLS handshake failed: the client offers no application protocol (ALPN) this "
                    "server accepts (" +
@@ -777,11 +668,11 @@ std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
                    "(ALPN) we offer (" +
                        joined(ctx->alpn) + ")");
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-      return make_error_code(errc::certificate_required,
+      return weir::error(errc::certificate_required,
                              "TLS handshake failed: the client sent no certificate, and this "
                              "server requires one (server_options.require_client_cert)");
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-      return make_error_code(errc::certificate_required,
+      return weir::error(errc::certificate_required,
                              "the server requires a client certificate, and we sent none: set "
                              "client_options.cert_file and key_file");
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
@@ -791,7 +682,7 @@ std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
     case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-      return make_error_code(
+      return weir::error(
           errc::certificate_rejected,
           server
               ? "TLS handshake failed: the client rejected this server's certificate (" + reason +
@@ -802,14 +693,14 @@ std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
                     "and that it is valid");
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
-      return make_error_code(errc::not_tls,
+      return weir::error(errc::not_tls,
                              "TLS handshake failed: the client sent a plain HTTP request to this "
                              "TLS port (use https://)");
     case SSL_R_WRONG_VERSION_NUMBER:
     case SSL_R_PACKET_LENGTH_TOO_LONG:
     case SSL_R_UNKNOWN_PROTOCOL:
       if (in_handshake)
-        return make_error_code(errc::not_tls, "TLS handshake failed: the " + peer_s +
+        return weir::error(errc::not_tls, "TLS handshake failed: the " + peer_s +
                                                   " does not speak TLS (what it sent is not a "
                                                   "TLS record: " +
                                                   reason + ")");
@@ -817,12 +708,12 @@ std::error_code stream::session::failure(int ssl_error, bool in_handshake) {
     default: break;
   }
   if (in_handshake)
-    return make_error_code(errc::handshake_failed,
+    return weir::error(errc::handshake_failed,
                            "TLS handshake with the " + peer_s + " failed: " + reason);
-  return make_error_code(errc::protocol_error, "TLS protocol error: " + reason);
+  return weir::error(errc::protocol_error, "TLS protocol error: " + reason);
 }
 
-std::error_code stream::session::verify_failure() {
+weir::error stream::session::verify_failure() {
   const long v = verify_error ? verify_error : SSL_get_verify_result(ssl);
   X509* cert = verify_cert.get();
   if (!cert)
@@ -842,50 +733,50 @@ std::error_code stream::session::verify_failure() {
           : "add its CA to client_options.ca_file (" + ctx->ca_file + ")";
   switch (v) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return make_error_code(errc::certificate_expired,
+      return weir::error(errc::certificate_expired,
                              "TLS handshake failed: " + what + " expired on " +
                                  time_text(cert ? X509_get0_notAfter(cert) : nullptr) +
                                  ": renew it (or check this machine's clock)");
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return make_error_code(errc::certificate_not_yet_valid,
+      return weir::error(errc::certificate_not_yet_valid,
                              "TLS handshake failed: " + what + " is not valid before " +
                                  time_text(cert ? X509_get0_notBefore(cert) : nullptr) +
                                  ": check the clocks of both machines");
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-      return make_error_code(errc::untrusted_certificate,
+      return weir::error(errc::untrusted_certificate,
                              "TLS handshake failed: " + what +
                                  " is self-signed, and not trusted: have it signed by a trusted "
                                  "CA, or " +
                                  trust_hint);
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return make_error_code(errc::untrusted_certificate, "TLS handshake failed: " + whose +
+      return weir::error(errc::untrusted_certificate, "TLS handshake failed: " + whose +
                                                               " chains to the root \"" + subject +
                                                               "\", an unknown CA: " + trust_hint);
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_UNTRUSTED:
-      return make_error_code(errc::untrusted_certificate, "TLS handshake failed: " + what +
+      return weir::error(errc::untrusted_certificate, "TLS handshake failed: " + what +
                                                               " is signed by an unknown CA (\"" +
                                                               issuer + "\"): " + trust_hint);
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return make_error_code(errc::hostname_mismatch,
+      return weir::error(errc::hostname_mismatch,
                              "TLS handshake failed: " + whose + " is not valid for the " +
                                  (v == X509_V_ERR_IP_ADDRESS_MISMATCH ? "address" : "host name") +
                                  " \"" + sanitized(host) + "\" (it is for " +
                                  (cert ? cert_names(cert) : "other names") +
                                  "): connect with a name it holds, or fix the certificate");
     case X509_V_ERR_INVALID_PURPOSE:
-      return make_error_code(errc::certificate_invalid,
+      return weir::error(errc::certificate_invalid,
                              "TLS handshake failed: " + what + " is not meant for TLS " +
                                  (server ? "client" : "server") +
                                  " authentication (see its extended key usage)");
     case X509_V_ERR_CERT_REVOKED:
-      return make_error_code(errc::certificate_invalid,
+      return weir::error(errc::certificate_invalid,
                              "TLS handshake failed: " + what + " has been revoked");
     default:
-      return make_error_code(errc::certificate_invalid,
+      return weir::error(errc::certificate_invalid,
                              "TLS handshake failed: " + what +
                                  " failed verification: " + X509_verify_cert_error_string(v));
   }
@@ -893,7 +784,7 @@ std::error_code stream::session::verify_failure() {
 
 result<std::size_t> stream::session::encrypt(std::span<const iovec> bufs) {
   std::size_t total = 0, staged = 0;
-  auto seal = [this](const void* p, std::size_t n) -> std::error_code {
+  auto seal = [this](const void* p, std::size_t n) -> weir::error {
     ERR_clear_error();
     std::size_t written = 0;
     const int r = SSL_write_ex(ssl, p, n, &written);
@@ -959,13 +850,13 @@ task<result<stream>> stream::start(context ctx, io::byte_stream* borrowed,
                                    std::string server_name) {
   const char* fn = server ? "tls::stream::accept" : "tls::stream::connect";
   if (!ctx || ctx.is_server() != server)
-    co_return unexpected(make_error_code(
+    co_return unexpected(weir::error(
         errc::invalid_options, std::string(fn) + " needs a " + (server ? "server" : "client") +
                                    " context (tls::context::" + (server ? "server" : "client") +
                                    ")"));
   if (!borrowed && !owned)
     co_return unexpected(
-        make_error_code(errc::invalid_options, std::string(fn) + ": no transport"));
+        weir::error(errc::invalid_options, std::string(fn) + ": no transport"));
   auto s = std::make_unique<session>();
   s->ctx = ctx.state();
   s->owned = std::move(owned);
@@ -993,20 +884,20 @@ task<result<stream>> stream::start(context ctx, io::byte_stream* borrowed,
                        ::inet_pton(AF_INET6, server_name.c_str(), ip) == 1;
     if (server_name.empty()) {
       if (s->ctx->verify)
-        co_return unexpected(make_error_code(
+        co_return unexpected(weir::error(
             errc::invalid_options,
             "tls::stream::connect: no server name to check the certificate against: pass the "
             "host name (or set client_options.verify = false)"));
     } else if (is_ip) {  // no SNI for addresses (RFC 6066 section 3); match an IP SAN
       if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), server_name.c_str()) != 1)
-        co_return unexpected(make_error_code(
+        co_return unexpected(weir::error(
             errc::invalid_options, "tls::stream::connect: bad address \"" + sanitized(server_name) +
                                        "\": " + openssl_reason()));
     } else {
       SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       if (SSL_set_tlsext_host_name(s->ssl, server_name.c_str()) != 1 ||
           SSL_set1_host(s->ssl, server_name.c_str()) != 1)
-        co_return unexpected(make_error_code(
+        co_return unexpected(weir::error(
             errc::invalid_options, "tls::stream::connect: \"" + sanitized(server_name) +
                                        "\" is not a usable host name: " + openssl_reason()));
     }
@@ -1033,12 +924,12 @@ task<result<std::size_t>> stream::read_some(std::span<std::byte> buf) {
       co_return unexpected(s.read_error);
     }
     // Records the read produced go out before we wait for the peer (it may wait for them).
-    if (auto f = co_await s.flush_if_idle(); !f && is_cancellation(f.error()))
+    if (auto f = co_await s.flush_if_idle(); !f && f.error() == condition::cancellation)
       co_return unexpected(f.error());
     auto m = co_await s.t->read_some({s.in.get(), kInBuf});
     if (!m) co_return unexpected(m.error());  // nothing consumed: the next read goes on
     if (*m == 0) {
-      s.read_error = make_error_code(
+      s.read_error = weir::error(
           errc::truncated, std::string("the ") + s.peer() +
                                " closed the connection without a TLS close_notify: what was "
                                "read may be truncated");
@@ -1077,7 +968,7 @@ task<result<void>> stream::shutdown_write() {
   if (!guard) co_return unexpected(guard.error());
   if (s.shutdown_sent) co_return result<void>{};
   s.shutdown_sent = true;
-  std::error_code err;
+  weir::error err;
   if (s.write_broken) {
     err = make_error_code(errc::write_interrupted);
   } else if (!s.fatal) {

@@ -39,13 +39,11 @@
 //
 // Errors (tls::category()): each failure has a kind, a tls::errc, to compare with:
 //   if (r.error() == tls::errc::hostname_mismatch) ...
-// and a message a person can act on, naming the file, the expected host name, the option to
-// change ("the server's certificate is not valid for the host name \"localhost\" (it is for
-// wrong.example)"). The message travels inside the std::error_code: the code's value holds
-// the kind and the index of its message in a process-wide table of distinct messages (bounded:
-// past 4096 distinct messages, new ones fall back to their kind's generic text). So compare
-// with tls::errc (an error condition), never with raw values. Transport errors (ECONNRESET)
-// and cancellation (weir::errc::cancelled, timed_out) come back unchanged.
+// and a context a person can act on (weir::error), naming the file, the expected host name,
+// the option to change: r.error().message() reads "TLS handshake failed: the server's
+// certificate is not valid for the host name \"localhost\" (it is for wrong.example): host
+// name mismatch" (the context, then the kind). Transport errors (ECONNRESET) and cancellation
+// (weir::condition::cancellation) come back unchanged.
 //
 // Thread safety: a context may be used from any thread. A stream belongs to the shard that
 // made it; one reader task and one writer task may use it concurrently (as any byte_stream).
@@ -96,11 +94,8 @@ enum class errc {
 
 const std::error_category& category() noexcept;
 
-// The kind `e` as a condition (what `ec == e` compares with).
-std::error_condition make_error_condition(errc e) noexcept;
-// An error of kind `e` with its generic message, or with `detail` as its message.
-std::error_code make_error_code(errc e) noexcept;
-std::error_code make_error_code(errc e, std::string_view detail);
+// An error of kind `e` (its message: the kind in words); the context goes in weir::error.
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
 
 // --- context ------------------------------------------------------------------------------
 
@@ -219,4 +214,4 @@ class stream final : public io::byte_stream {
 }  // namespace weir::tls
 
 template <>
-struct std::is_error_condition_enum<weir::tls::errc> : std::true_type {};
+struct std::is_error_code_enum<weir::tls::errc> : std::true_type {};

@@ -217,11 +217,11 @@ tls::context make_client(tls::client_options o = {}) {
 // --- peers --------------------------------------------------------------------------------
 
 struct report {
-  std::error_code handshake;  // of accept/connect (or of the TCP accept/connect before it)
+  weir::error handshake;  // of accept/connect (or of the TCP accept/connect before it)
   std::string alpn, version, cipher, subject, sni;
   std::string received;
-  std::error_code read_end;  // what ended reading; none: close_notify
-  std::error_code write_err;
+  weir::error read_end;  // what ended reading; none: close_notify
+  weir::error write_err;
 };
 
 void describe(report& r, const tls::stream& s) {
@@ -244,21 +244,21 @@ task<result<void>> write_all(io::byte_stream& s, std::string data) {
 }
 
 // Reads until close_notify (returns no error) or an error (returns it).
-task<std::error_code> read_all(io::byte_stream* s, std::string* out) {
+task<weir::error> read_all(io::byte_stream* s, std::string* out) {
   std::vector<std::byte> buf(16384);
   for (;;) {
     auto n = co_await with_timeout(20s, s->read_some(buf));
     if (!n) co_return n.error();
-    if (*n == 0) co_return std::error_code();
+    if (*n == 0) co_return weir::error();
     out->append(reinterpret_cast<const char*>(buf.data()), *n);
   }
 }
 
-task<std::error_code> send_and_close(io::byte_stream* s, std::string data) {
+task<weir::error> send_and_close(io::byte_stream* s, std::string data) {
   if (!data.empty())
     if (auto w = co_await write_all(*s, std::move(data)); !w) co_return w.error();
   auto r = co_await s->shutdown_write();
-  co_return r ? std::error_code() : r.error();
+  co_return r.error();
 }
 
 enum class mode {
@@ -590,7 +590,7 @@ TEST_P(TlsNet, VerificationCanBeTurnedOff) {
   EXPECT_EQ(r.client.received, "trusting");
 }
 
-task<std::pair<std::error_code, std::chrono::milliseconds>> connect_to_silent_server(
+task<std::pair<weir::error, std::chrono::milliseconds>> connect_to_silent_server(
     tls::context ctx) {
   auto l = net::listener::bind(net::address::loopback_v4(0));
   if (!l) throw std::system_error(l.error());
@@ -600,10 +600,10 @@ task<std::pair<std::error_code, std::chrono::milliseconds>> connect_to_silent_se
   const auto t0 = now();
   auto s = co_await with_timeout(300ms, tls::stream::connect(ctx, *c, "localhost"));
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now() - t0);
-  co_return std::pair{s ? std::error_code() : s.error(), took};
+  co_return std::pair{s.error(), took};
 }
 
-task<std::pair<std::error_code, std::chrono::milliseconds>> accept_from_silent_client(
+task<std::pair<weir::error, std::chrono::milliseconds>> accept_from_silent_client(
     tls::context ctx) {
   auto l = net::listener::bind(net::address::loopback_v4(0));
   if (!l) throw std::system_error(l.error());
@@ -614,7 +614,7 @@ task<std::pair<std::error_code, std::chrono::milliseconds>> accept_from_silent_c
   const auto t0 = now();
   auto s = co_await with_timeout(300ms, tls::stream::accept(ctx, *a));
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now() - t0);
-  co_return std::pair{s ? std::error_code() : s.error(), took};
+  co_return std::pair{s.error(), took};
 }
 
 TEST_P(TlsNet, HandshakeDeadlineAgainstSilentPeer) {
@@ -663,7 +663,7 @@ TEST_P(TlsNet, PeerClosingWithoutCloseNotifyIsTruncation) {
   EXPECT_NE(r.client.read_end.message().find("close_notify"), std::string::npos);
 }
 
-task<std::error_code> plain_http_client(net::address to) {
+task<weir::error> plain_http_client(net::address to) {
   auto c = co_await net::stream_socket::connect(to);
   if (!c) co_return c.error();
   std::string req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -673,7 +673,7 @@ task<std::error_code> plain_http_client(net::address to) {
     auto n = co_await with_timeout(20s, c->read(buf));
     if (!n || *n == 0) break;
   }
-  co_return std::error_code();
+  co_return weir::error();
 }
 
 task<report> not_tls(tls::context sctx) {
@@ -719,7 +719,7 @@ task<report> impatient_reader(net::address to, tls::context ctx) {
   }
   std::vector<std::byte> buf(64);
   auto first = co_await with_timeout(30ms, s->read_some(buf));
-  r.write_err = first ? std::error_code() : first.error();  // expected: timed_out
+  r.write_err = first.error();  // expected: timed_out
   r.read_end = co_await read_all(&*s, &r.received);
   (void)co_await s->shutdown_write();
   co_return r;
@@ -925,7 +925,7 @@ TEST_P(TlsNet, OurClientRefusesTls11OpensslServer) {
 std::string server_error(tls::server_options o) {
   auto c = tls::context::server(o);
   EXPECT_FALSE(c);
-  return c ? std::string() : c.error().message();
+  return c ? std::string() : std::string(c.error().context());  // the specifics, without the kind
 }
 
 TEST(TlsContext, LoadsGoodFiles) {
@@ -942,7 +942,7 @@ TEST(TlsContext, MissingFilesAreNamed) {
   auto c = tls::context::server(o);
   ASSERT_FALSE(c);
   EXPECT_TRUE(c.error() == tls::errc::file_error);
-  EXPECT_EQ(c.error().message(), "server certificate " + file("nope.pem") + ": no such file");
+  EXPECT_EQ(c.error().context(), "server certificate " + file("nope.pem") + ": no such file");
 
   o = server_opts();
   o.key_file = file("nope.key");
@@ -954,7 +954,7 @@ TEST(TlsContext, MissingFilesAreNamed) {
 
   auto cc = tls::context::client({.ca_file = file("nope-ca.pem")});
   ASSERT_FALSE(cc);
-  EXPECT_EQ(cc.error().message(), "CA file " + file("nope-ca.pem") + ": no such file");
+  EXPECT_EQ(cc.error().context(), "CA file " + file("nope-ca.pem") + ": no such file");
 
   o = server_opts();
   o.client_ca_file = file("nope-ca.pem");
@@ -979,7 +979,7 @@ TEST(TlsContext, NotPemFiles) {
   auto c = tls::context::server(o);
   ASSERT_FALSE(c);
   EXPECT_TRUE(c.error() == tls::errc::bad_pem);
-  EXPECT_EQ(c.error().message(), "server certificate " + file("notpem.txt") +
+  EXPECT_EQ(c.error().context(), "server certificate " + file("notpem.txt") +
                                      ": not a PEM certificate (no -----BEGIN CERTIFICATE----- "
                                      "block)");
 
@@ -1030,19 +1030,18 @@ TEST(TlsContext, InvalidOptions) {
   EXPECT_TRUE(cc.error() == tls::errc::invalid_options);
 }
 
-TEST(TlsErrors, CategoryConditionsAndMessages) {
-  const std::error_code plain = tls::make_error_code(tls::errc::truncated);
+TEST(TlsErrors, KindsAndContexts) {
+  const weir::error plain = tls::errc::truncated;
   EXPECT_STREQ(plain.category().name(), "weir.tls");
   EXPECT_TRUE(plain == tls::errc::truncated);
   EXPECT_FALSE(plain == tls::errc::protocol_error);
   EXPECT_NE(plain.message().find("close_notify"), std::string::npos);
 
-  const std::error_code detailed = tls::make_error_code(tls::errc::hostname_mismatch, "expected x");
+  const weir::error detailed(tls::errc::hostname_mismatch, "expected x");
   EXPECT_TRUE(detailed == tls::errc::hostname_mismatch);
-  EXPECT_EQ(detailed.message(), "expected x");
-  EXPECT_EQ(detailed, tls::make_error_code(tls::errc::hostname_mismatch, "expected x"));
-  EXPECT_NE(detailed, tls::make_error_code(tls::errc::hostname_mismatch, "expected y"));
+  EXPECT_EQ(detailed.message(), "expected x: host name mismatch");
   EXPECT_FALSE(detailed == errc::timed_out);
+  EXPECT_FALSE(detailed == condition::cancellation);
 }
 
 }  // namespace
