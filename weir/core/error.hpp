@@ -31,18 +31,18 @@
 namespace weir {
 
 enum class errc {
-  cancelled = 1,  // the task's cancel token fired (cancel(), a parent, a when_any loser)
-  timed_out,      // a deadline (with_deadline / with_timeout) fired
-  closed,         // the other end of a channel / oneshot is gone
-  lost_wakeup,    // the last handle able to resume a waiting task died without waking it
-  full,           // try_send on a full channel
-  empty,          // try_recv on an empty channel
-  lagged,         // a broadcast receiver fell behind and missed messages
-  shutdown,       // the runtime is shutting down
-  eof,            // the stream ended (the peer closed it) where a message could start
-  truncated,      // the stream ended in the middle of a message
-  limit_exceeded, // a configured limit (buffer, line length, message size) was exceeded
-  invalid_input,  // malformed input: a config file, a flag, a URL, a reply (context says where)
+  cancelled = 1,   // the task's cancel token fired (cancel(), a parent, a when_any loser)
+  timed_out,       // a deadline (with_deadline / with_timeout) fired
+  closed,          // the other end of a channel / oneshot is gone
+  lost_wakeup,     // the last handle able to resume a waiting task died without waking it
+  full,            // try_send on a full channel
+  empty,           // try_recv on an empty channel
+  lagged,          // a broadcast receiver fell behind and missed messages
+  shutdown,        // the runtime is shutting down
+  eof,             // the stream ended (the peer closed it) where a message could start
+  truncated,       // the stream ended in the middle of a message
+  limit_exceeded,  // a configured limit (buffer, line length, message size) was exceeded
+  invalid_input,   // malformed input: a config file, a flag, a URL, a reply (context says where)
 };
 
 const std::error_category& weir_category() noexcept;
@@ -86,10 +86,13 @@ class error {
   error() noexcept = default;
   error(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT: implicit, as the code alone
   template <class E>
-  requires std::is_error_code_enum_v<E> error(E e) noexcept  // NOLINT: implicit
+  requires std::is_error_code_enum_v<E> error(E e)
+  noexcept  // NOLINT: implicit
       : ec_(make_error_code(e)) {}
+  error(std::errc e) noexcept : ec_(std::make_error_code(e)) {}  // NOLINT: implicit
   // With a context; an empty context is none.
   error(std::error_code ec, std::string_view context);
+  error(std::errc e, std::string_view context) : error(std::make_error_code(e), context) {}
   template <class E>
   requires std::is_error_code_enum_v<E> error(E e, std::string_view context)
       : error(std::error_code(make_error_code(e)), context) {}
@@ -123,7 +126,9 @@ class error {
   explicit operator bool() const noexcept { return static_cast<bool>(ec_); }
 
   // The words naming the thing ("connect 127.0.0.1:9"); empty when there are none.
-  std::string_view context() const noexcept { return ctx_ ? detail::text(ctx_) : std::string_view(); }
+  std::string_view context() const noexcept {
+    return ctx_ ? detail::text(ctx_) : std::string_view();
+  }
   // "<context>: <code's message>", or the code's message alone.
   std::string message() const;
   // The same code with `outer` in front of the context ("outer: inner").
@@ -136,13 +141,11 @@ class error {
     return a.ec_ == b;
   }
   template <class E>
-  requires std::is_error_code_enum_v<E> friend bool operator==(const error& a, E b) noexcept {
-    return a.ec_ == make_error_code(b);
-  }
+  requires std::is_error_code_enum_v<E>
+  friend bool operator==(const error& a, E b) noexcept { return a.ec_ == make_error_code(b); }
   template <class E>
-  requires std::is_error_condition_enum_v<E> friend bool operator==(const error& a, E b) noexcept {
-    return a.ec_ == make_error_condition(b);
-  }
+  requires std::is_error_condition_enum_v<E>
+  friend bool operator==(const error& a, E b) noexcept { return a.ec_ == make_error_condition(b); }
   friend std::ostream& operator<<(std::ostream& os, const error& e);
 
  private:

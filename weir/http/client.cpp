@@ -97,10 +97,6 @@ bool idempotent(method m) noexcept {
   }
 }
 
-bool is_cancellation(std::error_code ec) noexcept {
-  return ec == errc::timed_out || ec == errc::cancelled || ec == errc::shutdown;
-}
-
 // A transport error that says the connection was gone (what a stale pooled connection gives).
 bool is_connection_gone(std::error_code ec) noexcept {
   return ec == errc::eof || ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
@@ -191,24 +187,22 @@ result<tls::context> make_default_tls() { return tls::context::client({}); }
 
 // The request head: request line, Host, User-Agent, the caller's fields, the framing.
 result<std::string> build_head(const client_request& req, const url_parts& to,
-                               const std::string& user_agent, bool& close, std::string& why) {
+                               const std::string& user_agent, bool& close) {
   std::string_view name = to_string(req.verb);
   if (req.verb == method::other) {
     if (!is_token(req.method_name)) {
-      why = "invalid method \"" + req.method_name + "\"";
-      return unexpected(std::make_error_code(std::errc::invalid_argument));
+      return unexpected(std::errc::invalid_argument, "invalid method \"" + req.method_name + "\"");
     }
     name = req.method_name;
   }
   bool has_host = false, has_agent = false;
   for (const auto& [n, v] : req.headers) {
     if (!is_token(n) || !is_field_value(v)) {
-      why = "invalid header field \"" + n + "\"";
-      return unexpected(std::make_error_code(std::errc::invalid_argument));
+      return unexpected(std::errc::invalid_argument, "invalid header field \"" + n + "\"");
     }
     if (iequals(n, "content-length") || iequals(n, "transfer-encoding")) {
-      why = "the request's framing is the client's: remove the " + n + " field";
-      return unexpected(std::make_error_code(std::errc::invalid_argument));
+      return unexpected(std::errc::invalid_argument,
+                        "the request's framing is the client's: remove the " + n + " field");
     }
     if (iequals(n, "host"))
       has_host = true;
@@ -367,11 +361,6 @@ void client::close_idle() noexcept {
   idle_.clear();
 }
 
-std::error_code client::fail(std::error_code ec, std::string reason) {
-  last_error_ = std::move(reason);
-  return ec;
-}
-
 client::conn_ptr client::take_idle(const std::string& key) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return {};
@@ -412,7 +401,7 @@ task<result<void>> client::ensure_tls_context() {
   auto job = blocking(&make_default_tls);
   auto r = co_await std::move(job);
   if (!r) co_return unexpected(r.error());
-  if (!*r) co_return unexpected(fail(r->error(), "https: " + r->error().message()));
+  if (!*r) co_return unexpected(r->error().with_context("https"));
   if (!tls_) tls_ = std::move(**r);
   co_return result<void>{};
 }
@@ -426,8 +415,7 @@ task<result<client::conn_ptr>> client::open(plan& pl) {
   } else {
     pl.phase = "resolving the host name";
     auto r = co_await net::resolve(to.host, to.port);
-    if (!r)
-      co_return unexpected(fail(r.error(), "resolving " + to.host + ": " + r.error().message()));
+    if (!r) co_return unexpected(r.error().with_context("resolving " + to.host));
     addrs = std::move(*r);
   }
   if (to.tls) {
@@ -435,7 +423,7 @@ task<result<client::conn_ptr>> client::open(plan& pl) {
   }
   pl.phase = "connecting";
   auto c = std::make_shared<conn>();
-  std::error_code last = std::make_error_code(std::errc::host_unreachable);
+  weir::error last = std::make_error_code(std::errc::host_unreachable);
   bool connected = false;
   for (const auto& a : addrs) {
     result<net::stream_socket> s = unexpected(errc::cancelled);
@@ -449,12 +437,11 @@ task<result<client::conn_ptr>> client::open(plan& pl) {
       connected = true;
       break;
     }
-    last = fail(s.error(),
-                "connecting to " + a.to_string() + " (" + to.host + "): " + s.error().message());
+    last = s.error().with_context("connecting to " + a.to_string() + " (" + to.host + ")");
     if (s.error() == errc::cancelled || s.error() == errc::shutdown) break;
   }
   if (!connected) {
-    if (addrs.empty()) fail(last, "no address for " + to.host);
+    if (addrs.empty()) last = std::move(last).with_context("no address for " + to.host);
     co_return unexpected(last);
   }
   if (to.tls) {
@@ -465,9 +452,7 @@ task<result<client::conn_ptr>> client::open(plan& pl) {
                                 tls::stream::connect(tls_, c->sock, pl.server_name));
     else
       s = co_await tls::stream::connect(tls_, c->sock, pl.server_name);
-    if (!s)
-      co_return unexpected(
-          fail(s.error(), "TLS handshake with " + c->peer + ": " + s.error().message()));
+    if (!s) co_return unexpected(s.error().with_context("TLS handshake with " + c->peer));
     c->tls.emplace(std::move(*s));
   }
   const std::size_t need = opt_.limits.header_bytes + 4096;  // a whole head fits
@@ -503,7 +488,7 @@ task<result<client_response>> client::request(client_request req) {
     auto u = parse_url(req.url);
     if (!u) {
       ++c_.failures;
-      co_return unexpected(fail(u.error(), "invalid URL \"" + req.url + "\""));
+      co_return unexpected(u.error().with_context("invalid URL \"" + req.url + "\""));
     }
     to = std::move(*u);
   } else {
@@ -517,16 +502,15 @@ task<result<client_response>> client::request(client_request req) {
     if (!ok) {
       ++c_.failures;
       co_return unexpected(
-          fail(std::make_error_code(std::errc::invalid_argument),
-               "invalid host or target: \"" + req.host + "\" \"" + req.target + "\""));
+          weir::error(std::make_error_code(std::errc::invalid_argument),
+                      "invalid host or target: \"" + req.host + "\" \"" + req.target + "\""));
     }
   }
   plan pl;
-  std::string why;
-  auto head = build_head(req, to, opt_.user_agent, pl.close, why);
+  auto head = build_head(req, to, opt_.user_agent, pl.close);
   if (!head) {
     ++c_.failures;
-    co_return unexpected(fail(head.error(), std::move(why)));
+    co_return unexpected(std::move(head).error());
   }
   pl.head = std::move(*head);
   pl.server_name = req.tls_server_name.empty() ? to.host : req.tls_server_name;
@@ -543,14 +527,15 @@ task<result<client_response>> client::request(client_request req) {
     if (r.error() == errc::timed_out) {
       ++c_.timeouts;
       const std::string_view phase = pl.phase;
-      last_error_ = "request to " + host_field(pl.to) + " timed out " + pl.phase +
-                    " (request timeout " +
-                    (limit.count() > 0 ? std::to_string(limit.count()) + " ms" : "none");
+      std::string what = "request to " + host_field(pl.to) + " timed out " + pl.phase +
+                         " (request timeout " +
+                         (limit.count() > 0 ? std::to_string(limit.count()) + " ms" : "none");
       if (phase == "connecting" || phase == "in the TLS handshake")
-        last_error_ += ", connect timeout " + std::to_string(opt_.connect_timeout.count()) + " ms";
-      last_error_ += ')';
-    } else if (is_cancellation(r.error())) {
-      last_error_ = "request to " + host_field(pl.to) + ": " + r.error().message();
+        what += ", connect timeout " + std::to_string(opt_.connect_timeout.count()) + " ms";
+      what += ')';
+      r = unexpected(std::move(r).error().with_context(what));
+    } else if (r.error() == condition::cancellation) {
+      r = unexpected(std::move(r).error().with_context("request to " + host_field(pl.to)));
     }
   }
   co_return r;
@@ -583,7 +568,7 @@ task<result<client_response>> client::exchange(const client_request& req, plan& 
     }
     // A pooled connection the server had closed (RFC 9112 §9.3.1: retry an idempotent request,
     // or one the server cannot have seen, on a new connection).
-    if (reused && at.gone && tries == 0 && !is_cancellation(r.error()) &&
+    if (reused && at.gone && tries == 0 && r.error() != condition::cancellation &&
         (idempotent(req.verb) || at.sent == 0)) {
       ++c_.retries;
       continue;
@@ -648,7 +633,7 @@ task<result<client_response>> client::exchange_pipelined(const client_request& r
     if (r) co_return r;
     // The connection died, or another request on it failed, before this one's response began:
     // every pipelined request is idempotent, so retry it once on a new connection.
-    if (reused && at.gone && tries == 0 && !is_cancellation(r.error())) {
+    if (reused && at.gone && tries == 0 && r.error() != condition::cancellation) {
       ++c_.retries;
       continue;
     }
@@ -664,8 +649,8 @@ task<result<client_response>> client::pipelined_on(conn_ptr cp, const client_req
   ++c.in_flight;
   const auto broken = [&] {
     at.gone = true;
-    return fail(make_error_code(errc::eof),
-                "the pipelined connection to " + c.peer + " failed before this request's turn");
+    return weir::error(make_error_code(errc::eof), "the pipelined connection to " + c.peer +
+                                                       " failed before this request's turn");
   };
   pl.phase = "waiting for its turn to send";
   while (c.write_turn != ticket && !c.broken)
@@ -702,9 +687,8 @@ task<result<void>> client::send_request(conn& c, const client_request& req, plan
   }
   pl.phase = "sending the request";
   if (auto w = co_await send_all(c.stream(), {iov, n}, &at.sent); !w) {
-    at.gone = !is_cancellation(w.error());
-    co_return unexpected(
-        fail(w.error(), "sending the request to " + c.peer + ": " + w.error().message()));
+    at.gone = w.error() != condition::cancellation;
+    co_return unexpected(w.error().with_context("sending the request to " + c.peer));
   }
   co_return result<void>{};
 }
@@ -721,10 +705,11 @@ task<result<client_response>> client::read_response(conn& c, const client_reques
     const std::string why = e.status == 413 ? "body over limits.body_bytes (" +
                                                   std::to_string(opt_.limits.body_bytes) + ")"
                                             : std::string(e.reason);
-    return fail(limit ? make_error_code(errc::limit_exceeded)
-                      : std::make_error_code(std::errc::bad_message),
-                std::string(limit ? "response over the limits from " : "malformed response from ") +
-                    c.peer + ": " + std::string(what) + why);
+    return weir::error(
+        limit ? make_error_code(errc::limit_exceeded)
+              : std::make_error_code(std::errc::bad_message),
+        std::string(limit ? "response over the limits from " : "malformed response from ") +
+            c.peer + ": " + std::string(what) + why);
   };
   pl.phase = "waiting for the response";
   bool any_byte = false;
@@ -739,27 +724,26 @@ task<result<client_response>> client::read_response(conn& c, const client_reques
       auto f = co_await t.fill(b.size() + 1);
       if (!f) {
         at.gone = !any_byte && b.empty() && is_connection_gone(f.error());
-        if (is_cancellation(f.error())) co_return unexpected(f.error());
+        if (f.error() == condition::cancellation) co_return unexpected(f.error());
         if (f.error() == tls::errc::truncated) {  // closed without close_notify
           if (at.gone)
             co_return unexpected(
-                fail(make_error_code(errc::eof),
-                     "the server " + c.peer + " closed the connection without answering"));
-          co_return unexpected(fail(make_error_code(errc::truncated),
-                                    "connection closed in a response head from " + c.peer));
+                weir::error(make_error_code(errc::eof),
+                            "the server " + c.peer + " closed the connection without answering"));
+          co_return unexpected(weir::error(make_error_code(errc::truncated),
+                                           "connection closed in a response head from " + c.peer));
         }
-        co_return unexpected(
-            fail(f.error(), "reading the response from " + c.peer + ": " + f.error().message()));
+        co_return unexpected(f.error().with_context("reading the response from " + c.peer));
       }
       if (f->size() <= b.size()) {  // the end of the stream
         if (!any_byte && b.empty()) {
           at.gone = true;
           co_return unexpected(
-              fail(make_error_code(errc::eof),
-                   "the server " + c.peer + " closed the connection without answering"));
+              weir::error(make_error_code(errc::eof),
+                          "the server " + c.peer + " closed the connection without answering"));
         }
-        co_return unexpected(fail(make_error_code(errc::truncated),
-                                  "connection closed in a response head from " + c.peer));
+        co_return unexpected(weir::error(make_error_code(errc::truncated),
+                                         "connection closed in a response head from " + c.peer));
       }
       any_byte = true;
     }
@@ -768,8 +752,8 @@ task<result<client_response>> client::read_response(conn& c, const client_reques
     if (h->status >= 200 || h->status == 101) break;
     if (interim == 32)
       co_return unexpected(
-          fail(std::make_error_code(std::errc::bad_message),
-               "malformed response from " + c.peer + ": more than 32 interim responses"));
+          weir::error(std::make_error_code(std::errc::bad_message),
+                      "malformed response from " + c.peer + ": more than 32 interim responses"));
     t.consume(p.head_size());
     p.reset();
   }
@@ -786,21 +770,21 @@ task<result<client_response>> client::read_response(conn& c, const client_reques
   pl.phase = "reading the response body";
   // --- the body -------------------------------------------------------------------------------
   const auto truncated = [&] {
-    return fail(make_error_code(errc::truncated),
-                "connection closed in a response body from " + c.peer);
+    return weir::error(make_error_code(errc::truncated),
+                       "connection closed in a response body from " + c.peer);
   };
-  const auto read_error = [&](std::error_code ec) {
-    if (is_cancellation(ec)) return ec;
+  const auto read_error = [&](const weir::error& ec) {
+    if (ec == condition::cancellation) return ec;
     if (ec == tls::errc::truncated) return truncated();
-    return fail(ec, "reading the response from " + c.peer + ": " + ec.message());
+    return ec.with_context("reading the response from " + c.peer);
   };
   const std::uint64_t max_body = opt_.limits.body_bytes;
   if (body == framing::length) {
     if (length > max_body) {
-      co_return unexpected(fail(make_error_code(errc::limit_exceeded),
-                                "response over the limits from " + c.peer + ": a body of " +
-                                    std::to_string(length) + " bytes (limits.body_bytes " +
-                                    std::to_string(max_body) + ")"));
+      co_return unexpected(weir::error(make_error_code(errc::limit_exceeded),
+                                       "response over the limits from " + c.peer + ": a body of " +
+                                           std::to_string(length) + " bytes (limits.body_bytes " +
+                                           std::to_string(max_body) + ")"));
     }
     // Reserved up to 4 MiB: a server announcing a large body must send it to make us hold it.
     out.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, 4 << 20)));
@@ -843,10 +827,10 @@ task<result<client_response>> client::read_response(conn& c, const client_reques
       if (!f) co_return unexpected(read_error(f.error()));
       if (f->empty()) break;  // the end of the body
       if (out.body.size() + f->size() > max_body)
-        co_return unexpected(
-            fail(make_error_code(errc::limit_exceeded), "response over the limits from " + c.peer +
-                                                            ": a body over limits.body_bytes (" +
-                                                            std::to_string(max_body) + ")"));
+        co_return unexpected(weir::error(make_error_code(errc::limit_exceeded),
+                                         "response over the limits from " + c.peer +
+                                             ": a body over limits.body_bytes (" +
+                                             std::to_string(max_body) + ")"));
       out.body.append(as_sv(*f));
       t.consume(f->size());
     }

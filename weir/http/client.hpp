@@ -7,7 +7,7 @@
 //                            .headers = {{"Content-Type", "text/plain"}}, .body = "v",
 //                            .timeout = 500ms};
 //   auto p = co_await c.request(std::move(put));
-//   if (!p) log(p.error().message(), c.last_error_reason());
+//   if (!p) log(p.error().message());  // "reading the response from 127.0.0.1:8080: ..."
 //
 // g++ 12: a braced temporary of an aggregate with strings inside a co_await expression, as in
 // `co_await c.request({.url = u})`, is destroyed twice (a compiler bug with aggregate
@@ -60,7 +60,7 @@
 // errc::truncated (closed in the middle of the response; also a TLS peer closing without
 // close_notify there); std::errc::bad_message (a malformed response); errc::limit_exceeded (a
 // response over `limits`: header bytes or count, status line, body); std::errc::invalid_argument
-// (a malformed URL, header, or method). last_error_reason() tells the last failure in words
+// (a malformed URL, header, or method). Each error's context tells the failure in words
 // ("malformed response from 127.0.0.1:8080: invalid status code").
 //
 // TLS: https uses options.tls (a tls::context::client: trust store, verification on/off,
@@ -199,8 +199,6 @@ class client {
   // Pooled connections, over all origins.
   std::size_t idle_connections() const noexcept;
   client_stats stats() const noexcept;
-  // Why the last failed request failed, in words (empty before any failure).
-  std::string_view last_error_reason() const noexcept { return last_error_; }
   const client_options& options() const noexcept { return opt_; }
 
  private:
@@ -224,13 +222,11 @@ class client {
   conn_ptr join_busy(const std::string& key);
   void put_idle(const std::string& key, conn_ptr c);
   void leave(const std::string& key, const conn_ptr& c, bool failed);
-  std::error_code fail(std::error_code ec, std::string reason);
 
   client_options opt_;
   tls::context tls_;
   std::unordered_map<std::string, std::vector<conn_ptr>> idle_;  // oldest first
   std::unordered_map<std::string, std::vector<conn_ptr>> busy_;  // pipelining: open to joiners
-  std::string last_error_;
   weir::detail::shard_affinity affinity_;
   struct counters {
     weir::detail::stat_counter requests, opened, reused, pipelined, retries, idle_closed, timeouts,

@@ -14,7 +14,8 @@ const char* kind_message(errc e) noexcept {
     case errc::key_mismatch: return "the private key does not match the certificate";
     case errc::invalid_options: return "invalid TLS options";
     case errc::handshake_failed: return "TLS handshake failed";
-    case errc::closed_during_handshake: return "the peer closed the connection during the TLS handshake";
+    case errc::closed_during_handshake:
+      return "the peer closed the connection during the TLS handshake";
     case errc::protocol_version: return "no TLS version in common";
     case errc::no_shared_cipher: return "no TLS cipher suite in common";
     case errc::no_application_protocol: return "no application protocol (ALPN) in common";

@@ -123,8 +123,7 @@ std::string errno_words(int e) {
 result<std::string> read_file(const std::string& what, const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return unexpected(
-        weir::error(errc::file_error, what + " " + path + ": " + errno_words(errno)));
+    return unexpected(weir::error(errc::file_error, what + " " + path + ": " + errno_words(errno)));
   struct stat st {};
   std::string data;
   int err = 0;
@@ -134,8 +133,8 @@ result<std::string> read_file(const std::string& what, const std::string& path) 
     err = EISDIR;
   } else if (st.st_size > (1 << 20)) {
     ::close(fd);
-    return unexpected(weir::error(
-        errc::bad_pem, what + " " + path + ": too large (over 1 MiB) to be a PEM file"));
+    return unexpected(weir::error(errc::bad_pem,
+                                  what + " " + path + ": too large (over 1 MiB) to be a PEM file"));
   } else {
     char buf[8192];
     for (;;) {
@@ -148,8 +147,7 @@ result<std::string> read_file(const std::string& what, const std::string& path) 
   }
   ::close(fd);
   if (err)
-    return unexpected(
-        weir::error(errc::file_error, what + " " + path + ": " + errno_words(err)));
+    return unexpected(weir::error(errc::file_error, what + " " + path + ": " + errno_words(err)));
   return data;
 }
 
@@ -159,7 +157,7 @@ bool contains(std::string_view hay, std::string_view needle) {
 
 // Why `pem` is not the certificate (or key) it should be, in words.
 weir::error pem_error(const std::string& what, const std::string& path, const std::string& pem,
-                          bool want_key) {
+                      bool want_key) {
   ERR_clear_error();
   const bool has_cert = contains(pem, "-----BEGIN CERTIFICATE-----") ||
                         contains(pem, "-----BEGIN TRUSTED CERTIFICATE-----");
@@ -220,8 +218,8 @@ result<std::vector<x509_ptr>> parse_certs(const std::string& what, const std::st
   if (out.empty()) return unexpected(pem_error(what, path, pem, false));
   if (!clean_end)
     return unexpected(weir::error(errc::bad_pem, what + " " + path + ": certificate #" +
-                                                         std::to_string(out.size() + 1) +
-                                                         " in the file is corrupt"));
+                                                     std::to_string(out.size() + 1) +
+                                                     " in the file is corrupt"));
   return out;
 }
 
@@ -280,7 +278,7 @@ result<std::string> alpn_wire(const std::vector<std::string>& protos, const char
     if (p.empty() || p.size() > 255)
       return unexpected(
           weir::error(errc::invalid_options, std::string(option) + ": \"" + sanitized(p) +
-                                                     "\" is not a protocol name (1 to 255 bytes)"));
+                                                 "\" is not a protocol name (1 to 255 bytes)"));
     wire += static_cast<char>(p.size());
     wire += p;
   }
@@ -317,8 +315,8 @@ result<std::shared_ptr<detail::context_state>> base_context(bool server, version
   ERR_clear_error();
   st->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (!st->ctx)
-    return unexpected(weir::error(
-        errc::invalid_options, "TLS: cannot create an OpenSSL context: " + openssl_reason()));
+    return unexpected(weir::error(errc::invalid_options,
+                                  "TLS: cannot create an OpenSSL context: " + openssl_reason()));
   SSL_CTX* c = st->ctx;
   const bool ok =
       SSL_CTX_set_min_proto_version(c, min == version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION) &&
@@ -369,13 +367,13 @@ result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string
   for (std::size_t i = 1; i < chain->size(); ++i)
     if (SSL_CTX_add1_chain_cert(c, (*chain)[i].get()) != 1)
       return unexpected(weir::error(errc::certificate_invalid,
-                                        cert_what + " " + cert_file + ": chain certificate #" +
-                                            std::to_string(i + 1) + " refused by OpenSSL (" +
-                                            openssl_reason() + ")"));
+                                    cert_what + " " + cert_file + ": chain certificate #" +
+                                        std::to_string(i + 1) + " refused by OpenSSL (" +
+                                        openssl_reason() + ")"));
   if (SSL_CTX_use_PrivateKey(c, key->get()) != 1)
-    return unexpected(weir::error(
-        errc::bad_pem,
-        key_what + " " + key_file + ": refused by OpenSSL (" + openssl_reason() + ")"));
+    return unexpected(
+        weir::error(errc::bad_pem,
+                    key_what + " " + key_file + ": refused by OpenSSL (" + openssl_reason() + ")"));
   return {};
 }
 
@@ -474,7 +472,7 @@ result<context> context::client(const client_options& o) {
                               static_cast<unsigned>(s.alpn_wire.size())) != 0)  // 0: success
     return unexpected(
         weir::error(errc::invalid_options,
-                        "client_options.alpn: refused by OpenSSL (" + openssl_reason() + ")"));
+                    "client_options.alpn: refused by OpenSSL (" + openssl_reason() + ")"));
   return context(std::move(*st));
 }
 
@@ -634,16 +632,15 @@ weir::error stream::session::failure(int ssl_error, bool in_handshake) {
     case SSL_R_NO_PROTOCOLS_AVAILABLE:
     case SSL_R_WRONG_SSL_VERSION:
       return weir::error(errc::protocol_version,
-                             "TLS handshake failed: no TLS version in common with the " + peer_s +
-                                 ", which offers only versions older than " +
-                                 ctx->min_version_name + " (the oldest this side allows; " +
-                                 reason + ")");
+                         "TLS handshake failed: no TLS version in common with the " + peer_s +
+                             ", which offers only versions older than " + ctx->min_version_name +
+                             " (the oldest this side allows; " + reason + ")");
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
     case SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK:
       return weir::error(errc::protocol_version, "TLS handshake failed: the " + peer_s +
-                                                         " refused our TLS versions (" + reason +
-                                                         "): it supports none of " +
-                                                         ctx->min_version_name + " and newer");
+                                                     " refused our TLS versions (" + reason +
+                                                     "): it supports none of " +
+                                                     ctx->min_version_name + " and newer");
     case SSL_R_NO_SHARED_CIPHER:
     case SSL_R_NO_CIPHERS_AVAILABLE:
       return weir::error(
@@ -669,12 +666,12 @@ weir::error stream::session::failure(int ssl_error, bool in_handshake) {
                        joined(ctx->alpn) + ")");
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
       return weir::error(errc::certificate_required,
-                             "TLS handshake failed: the client sent no certificate, and this "
-                             "server requires one (server_options.require_client_cert)");
+                         "TLS handshake failed: the client sent no certificate, and this "
+                         "server requires one (server_options.require_client_cert)");
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
       return weir::error(errc::certificate_required,
-                             "the server requires a client certificate, and we sent none: set "
-                             "client_options.cert_file and key_file");
+                         "the server requires a client certificate, and we sent none: set "
+                         "client_options.cert_file and key_file");
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
@@ -694,22 +691,22 @@ weir::error stream::session::failure(int ssl_error, bool in_handshake) {
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
       return weir::error(errc::not_tls,
-                             "TLS handshake failed: the client sent a plain HTTP request to this "
-                             "TLS port (use https://)");
+                         "TLS handshake failed: the client sent a plain HTTP request to this "
+                         "TLS port (use https://)");
     case SSL_R_WRONG_VERSION_NUMBER:
     case SSL_R_PACKET_LENGTH_TOO_LONG:
     case SSL_R_UNKNOWN_PROTOCOL:
       if (in_handshake)
         return weir::error(errc::not_tls, "TLS handshake failed: the " + peer_s +
-                                                  " does not speak TLS (what it sent is not a "
-                                                  "TLS record: " +
-                                                  reason + ")");
+                                              " does not speak TLS (what it sent is not a "
+                                              "TLS record: " +
+                                              reason + ")");
       break;
     default: break;
   }
   if (in_handshake)
     return weir::error(errc::handshake_failed,
-                           "TLS handshake with the " + peer_s + " failed: " + reason);
+                       "TLS handshake with the " + peer_s + " failed: " + reason);
   return weir::error(errc::protocol_error, "TLS protocol error: " + reason);
 }
 
@@ -734,51 +731,51 @@ weir::error stream::session::verify_failure() {
   switch (v) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return weir::error(errc::certificate_expired,
-                             "TLS handshake failed: " + what + " expired on " +
-                                 time_text(cert ? X509_get0_notAfter(cert) : nullptr) +
-                                 ": renew it (or check this machine's clock)");
+                         "TLS handshake failed: " + what + " expired on " +
+                             time_text(cert ? X509_get0_notAfter(cert) : nullptr) +
+                             ": renew it (or check this machine's clock)");
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return weir::error(errc::certificate_not_yet_valid,
-                             "TLS handshake failed: " + what + " is not valid before " +
-                                 time_text(cert ? X509_get0_notBefore(cert) : nullptr) +
-                                 ": check the clocks of both machines");
+                         "TLS handshake failed: " + what + " is not valid before " +
+                             time_text(cert ? X509_get0_notBefore(cert) : nullptr) +
+                             ": check the clocks of both machines");
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
       return weir::error(errc::untrusted_certificate,
-                             "TLS handshake failed: " + what +
-                                 " is self-signed, and not trusted: have it signed by a trusted "
-                                 "CA, or " +
-                                 trust_hint);
+                         "TLS handshake failed: " + what +
+                             " is self-signed, and not trusted: have it signed by a trusted "
+                             "CA, or " +
+                             trust_hint);
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       return weir::error(errc::untrusted_certificate, "TLS handshake failed: " + whose +
-                                                              " chains to the root \"" + subject +
-                                                              "\", an unknown CA: " + trust_hint);
+                                                          " chains to the root \"" + subject +
+                                                          "\", an unknown CA: " + trust_hint);
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_UNTRUSTED:
       return weir::error(errc::untrusted_certificate, "TLS handshake failed: " + what +
-                                                              " is signed by an unknown CA (\"" +
-                                                              issuer + "\"): " + trust_hint);
+                                                          " is signed by an unknown CA (\"" +
+                                                          issuer + "\"): " + trust_hint);
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return weir::error(errc::hostname_mismatch,
-                             "TLS handshake failed: " + whose + " is not valid for the " +
-                                 (v == X509_V_ERR_IP_ADDRESS_MISMATCH ? "address" : "host name") +
-                                 " \"" + sanitized(host) + "\" (it is for " +
-                                 (cert ? cert_names(cert) : "other names") +
-                                 "): connect with a name it holds, or fix the certificate");
+                         "TLS handshake failed: " + whose + " is not valid for the " +
+                             (v == X509_V_ERR_IP_ADDRESS_MISMATCH ? "address" : "host name") +
+                             " \"" + sanitized(host) + "\" (it is for " +
+                             (cert ? cert_names(cert) : "other names") +
+                             "): connect with a name it holds, or fix the certificate");
     case X509_V_ERR_INVALID_PURPOSE:
       return weir::error(errc::certificate_invalid,
-                             "TLS handshake failed: " + what + " is not meant for TLS " +
-                                 (server ? "client" : "server") +
-                                 " authentication (see its extended key usage)");
+                         "TLS handshake failed: " + what + " is not meant for TLS " +
+                             (server ? "client" : "server") +
+                             " authentication (see its extended key usage)");
     case X509_V_ERR_CERT_REVOKED:
       return weir::error(errc::certificate_invalid,
-                             "TLS handshake failed: " + what + " has been revoked");
+                         "TLS handshake failed: " + what + " has been revoked");
     default:
       return weir::error(errc::certificate_invalid,
-                             "TLS handshake failed: " + what +
-                                 " failed verification: " + X509_verify_cert_error_string(v));
+                         "TLS handshake failed: " + what +
+                             " failed verification: " + X509_verify_cert_error_string(v));
   }
 }
 
@@ -855,8 +852,7 @@ task<result<stream>> stream::start(context ctx, io::byte_stream* borrowed,
                                    " context (tls::context::" + (server ? "server" : "client") +
                                    ")"));
   if (!borrowed && !owned)
-    co_return unexpected(
-        weir::error(errc::invalid_options, std::string(fn) + ": no transport"));
+    co_return unexpected(weir::error(errc::invalid_options, std::string(fn) + ": no transport"));
   auto s = std::make_unique<session>();
   s->ctx = ctx.state();
   s->owned = std::move(owned);
@@ -897,9 +893,9 @@ task<result<stream>> stream::start(context ctx, io::byte_stream* borrowed,
       SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       if (SSL_set_tlsext_host_name(s->ssl, server_name.c_str()) != 1 ||
           SSL_set1_host(s->ssl, server_name.c_str()) != 1)
-        co_return unexpected(weir::error(
-            errc::invalid_options, "tls::stream::connect: \"" + sanitized(server_name) +
-                                       "\" is not a usable host name: " + openssl_reason()));
+        co_return unexpected(weir::error(errc::invalid_options,
+                                         "tls::stream::connect: \"" + sanitized(server_name) +
+                                             "\" is not a usable host name: " + openssl_reason()));
     }
   }
   if (auto r = co_await s->handshake(); !r) co_return unexpected(r.error());
@@ -929,10 +925,10 @@ task<result<std::size_t>> stream::read_some(std::span<std::byte> buf) {
     auto m = co_await s.t->read_some({s.in.get(), kInBuf});
     if (!m) co_return unexpected(m.error());  // nothing consumed: the next read goes on
     if (*m == 0) {
-      s.read_error = weir::error(
-          errc::truncated, std::string("the ") + s.peer() +
-                               " closed the connection without a TLS close_notify: what was "
-                               "read may be truncated");
+      s.read_error = weir::error(errc::truncated,
+                                 std::string("the ") + s.peer() +
+                                     " closed the connection without a TLS close_notify: what was "
+                                     "read may be truncated");
       co_return unexpected(s.read_error);
     }
     BIO_write(s.rbio, s.in.get(), static_cast<int>(*m));

@@ -95,7 +95,9 @@ enum class errc {
 const std::error_category& category() noexcept;
 
 // An error of kind `e` (its message: the kind in words); the context goes in weir::error.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 // --- context ------------------------------------------------------------------------------
 

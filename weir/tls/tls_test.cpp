@@ -590,8 +590,7 @@ TEST_P(TlsNet, VerificationCanBeTurnedOff) {
   EXPECT_EQ(r.client.received, "trusting");
 }
 
-task<std::pair<weir::error, std::chrono::milliseconds>> connect_to_silent_server(
-    tls::context ctx) {
+task<std::pair<weir::error, std::chrono::milliseconds>> connect_to_silent_server(tls::context ctx) {
   auto l = net::listener::bind(net::address::loopback_v4(0));
   if (!l) throw std::system_error(l.error());
   auto c = co_await net::stream_socket::connect(l->local_address());  // backlog: never served
