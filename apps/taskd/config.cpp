@@ -275,56 +275,50 @@ std::string expected(const setting& s) {
 // A checked value, before it is stored into its member.
 using value = std::variant<std::string, u64, milliseconds, bool>;
 
-// Checks `text` (a flag's argument, or a TOML string) for `s`. Returns "" or the error after
-// the "place: key: " prefix.
-std::string check_text(const setting& s, std::string_view text, value& out) {
-  const auto fail = [&](std::string what) { return "expected " + what + ", got " + quote(text); };
+// Checks `text` (a flag's argument, or a TOML string) for `s`. The error's context is what
+// follows the "place: key: " prefix.
+weir::result<value> check_text(const setting& s, std::string_view text) {
+  const auto fail = [&](std::string what) {
+    return weir::unexpected(weir::errc::invalid_input, "expected " + what + ", got " + quote(text));
+  };
   switch (s.what) {
     case kind::address:
     case kind::admin_address:
       if (s.what == kind::admin_address && (text.empty() || text == "off")) {
-        out = std::string("off");
-        return {};
+        return value(std::string("off"));
       }
       if (!valid_host_port(text)) return fail(expected(s));
-      out = std::string(text);
-      return {};
+      return value(std::string(text));
     case kind::text:
       if (text.empty()) return fail(expected(s));
-      out = std::string(text);
-      return {};
+      return value(std::string(text));
     case kind::choice:
       if (std::find(s.choices.begin(), s.choices.end(), text) == s.choices.end()) {
         return fail(expected(s));
       }
-      out = std::string(text);
-      return {};
+      return value(std::string(text));
     case kind::count: {
       u64 n = 0;
       if (!parse_u64(text, n) || n < s.lo || n > s.hi) return fail(expected(s));
-      out = n;
-      return {};
+      return value(n);
     }
     case kind::size: {
-      std::size_t n = 0;
-      if (!parse_size(text, n) || n < s.lo || n > s.hi) return fail(expected(s));
-      out = u64{n};
-      return {};
+      const auto n = parse_size(text);
+      if (!n || *n < s.lo || *n > s.hi) return fail(expected(s));
+      return value(u64{*n});
     }
     case kind::duration: {
-      milliseconds d{};
-      if (!parse_duration(text, d)) return fail("a duration such as \"5s\" or \"250ms\"");
-      if (d.count() < static_cast<std::int64_t>(s.lo) ||
-          d.count() > static_cast<std::int64_t>(s.hi)) {
+      const auto d = parse_duration(text);
+      if (!d) return fail("a duration such as \"5s\" or \"250ms\"");
+      if (d->count() < static_cast<std::int64_t>(s.lo) ||
+          d->count() > static_cast<std::int64_t>(s.hi)) {
         return fail(expected(s));
       }
-      out = d;
-      return {};
+      return value(*d);
     }
     case kind::boolean:
       if (text == "true" || text == "false") {
-        out = text == "true";
-        return {};
+        return value(text == "true");
       }
       return fail(expected(s));
   }
@@ -341,32 +335,27 @@ std::string describe(const toml::node& n) {
   return os.str();
 }
 
-std::string check_node(const setting& s, const toml::node& n, value& out) {
+weir::result<value> check_node(const setting& s, const toml::node& n) {
   if (const auto* str = n.as_string()) {
     // A count is a TOML integer, never a string; a size or a duration may be either.
-    if (s.what != kind::boolean && s.what != kind::count) return check_text(s, str->get(), out);
+    if (s.what != kind::boolean && s.what != kind::count) return check_text(s, str->get());
   } else if (const auto* i = n.as_integer()) {
     const std::int64_t v = i->get();
     const bool numeric = s.what == kind::count || s.what == kind::size || s.what == kind::duration;
     if (numeric && v >= 0 && static_cast<u64>(v) >= s.lo && static_cast<u64>(v) <= s.hi) {
-      if (s.what == kind::duration) {
-        out = milliseconds(v);
-      } else {
-        out = static_cast<u64>(v);
-      }
-      return {};
+      if (s.what == kind::duration) return value(milliseconds(v));
+      return value(static_cast<u64>(v));
     }
   } else if (const auto* b = n.as_boolean()) {
     if (s.what == kind::boolean) {
-      out = b->get();
-      return {};
+      return value(b->get());
     }
   }
   std::string what = expected(s);
   if (s.what == kind::duration) {
     what += " such as \"5s\", \"250ms\" or an integer number of milliseconds";
   }
-  return "expected " + what + ", got " + describe(n);
+  return weir::unexpected(weir::errc::invalid_input, "expected " + what + ", got " + describe(n));
 }
 
 void store(config& c, const setting& s, value v) {
@@ -388,20 +377,20 @@ std::string place(std::string_view file, const toml::source_position& p) {
   return std::string(file) + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
 }
 
-// The file's bytes, or "" and `error` set (errno's text: the usual "cannot read" of a shell).
-std::string read_file(const std::string& path, std::string& error) {
+// The file's bytes; the error names the file (errno's text: the usual "cannot read" of a shell).
+weir::result<std::string> read_file(const std::string& path) {
   errno = 0;
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    error = path + ": cannot read: " + std::strerror(errno);
-    return {};
-  }
+  if (f == nullptr)
+    return weir::unexpected(std::errc::io_error, path + ": cannot read: " + std::strerror(errno));
   std::string text;
   char buf[16384];
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  if (std::ferror(f)) error = path + ": cannot read: " + std::strerror(errno);
+  const int err = std::ferror(f) ? errno : 0;
   std::fclose(f);
+  if (err)
+    return weir::unexpected(std::errc::io_error, path + ": cannot read: " + std::strerror(err));
   return text;
 }
 
@@ -443,7 +432,7 @@ std::string type_name(const setting& s) {
 
 }  // namespace
 
-bool parse_duration(std::string_view s, milliseconds& out) {
+std::optional<milliseconds> parse_duration(std::string_view s) {
   struct unit {
     std::string_view name;
     u64 ns;
@@ -453,11 +442,8 @@ bool parse_duration(std::string_view s, milliseconds& out) {
       {"ms", 1'000'000}, {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
   constexpr u64 max = std::numeric_limits<u64>::max();
   constexpr u64 billion = 1'000'000'000;
-  if (s == "0") {
-    out = milliseconds(0);
-    return true;
-  }
-  if (s.empty()) return false;
+  if (s == "0") return milliseconds(0);
+  if (s.empty()) return std::nullopt;
   // Exact in nanoseconds; `inexact` records digits below a nanosecond, so that the rounding up
   // to milliseconds below is a true ceiling.
   u64 total = 0;
@@ -467,7 +453,7 @@ bool parse_duration(std::string_view s, milliseconds& out) {
     const std::size_t int_begin = i;
     while (i < s.size() && is_digit(s[i])) ++i;
     u64 whole = 0;
-    if (!parse_u64(s.substr(int_begin, i - int_begin), whole)) return false;
+    if (!parse_u64(s.substr(int_begin, i - int_begin), whole)) return std::nullopt;
     u64 frac = 0;  // the fraction in units of 1e-9
     int frac_digits = 0;
     if (i < s.size() && s[i] == '.') {
@@ -480,7 +466,7 @@ bool parse_duration(std::string_view s, milliseconds& out) {
           inexact = true;
         }
       }
-      if (i == frac_begin) return false;
+      if (i == frac_begin) return std::nullopt;
     }
     for (; frac_digits < 9; ++frac_digits) frac *= 10;
     const std::size_t unit_begin = i;
@@ -488,21 +474,20 @@ bool parse_duration(std::string_view s, milliseconds& out) {
     const auto name = s.substr(unit_begin, i - unit_begin);
     const auto* u = std::find_if(std::begin(units), std::end(units),
                                  [name](const unit& x) { return x.name == name; });
-    if (u == std::end(units)) return false;
-    if (whole > max / u->ns) return false;
+    if (u == std::end(units)) return std::nullopt;
+    if (whole > max / u->ns) return std::nullopt;
     // frac * ns / 1e9 without overflow: frac < 1e9, ns / 1e9 <= 3600, ns % 1e9 < 1e9.
     const u64 q = u->ns / billion, r = u->ns % billion;
     const u64 part = whole * u->ns + frac * q + frac * r / billion;
     if (frac * r % billion != 0) inexact = true;
-    if (part < whole * u->ns || total > max - part) return false;
+    if (part < whole * u->ns || total > max - part) return std::nullopt;
     total += part;
   }
   const u64 ms = total / 1'000'000 + ((total % 1'000'000 != 0 || inexact) ? 1 : 0);
-  out = milliseconds(static_cast<milliseconds::rep>(ms));
-  return true;
+  return milliseconds(static_cast<milliseconds::rep>(ms));
 }
 
-bool parse_size(std::string_view s, std::size_t& out) {
+std::optional<std::size_t> parse_size(std::string_view s) {
   u64 mult = 1;
   for (const auto& [suffix, m] :
        {std::pair{std::string_view{"KiB"}, kib}, std::pair{std::string_view{"MiB"}, mib},
@@ -514,17 +499,20 @@ bool parse_size(std::string_view s, std::size_t& out) {
     }
   }
   u64 n = 0;
-  if (!parse_u64(s, n) || n > std::numeric_limits<std::size_t>::max() / mult) return false;
-  out = static_cast<std::size_t>(n * mult);
-  return true;
+  if (!parse_u64(s, n) || n > std::numeric_limits<std::size_t>::max() / mult) return std::nullopt;
+  return static_cast<std::size_t>(n * mult);
 }
 
-std::string apply_toml(config& c, std::string_view toml_text, std::string_view file_name) {
+weir::result<void> apply_toml(config& c, std::string_view toml_text, std::string_view file_name) {
+  const auto fail = [](std::string what) {
+    return weir::unexpected(weir::errc::invalid_input, what);
+  };
   toml::table doc;
   try {
     doc = toml::parse(toml_text, file_name);
   } catch (const toml::parse_error& e) {
-    return place(file_name, e.source().begin) + "syntax error: " + std::string(e.description());
+    return fail(place(file_name, e.source().begin) +
+                "syntax error: " + std::string(e.description()));
   }
   // A toml::table iterates in key order; check in the order of the file, so that the error
   // reported is the first one there.
@@ -540,17 +528,18 @@ std::string apply_toml(config& c, std::string_view toml_text, std::string_view f
     const setting* s = find_setting(k->str());
     if (s == nullptr) {
       // Tables are refused whatever their name: every setting is a top-level key.
-      return place(file_name, k->source().begin) +
-             (v->is_table()
-                  ? "unexpected table " + quote(k->str()) + ": settings are top-level keys"
-                  : "unknown key " + quote(k->str())) +
-             " (known: " + known_keys() + ")";
+      return fail(place(file_name, k->source().begin) +
+                  (v->is_table()
+                       ? "unexpected table " + quote(k->str()) + ": settings are top-level keys"
+                       : "unknown key " + quote(k->str())) +
+                  " (known: " + known_keys() + ")");
     }
-    value parsed;
-    if (auto err = check_node(*s, *v, parsed); !err.empty()) {
-      return place(file_name, v->source().begin) + std::string(s->key) + ": " + err;
+    auto parsed = check_node(*s, *v);
+    if (!parsed) {
+      return fail(place(file_name, v->source().begin) + std::string(s->key) + ": " +
+                  std::string(parsed.error().context()));
     }
-    store(next, *s, std::move(parsed));
+    store(next, *s, std::move(*parsed));
   }
   c = std::move(next);
   return {};
@@ -594,8 +583,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   bool print_config = false;
   app.add_flag("--print-config", print_config, "print the effective configuration as TOML, exit");
 
-  std::vector<const char*> args(argv, argv + std::max(argc, 0));
-  if (args.empty()) args.push_back("taskd");
+  // Built in one step: g++ 12 -O2 warns (-Wfree-nonheap-object, a false positive) when a
+  // vector constructed from the range then grows by push_back.
+  static const char* const no_args[] = {"taskd"};
+  const std::vector<const char*> args =
+      argc > 0 ? std::vector<const char*>(argv, argv + argc)
+               : std::vector<const char*>(std::begin(no_args), std::end(no_args));
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp&) {
@@ -610,10 +603,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
 
   config c;
   if (config_opt->count() > 0) {
-    std::string error;
-    const std::string text = read_file(config_path, error);
-    if (error.empty()) error = apply_toml(c, text, config_path);
-    if (!error.empty()) return {std::nullopt, 2, error + "\n"};
+    // The context alone: it names the file and line, and says what was expected.
+    auto text = read_file(config_path);
+    if (!text) return {std::nullopt, 2, std::string(text.error().context()) + "\n"};
+    if (auto r = apply_toml(c, *text, config_path); !r)
+      return {std::nullopt, 2, std::string(r.error().context()) + "\n"};
     c.config_file = config_path;
   }
   for (std::size_t i = 0; i < settings.size(); ++i) {
@@ -621,8 +615,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     value parsed;
     if (settings[i].what == kind::boolean) {
       parsed = flags[i];
-    } else if (auto err = check_text(settings[i], texts[i], parsed); !err.empty()) {
-      return {std::nullopt, 2, flag_name(settings[i]) + ": " + err + "\n"};
+    } else if (auto r = check_text(settings[i], texts[i]); !r) {
+      return {std::nullopt, 2,
+              flag_name(settings[i]) + ": " + std::string(r.error().context()) + "\n"};
+    } else {
+      parsed = std::move(*r);
     }
     store(c, settings[i], std::move(parsed));
   }

@@ -22,6 +22,8 @@
 // Plain functions of their arguments: safe to call from any thread.
 #pragma once
 
+#include <weir/core/result.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -62,19 +64,19 @@ struct parse_outcome {
 };
 parse_outcome parse_command_line(int argc, const char* const* argv);
 
-// The TOML part alone (used by parse_command_line; public for tests). Fills `c` from the text;
-// returns an empty string on success, else one error line (no '\n') that starts with
+// The TOML part alone (used by parse_command_line; public for tests). Fills `c` from the text.
+// An error is errc::invalid_input whose context is one line that starts with
 // "file_name:line:column: ". On error `c` is left unchanged. When several keys are wrong, the
 // first in the file is reported.
-std::string apply_toml(config& c, std::string_view toml_text, std::string_view file_name);
+weir::result<void> apply_toml(config& c, std::string_view toml_text, std::string_view file_name);
 
 // "5s", "250ms", "1.5s", "2m", "1h", "100us", "10ns", or a sum such as "1m30s"; a bare "0" is
-// zero. Rounds up to whole milliseconds (so "100us" is 1ms: never shorter than asked). False
+// zero. Rounds up to whole milliseconds (so "100us" is 1ms: never shorter than asked). Nothing
 // if malformed or out of range.
-bool parse_duration(std::string_view s, std::chrono::milliseconds& out);
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
-// "4096", "64KiB", "1MiB", "1GiB" (binary multiples only). False if malformed or too large.
-bool parse_size(std::string_view s, std::size_t& out);
+// "4096", "64KiB", "1MiB", "1GiB" (binary multiples only). Nothing if malformed or too large.
+std::optional<std::size_t> parse_size(std::string_view s);
 
 // The effective config as TOML, one "key = value" line per setting after a comment line;
 // apply_toml reads it back to the same config (all but config_file).

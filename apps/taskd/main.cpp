@@ -67,7 +67,7 @@ weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
 weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signal_set& sigs,
                       taskd::store& st, weir::net::address at,
                       std::optional<weir::net::address> admin_at) {
-  taskd::pipeline_metrics metrics;
+  taskd::pipeline_metrics metrics(rt.shard_count());
   taskd::service svc({.shards = rt.shard_count(),
                       .queue_capacity = c.queue_capacity,
                       .request_timeout = c.request_timeout,
@@ -114,8 +114,8 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
       co_await srv.run();
       co_return 1;
     }
-    admin->add_metrics([&srv](std::string& out) { srv.write_prometheus(out); });
-    admin->add_metrics([&svc](std::string& out) { svc.write_prometheus(out); });
+    admin->add_metrics([&srv](weir::metrics::prometheus_writer& w) { srv.write_prometheus(w); });
+    admin->add_metrics([&svc](weir::metrics::prometheus_writer& w) { svc.write_prometheus(w); });
   }
 
   taskd::applier app(svc.notifications(), st, metrics,
@@ -186,11 +186,11 @@ int main(int argc, char** argv) {
   raise_fd_limit();
   weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
   auto opened = taskd::store::open(c.data_dir);
-  if (auto* err = std::get_if<std::string>(&opened)) {
-    taskd::log::error("cannot open the store", {{"error", *err}});
+  if (!opened) {
+    taskd::log::error("cannot open the store", {{"error", opened.error().message()}});
     return 1;
   }
-  std::unique_ptr<taskd::store> st = std::move(std::get<0>(opened));
+  std::unique_ptr<taskd::store> st = std::move(*opened);
   int rc;
   {
     weir::runtime_options ro;

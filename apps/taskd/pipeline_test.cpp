@@ -19,10 +19,10 @@ using ntf_t = taskd::notifier<taskd::reply>;
 struct fixture {
   weir::testing::temp_dir dir;
   std::unique_ptr<taskd::store> st;
-  taskd::pipeline_metrics m;
+  taskd::pipeline_metrics m{1};  // one shard
   fixture() {
     auto r = taskd::store::open(dir.path());
-    st = std::move(std::get<0>(r));
+    st = std::move(r.value());
   }
 };
 
@@ -76,33 +76,50 @@ TEST(Applier, GroupCommitsWhatIsQueuedIntoOneFsync) {
   fixture f;
   weir::runtime rt({.shards = 1});
   rt.block_on(group_commit(f, 1024, 200));
-  EXPECT_EQ(f.m.kv_writes.load(), 200u);
-  EXPECT_EQ(f.m.fsyncs.load(), 1u);
+  EXPECT_EQ(f.m.kv_writes.value(), 200u);
+  EXPECT_EQ(f.m.fsyncs.value(), 1u);
   EXPECT_EQ(f.st->revision(), 200u);
-  std::string err;
-  EXPECT_EQ(f.st->get("k9", err)->value, "v199");
+  EXPECT_EQ(f.st->get("k9").value()->value, "v199");
 }
 
 TEST(Applier, MaxBatchOneIsOneFsyncPerWrite) {
   fixture f;
   weir::runtime rt({.shards = 1});
   rt.block_on(group_commit(f, 1, 50));
-  EXPECT_EQ(f.m.kv_writes.load(), 50u);
-  EXPECT_EQ(f.m.fsyncs.load(), 50u);
-  EXPECT_EQ(f.m.turns.load(), 51u);  // and the echo
+  EXPECT_EQ(f.m.kv_writes.value(), 50u);
+  EXPECT_EQ(f.m.fsyncs.value(), 50u);
+  EXPECT_EQ(f.m.turns.value(), 51u);  // and the echo
 }
 
-TEST(Histogram, PrometheusBucketsAreCumulative) {
-  taskd::histogram h;
-  h.observe(std::chrono::microseconds(50));
-  h.observe(std::chrono::milliseconds(3));
-  h.observe(std::chrono::seconds(20));
-  std::string out;
-  h.write(out, "x_seconds", "stage=\"a\"");
-  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"0.0001\"} 1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"0.005\"} 2\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("x_seconds_bucket{stage=\"a\",le=\"+Inf\"} 3\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("x_seconds_count{stage=\"a\"} 3\n"), std::string::npos) << out;
+// The stage histograms keep the HTTP server's latency buckets, cumulative in the exposition.
+TEST(PipelineMetrics, StageHistogramsArePrometheusCumulative) {
+  taskd::pipeline_metrics m(1);
+  m.queue_wait.observe(std::chrono::microseconds(50));
+  m.queue_wait.observe(std::chrono::milliseconds(3));
+  m.queue_wait.observe(std::chrono::seconds(20));
+  m.batch_ops.observe(3);
+  weir::metrics::prometheus_writer w;
+  m.write(w);
+  const std::string out = w.take();
+  EXPECT_NE(out.find("taskd_stage_seconds_bucket{stage=\"queue\",le=\"0.0001\"} 1\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("taskd_stage_seconds_bucket{stage=\"queue\",le=\"0.005\"} 2\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("taskd_stage_seconds_bucket{stage=\"queue\",le=\"+Inf\"} 3\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("taskd_stage_seconds_count{stage=\"queue\"} 3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("taskd_stage_seconds_sum{stage=\"queue\"} 20.003050000\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("taskd_batch_ops_bucket{le=\"2\"} 0\ntaskd_batch_ops_bucket{le=\"4\"} 1\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("taskd_batch_ops_sum 3\ntaskd_batch_ops_count 1\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("# TYPE taskd_stage_seconds histogram"),
+            out.rfind("# TYPE taskd_stage_seconds histogram"))
+      << "one TYPE line for the three stages";
 }
 
 }  // namespace

@@ -31,9 +31,13 @@ std::string db_key(std::string_view key) {
 }
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 
+weir::unexpected io_error(std::string what, const rocksdb::Status& st) {
+  return weir::unexpected(std::errc::io_error, what + ": " + st.ToString());
+}
+
 }  // namespace
 
-std::variant<std::unique_ptr<store>, std::string> store::open(const std::string& dir) {
+weir::result<std::unique_ptr<store>> store::open(const std::string& dir) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.max_background_jobs = 2;
@@ -42,16 +46,18 @@ std::variant<std::unique_ptr<store>, std::string> store::open(const std::string&
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status st = rocksdb::DB::Open(o, dir, &raw);
-  if (!st.ok()) return "cannot open the data directory " + dir + ": " + st.ToString();
+  if (!st.ok()) return io_error("cannot open the data directory " + dir, st);
   std::unique_ptr<rocksdb::DB> db(raw);
   std::string rev;
   std::uint64_t revision = 0;
   st = db->Get(rocksdb::ReadOptions(), slice(revision_key), &rev);
   if (st.ok() && rev.size() == 8)
     revision = get_u64(rev);
+  else if (st.ok())
+    return weir::unexpected(std::errc::io_error,
+                            "cannot read the revision in " + dir + ": malformed record");
   else if (!st.IsNotFound())
-    return "cannot read the revision in " + dir + ": " +
-           (st.ok() ? std::string("malformed record") : st.ToString());
+    return io_error("cannot read the revision in " + dir, st);
   return std::unique_ptr<store>(new store(std::move(db), dir, revision));
 }
 
@@ -62,7 +68,7 @@ store::~store() {
   if (db_) (void)db_->Close();
 }
 
-std::string store::commit(std::span<write_op> ops, bool sync) {
+weir::result<void> store::commit(std::span<write_op> ops, bool sync) {
   rocksdb::WriteBatch batch;
   // Existence of keys deleted in this batch, as of the writes before them in it.
   std::unordered_map<std::string_view, bool> seen;
@@ -88,8 +94,7 @@ std::string store::commit(std::span<write_op> ops, bool sync) {
     } else {
       std::string old;
       rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), k, &old);
-      if (!st.ok() && !st.IsNotFound())
-        return "cannot read " + std::string(op.key) + ": " + st.ToString();
+      if (!st.ok() && !st.IsNotFound()) return io_error("cannot read " + std::string(op.key), st);
       exists = st.ok();
     }
     op.existed = exists;
@@ -106,31 +111,30 @@ std::string store::commit(std::span<write_op> ops, bool sync) {
   rocksdb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) {
     for (write_op& op : ops) op.revision = 0;
-    return "write failed: " + st.ToString();
+    return io_error("write failed", st);
   }
   revision_.store(rev, std::memory_order_release);
   return {};
 }
 
-std::optional<kv_entry> store::get(std::string_view key, std::string& error) const {
+weir::result<std::optional<kv_entry>> store::get(std::string_view key) const {
   std::string v;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), db_key(key), &v);
-  if (!st.ok() && !st.IsNotFound()) error = "read failed: " + st.ToString();
-  if (!st.ok() || v.size() < 8) return std::nullopt;
-  return kv_entry{std::string(key), v.substr(8), get_u64(v)};
+  if (!st.ok() && !st.IsNotFound()) return io_error("read failed", st);
+  if (!st.ok() || v.size() < 8) return std::optional<kv_entry>();
+  return std::optional<kv_entry>(kv_entry{std::string(key), v.substr(8), get_u64(v)});
 }
 
-std::vector<kv_entry> store::list(std::string_view prefix, std::size_t limit, bool& more,
-                                  std::string& error) const {
-  std::vector<kv_entry> out;
-  more = false;
+weir::result<kv_page> store::list(std::string_view prefix, std::size_t limit) const {
+  kv_page page;
+  std::vector<kv_entry>& out = page.kvs;
   const std::string start = db_key(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(start); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
     if (!k.starts_with(start)) break;
     if (out.size() == limit) {
-      more = true;
+      page.more = true;
       break;
     }
     const rocksdb::Slice v = it->value();
@@ -139,8 +143,8 @@ std::vector<kv_entry> store::list(std::string_view prefix, std::size_t limit, bo
                            std::string(v.data() + 8, v.size() - 8),
                            get_u64(std::string_view(v.data(), 8))});
   }
-  if (!it->status().ok()) error = "read failed: " + it->status().ToString();
-  return out;
+  if (!it->status().ok()) return io_error("read failed", it->status());
+  return page;
 }
 
 }  // namespace taskd

@@ -1,10 +1,12 @@
 // taskd::store — the durable key-value state behind taskd's /kv routes: RocksDB (Debian's
 // librocksdb) with etcd-style revisions.
 //
-//   auto s = taskd::store::open("taskd-data");           // result: store or an error text
+//   auto s = taskd::store::open("taskd-data");           // weir::result<unique_ptr<store>>
 //   std::vector<taskd::write_op> batch = {...};
-//   std::string err = s->commit(batch, /*sync=*/true);    // one WriteBatch, one WAL fsync
-//   std::optional<taskd::kv_entry> e = s->get("a", err);
+//   weir::result<void> c = (*s)->commit(batch, /*sync=*/true);  // one WriteBatch, one fsync
+//   weir::result<std::optional<taskd::kv_entry>> e = (*s)->get("a");
+//
+// Errors: std::errc::io_error (RocksDB's status and the directory or key in the context).
 //
 // Every call blocks (disk I/O): taskd calls them on weir::blocking's pool, never on a shard.
 // commit() is the applier's alone (one writer, so revisions need no lock); get() and list()
@@ -21,6 +23,8 @@
 // Layout: 'k' + key -> 8-byte big-endian mod revision + value; "r" -> the current revision.
 #pragma once
 
+#include <weir/core/result.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,7 +32,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace rocksdb {
@@ -50,24 +53,26 @@ struct kv_entry {
   std::uint64_t mod_revision = 0;
 };
 
+struct kv_page {
+  std::vector<kv_entry> kvs;
+  bool more = false;  // more entries follow the last one
+};
+
 class store {
  public:
-  // Opens (creating if needed) the database in `dir`. Error: a line naming the directory.
-  static std::variant<std::unique_ptr<store>, std::string> open(const std::string& dir);
+  // Opens (creating if needed) the database in `dir`. The error names the directory.
+  static weir::result<std::unique_ptr<store>> open(const std::string& dir);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
   // Applies `ops` in order as one atomic batch (fsynced when `sync`), filling their revision
-  // and existed fields. Returns an empty string, or the error (nothing applied, the revision
-  // counter unchanged).
-  std::string commit(std::span<write_op> ops, bool sync);
-  // The entry of `key`, or nullopt when absent or on a read error (then `error` says which).
-  std::optional<kv_entry> get(std::string_view key, std::string& error) const;
-  // Up to `limit` entries whose keys start with `prefix`, in key order; `more` tells whether
-  // more follow. A read error ends the list and is set in `error`.
-  std::vector<kv_entry> list(std::string_view prefix, std::size_t limit, bool& more,
-                             std::string& error) const;
+  // and existed fields. On error nothing is applied and the revision counter is unchanged.
+  weir::result<void> commit(std::span<write_op> ops, bool sync);
+  // The entry of `key`, or nullopt when absent.
+  weir::result<std::optional<kv_entry>> get(std::string_view key) const;
+  // Up to `limit` entries whose keys start with `prefix`, in key order.
+  weir::result<kv_page> list(std::string_view prefix, std::size_t limit) const;
 
   // The revision of the last committed write (any thread).
   std::uint64_t revision() const noexcept { return revision_.load(std::memory_order_acquire); }

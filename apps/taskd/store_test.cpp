@@ -15,18 +15,17 @@ using kind = write_op::kind;
 
 std::unique_ptr<store> open_ok(const std::string& dir) {
   auto r = store::open(dir);
-  if (auto* err = std::get_if<std::string>(&r)) {
-    ADD_FAILURE() << *err;
+  if (!r) {
+    ADD_FAILURE() << r.error().message();
     return nullptr;
   }
-  return std::move(std::get<0>(r));
+  return std::move(*r);
 }
 
 std::string value_of(const store& s, std::string_view key) {
-  std::string err;
-  auto e = s.get(key, err);
-  EXPECT_EQ(err, "");
-  return e ? e->value : "<absent>";
+  auto e = s.get(key);
+  EXPECT_TRUE(e) << e.error().message();
+  return e && *e ? (*e)->value : "<absent>";
 }
 
 TEST(Store, RevisionsAreGlobalAndDeletesOfMissingKeysTakeNone) {
@@ -36,7 +35,7 @@ TEST(Store, RevisionsAreGlobalAndDeletesOfMissingKeysTakeNone) {
   EXPECT_EQ(s->revision(), 0u);
   std::vector<write_op> b = {{kind::put, "a", "1"}, {kind::put, "b", "2"}, {kind::del, "zz", ""},
                              {kind::put, "a", "3"}, {kind::del, "b", ""},  {kind::del, "b", ""}};
-  ASSERT_EQ(s->commit(b, true), "");
+  ASSERT_TRUE(s->commit(b, true));
   EXPECT_EQ(b[0].revision, 1u);
   EXPECT_EQ(b[1].revision, 2u);
   EXPECT_EQ(b[2].revision, 2u);  // missing: the current revision
@@ -49,8 +48,7 @@ TEST(Store, RevisionsAreGlobalAndDeletesOfMissingKeysTakeNone) {
   EXPECT_EQ(s->revision(), 4u);
   EXPECT_EQ(value_of(*s, "a"), "3");
   EXPECT_EQ(value_of(*s, "b"), "<absent>");
-  std::string err;
-  EXPECT_EQ(s->get("a", err)->mod_revision, 3u);
+  EXPECT_EQ((*s->get("a"))->mod_revision, 3u);
 }
 
 TEST(Store, ReopenRecoversValuesAndTheRevision) {
@@ -61,10 +59,10 @@ TEST(Store, ReopenRecoversValuesAndTheRevision) {
     for (int i = 0; i < 100; ++i) {
       const std::string k = "key" + std::to_string(i), v(static_cast<std::size_t>(i), 'v');
       std::vector<write_op> b = {{kind::put, k, v}};
-      ASSERT_EQ(s->commit(b, true), "");
+      ASSERT_TRUE(s->commit(b, true));
     }
     std::vector<write_op> d = {{kind::del, "key7", ""}};
-    ASSERT_EQ(s->commit(d, true), "");
+    ASSERT_TRUE(s->commit(d, true));
   }
   auto s = open_ok(dir.path());
   ASSERT_TRUE(s);
@@ -83,21 +81,21 @@ TEST(Store, ListsByPrefixInKeyOrderWithLimit) {
                              {kind::put, "jobs", "x"},
                              {kind::put, "job/3", "c"},
                              {kind::put, "other", "o"}};
-  ASSERT_EQ(s->commit(b, false), "");
-  bool more = false;
-  std::string err;
-  auto l = s->list("job/", 2, more, err);
-  ASSERT_EQ(l.size(), 2u);
-  EXPECT_TRUE(more);
-  EXPECT_EQ(l[0].key, "job/1");
-  EXPECT_EQ(l[1].key, "job/2");
-  EXPECT_EQ(l[1].value, "b");
-  l = s->list("job/", 10, more, err);
-  EXPECT_EQ(l.size(), 3u);
-  EXPECT_FALSE(more);
-  l = s->list("", 100, more, err);
-  EXPECT_EQ(l.size(), 5u);  // the revision record is not a key
-  EXPECT_EQ(err, "");
+  ASSERT_TRUE(s->commit(b, false));
+  auto l = s->list("job/", 2);
+  ASSERT_TRUE(l) << l.error().message();
+  ASSERT_EQ(l->kvs.size(), 2u);
+  EXPECT_TRUE(l->more);
+  EXPECT_EQ(l->kvs[0].key, "job/1");
+  EXPECT_EQ(l->kvs[1].key, "job/2");
+  EXPECT_EQ(l->kvs[1].value, "b");
+  l = s->list("job/", 10);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->kvs.size(), 3u);
+  EXPECT_FALSE(l->more);
+  l = s->list("", 100);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->kvs.size(), 5u);  // the revision record is not a key
 }
 
 TEST(Store, BinaryKeysAndValuesRoundTrip) {
@@ -106,14 +104,16 @@ TEST(Store, BinaryKeysAndValuesRoundTrip) {
   ASSERT_TRUE(s);
   const std::string key("k\0\xff", 3), value("\0\1\2\xfe", 4);
   std::vector<write_op> b = {{kind::put, key, value}};
-  ASSERT_EQ(s->commit(b, true), "");
+  ASSERT_TRUE(s->commit(b, true));
   EXPECT_EQ(value_of(*s, key), value);
 }
 
 TEST(Store, OpenFailsWithTheDirectoryNamed) {
   auto r = store::open("/proc/taskd-cannot-be-here");
-  ASSERT_TRUE(std::holds_alternative<std::string>(r));
-  EXPECT_NE(std::get<std::string>(r).find("/proc/taskd-cannot-be-here"), std::string::npos);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), std::errc::io_error);
+  EXPECT_NE(r.error().message().find("/proc/taskd-cannot-be-here"), std::string::npos)
+      << r.error().message();
 }
 
 }  // namespace
