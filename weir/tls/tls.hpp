@@ -23,7 +23,7 @@
 //   stream: keep both in the connection's frame); with a `std::unique_ptr<byte_stream>` the
 //   stream owns it. Destroying a stream sends nothing: call shutdown_write() for a clean close.
 //
-// Policy (both roles; tls.cpp says why):
+// Policy (both roles; context.cpp says why):
 //   - versions: TLS 1.2 minimum (options may raise it to 1.3), TLS 1.3 preferred.
 //   - TLS 1.3 suites: TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 //   - TLS 1.2 ciphers, forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305):
