@@ -209,7 +209,9 @@ class client {
   struct member;   // a pipelined request's place on its connection
 
   task<result<client_response>> exchange(const client_request& req, plan& p);
-  task<result<client_response>> exchange_pipelined(const client_request& req, plan& p);
+  conn_ptr reuse(const std::string& key, bool pipelined);
+  task<result<client_response>> exchange_on(conn_ptr c, const client_request& req, plan& p,
+                                            attempt& at);
   task<result<client_response>> pipelined_on(conn_ptr c, const client_request& req, plan& p,
                                              attempt& at);
   task<result<void>> send_request(detail::client_connection& c, const client_request& req, plan& p,
