@@ -1,4 +1,4 @@
-// weir::broadcast — every receiver gets every message (DESIGN.md D6, D10), bounded.
+// weir::broadcast — every receiver gets every message (docs/architecture.md D6, D10), bounded.
 //
 //   auto [tx, rx] = weir::broadcast<config>(16);                    // one shard
 //   auto [tx, rx] = weir::broadcast<config>(16, weir::cross_shard); // receivers anywhere

@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace weir {
@@ -183,6 +187,169 @@ TEST(Channel, DestroyRuntimeWithSuspendedSendersAndReceivers) {
     rt.block_on(t(probe));
   }
   EXPECT_EQ(probe.use_count(), 1);  // every queued value and frame released
+}
+
+// --- a failed send hands its value back (send_result) ------------------------------------
+
+using line = std::unique_ptr<std::string>;  // move-only: a value back is the value, not a copy
+
+line make_line(const char* text) { return std::make_unique<std::string>(text); }
+
+static_assert(std::is_same_v<decltype(std::declval<sender<line>::send_awaiter>().await_resume()),
+                             send_result<line>>);
+static_assert(std::is_same_v<deadline_result_t<sender<line>::send_awaiter>, send_result<line>>,
+              "with_timeout(send) gives the send_result itself, value included");
+
+task<std::vector<std::string>> send_after_close() {
+  auto [tx, rx] = channel<line>(4);
+  std::vector<std::string> back;
+  rx.close();
+  send_result<line> r = co_await tx.send(make_line("closed at once"));
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::closed);
+  back.push_back(*r.take_value());
+
+  // A send waiting for room when the receiver goes.
+  auto [tx2, rx2] = channel<line>(1);
+  EXPECT_TRUE(tx2.try_send(make_line("fill")));
+  auto h = spawn(
+      [](sender<line> tx) -> task<std::string> {
+        auto r = co_await tx.send(make_line("was waiting"));
+        EXPECT_EQ(r.error(), errc::closed);
+        co_return r ? std::string() : *r.take_value();
+      }(tx2),
+      "blocked sender");
+  co_await yield_now{};
+  { auto gone = std::move(rx2); }
+  back.push_back((co_await h).value());
+  co_return back;
+}
+
+TEST(ChannelSendResult, SendToAClosedChannelHandsTheValueBack) {
+  runtime rt({.shards = 1, .manual_clock = true});
+  EXPECT_EQ(rt.block_on(send_after_close()),
+            (std::vector<std::string>{"closed at once", "was waiting"}));
+}
+
+task<std::vector<std::string>> send_timed_out() {
+  auto [tx, rx] = channel<line>(1);
+  EXPECT_TRUE(tx.try_send(make_line("fill")));
+  std::vector<std::string> back;
+  send_result<line> r = co_await with_timeout(1s, tx.send(make_line("waited 1s")));
+  EXPECT_EQ(r.error(), errc::timed_out);
+  back.push_back(*r.take_value());
+  // A deadline already past: fails before waiting, the value comes back all the same.
+  r = co_await with_deadline(now() - 1s, tx.send(make_line("too late")));
+  EXPECT_EQ(r.error(), errc::timed_out);
+  back.push_back(*r.take_value());
+  EXPECT_EQ(*(co_await rx.recv()).value(), "fill");  // neither was enqueued
+  EXPECT_EQ(rx.try_recv().error(), errc::empty);
+  co_return back;
+}
+
+TEST(ChannelSendResult, TimedOutSendHandsTheValueBack) {
+  runtime rt({.shards = 1, .manual_clock = true});
+  EXPECT_EQ(rt.block_on(send_timed_out()), (std::vector<std::string>{"waited 1s", "too late"}));
+}
+
+task<std::string> send_and_take_back(sender<line> tx, const char* text) {
+  auto r = co_await tx.send(make_line(text));
+  EXPECT_EQ(r.error(), errc::cancelled);
+  co_return r ? std::string() : *r.take_value();
+}
+
+task<std::string> send_cancelled() {
+  auto [tx, rx] = channel<line>(1);
+  EXPECT_TRUE(tx.try_send(make_line("fill")));
+  auto h = spawn(send_and_take_back(tx, "cancelled"), "sender");
+  co_await yield_now{};
+  h.cancel();
+  co_return (co_await h).value();
+}
+
+TEST(ChannelSendResult, CancelledSendHandsTheValueBack) {
+  runtime rt({.shards = 1, .manual_clock = true});
+  EXPECT_EQ(rt.block_on(send_cancelled()), "cancelled");
+}
+
+TEST(ChannelSendResult, TrySendHandsTheValueBackWhenFullOrClosed) {
+  auto [tx, rx] = channel<line>(1);
+  EXPECT_TRUE(tx.try_send(make_line("a")));
+  send_result<line> full = tx.try_send(make_line("b"));
+  EXPECT_EQ(full.error(), errc::full);
+  ASSERT_NE(full.unsent(), nullptr);
+  EXPECT_EQ(**full.unsent(), "b");  // in place, until taken
+  EXPECT_EQ(*full.take_value(), "b");
+  EXPECT_EQ(full.unsent(), nullptr);
+  EXPECT_THROW((void)full.take_value(), std::logic_error);  // once
+
+  rx.close();
+  line c = make_line("c");
+  send_result<line> closed = tx.try_send(std::move(c));
+  EXPECT_EQ(closed.error(), errc::closed);
+  EXPECT_EQ(*closed.take_value(), "c");
+
+  // The copying overload leaves the caller's value alone and hands back the copy.
+  auto [tx2, rx2] = channel<std::string>(1);
+  const std::string d = "d";
+  EXPECT_TRUE(tx2.try_send(d));
+  auto r = tx2.try_send(d);
+  EXPECT_EQ(r.error(), errc::full);
+  EXPECT_EQ(r.take_value(), "d");
+  EXPECT_EQ(d, "d");
+}
+
+TEST(ChannelSendResult, ReadsLikeResultVoid) {
+  auto [tx, rx] = channel<int>(1);
+  send_result<int> sent = tx.try_send(1);
+  EXPECT_TRUE(sent);
+  EXPECT_TRUE(sent.has_value());
+  EXPECT_FALSE(sent.error());
+  EXPECT_EQ(sent.unsent(), nullptr);  // a sent value belongs to the channel
+  EXPECT_NO_THROW(sent.value());
+  EXPECT_THROW((void)sent.take_value(), std::logic_error);
+
+  send_result<int> full = tx.try_send(2);
+  EXPECT_FALSE(full);
+  EXPECT_THROW(full.value(), std::system_error);
+  result<void> status = full;  // the outcome alone, for code written against result<void>
+  EXPECT_EQ(status.error(), errc::full);
+  EXPECT_EQ(full.take_value(), 2);  // still here
+}
+
+// A log forwarder: whatever the channel refuses comes back and is kept, never lost.
+task<> forward(sender<line> tx, std::vector<std::string>* spilled) {
+  for (int i = 0; i < 10; ++i) {
+    auto r = co_await tx.send(make_line(std::to_string(i).c_str()));
+    if (!r) spilled->push_back(*r.take_value());
+  }
+}
+
+task<std::vector<std::string>> take_three_then_close(receiver<line> rx) {
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) got.push_back(*(co_await rx.recv()).value());
+  rx.close();  // refuses further sends; what is buffered stays receivable
+  while (auto r = rx.try_recv()) got.push_back(**r);
+  co_return got;
+}
+
+task<std::vector<std::string>> forward_until_closed() {
+  auto [tx, rx] = channel<line>(2);
+  std::vector<std::string> spilled;
+  auto consumer = spawn(take_three_then_close(std::move(rx)), "consumer");
+  co_await forward(std::move(tx), &spilled);
+  std::vector<std::string> all = (co_await consumer).value();
+  EXPECT_GE(all.size(), 3u);
+  EXPECT_FALSE(spilled.empty());
+  all.insert(all.end(), spilled.begin(), spilled.end());
+  co_return all;
+}
+
+TEST(ChannelSendResult, ForwarderKeepsEveryLineTheChannelRefused) {
+  // Received (before and after close) plus handed back: every line, once, in order.
+  runtime rt({.shards = 1, .manual_clock = true});
+  EXPECT_EQ(rt.block_on(forward_until_closed()),
+            (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
 }
 
 // --- across shards --------------------------------------------------------------------

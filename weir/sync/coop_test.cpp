@@ -1,4 +1,4 @@
-// DESIGN.md D5: a task whose awaits always complete at once must not starve its shard.
+// docs/architecture.md D5: a task whose awaits always complete at once must not starve its shard.
 #include <weir/sync/channel.hpp>
 
 #include <weir/core/runtime.hpp>

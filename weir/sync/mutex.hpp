@@ -1,4 +1,4 @@
-// weir::mutex — an async, FIFO-fair lock for the tasks of one shard (DESIGN.md D10).
+// weir::mutex — an async, FIFO-fair lock for the tasks of one shard (docs/architecture.md D10).
 //
 // `co_await m.lock()` suspends the task (never the thread) until the mutex is free and yields
 // a weir::mutex_guard, a move-only RAII handle that unlocks when destroyed or on
@@ -16,7 +16,8 @@
 // different shards coordinate through channels or on_shard instead.
 //
 // Lifetime: the mutex must outlive its guards and every pending lock(). Waiting allocates
-// nothing: the waiter node lives in the awaiting coroutine's frame.
+// nothing: the waiter node lives in the awaiting coroutine's frame. (Inside, a mutex is a
+// semaphore of one permit, as Tokio's: detail/permit_queue.hpp over detail/wait_queue.hpp.)
 //
 //   weir::task<weir::result<void>> append(weir::mutex& m, std::vector<int>& log, int v) {
 //     weir::result<weir::mutex_guard> g = co_await m.lock();
@@ -29,19 +30,14 @@
 //   auto r = co_await weir::with_timeout(100ms, m.lock());  // errc::timed_out if not granted
 #pragma once
 
-#include <weir/sync/detail/lost_waiters.hpp>
-
-#include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
-#include <weir/core/detail/waiter.hpp>
 #include <weir/core/result.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
+#include <weir/sync/detail/permit_queue.hpp>
+#include <weir/sync/detail/wait_queue.hpp>
 
 #include <cassert>
-#include <coroutine>
 #include <cstddef>
 #include <optional>
-#include <system_error>
 #include <utility>
 
 namespace weir {
@@ -77,8 +73,11 @@ class mutex_guard {
 };
 
 class mutex {
+  friend struct detail::permit_policy<mutex>;
+
  public:
-  class lock_awaiter;
+  // The awaiter of lock(): detail::queued_awaiter, co_await gives result<mutex_guard>.
+  using lock_awaiter = detail::queued_awaiter<detail::permit_policy<mutex>>;
 
   mutex() noexcept = default;
   // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
@@ -112,92 +111,24 @@ class mutex {
   [[nodiscard]] std::optional<mutex_guard> try_lock() noexcept;
 
   // Observers, for tests and task dumps. waiting() walks the queue: O(waiters).
-  bool is_locked() const noexcept { return locked_; }
-  std::size_t waiting() const noexcept;
+  bool is_locked() const noexcept { return permits_.available() == 0; }
+  std::size_t waiting() const noexcept { return permits_.queue().size(); }
 
  private:
   friend class mutex_guard;
+  // What detail::permit_policy needs.
+  using handle_type = mutex_guard;
+  static constexpr const char* name = "weir::mutex";
+  static constexpr detail::wait_kind kind = detail::wait_kind::mutex;
+  static constexpr bool exclusive = true;
+  mutex_guard make_handle(std::size_t) noexcept { return mutex_guard(this); }
+  void give_back(std::size_t) noexcept { unlock(); }
+
   void unlock() noexcept;
-  void check_shard() noexcept;
+  void check_shard() noexcept { permits_.queue().check_shard(name); }
 
-  detail::ilist waiters_;            // lock_awaiters in arrival order
-  detail::shard_affinity affinity_;  // debug check: one shard only
-  bool locked_ = false;              // invariant: !locked_ implies waiters_.empty()
-};
-
-// The awaiter of mutex::lock(). Its ilist_node links it into the mutex's queue.
-class mutex::lock_awaiter : detail::ilist_node {
- public:
-  explicit lock_awaiter(mutex& m) noexcept : m_(&m) {}
-  // Movable until awaited (for with_timeout and the like).
-  lock_awaiter(lock_awaiter&& o) noexcept : detail::ilist_node(), m_(o.m_) {
-    assert(o.state_ == state::idle && "weir::mutex::lock_awaiter moved after being awaited");
-  }
-  lock_awaiter& operator=(lock_awaiter&&) = delete;
-  ~lock_awaiter() {
-    if (state_ == state::waiting)
-      unlink();  // a no-op if the mutex already dropped its queue
-    else if (state_ == state::granted)
-      m_->unlock();  // handed the lock but never resumed
-  }
-
-  bool await_ready() noexcept {
-    m_->check_shard();
-    if (m_->locked_) return false;
-    m_->locked_ = true;
-    state_ = state::granted;
-    return detail::tl_shard->coop_proceed();
-  }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    if (state_ == state::granted) {  // locked at once, but the cooperative budget is spent
-      detail::yield_to_back(w_.sched, h);
-      return true;
-    }
-    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::mutex);
-    if (ec_) return false;
-    m_->waiters_.push_back(this);
-    state_ = state::waiting;
-    return true;
-  }
-  result<mutex_guard> await_resume() noexcept {
-    w_.disarm();
-    if (state_ != state::granted) {
-      assert(ec_ && "weir::mutex::lock_awaiter resumed without an outcome");
-      return unexpected(ec_);
-    }
-    state_ = state::idle;
-    return mutex_guard(m_);
-  }
-
- private:
-  friend class mutex;
-  template <class A>
-  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
-  enum class state : unsigned char {
-    idle,     // not queued, owns nothing (before the wait, after cancellation or resumption)
-    waiting,  // in the mutex's queue
-    granted,  // owns the lock on behalf of the task, until await_resume makes the guard
-  };
-
-  // The waker's half of the protocol (detail/waiter.hpp): already unlinked by the mutex.
-  void grant() noexcept {
-    w_.disarm();
-    state_ = state::granted;
-    w_.wake();
-  }
-  static void on_cancel(void* self, std::error_code reason) noexcept {
-    auto* a = static_cast<lock_awaiter*>(self);
-    a->unlink();
-    a->state_ = state::idle;
-    a->ec_ = reason;
-    a->w_.wake();
-  }
-
-  mutex* m_;
-  detail::waiter w_;
-  std::error_code ec_;
-  state state_ = state::idle;
+  // One permit: locked while it is taken. Unlocking with waiters hands it straight to the first.
+  detail::permit_queue permits_{1};
 };
 
 inline mutex::lock_awaiter mutex::lock() {
@@ -207,35 +138,22 @@ inline mutex::lock_awaiter mutex::lock() {
 
 inline std::optional<mutex_guard> mutex::try_lock() noexcept {
   check_shard();
-  if (locked_) return std::nullopt;
-  locked_ = true;
+  if (!permits_.try_take_one()) return std::nullopt;
   return mutex_guard(this);
-}
-
-inline std::size_t mutex::waiting() const noexcept {
-  std::size_t n = 0;
-  waiters_.for_each([&n](detail::ilist_node*) { ++n; });
-  return n;
 }
 
 inline void mutex::unlock() noexcept {
   check_shard();
-  assert(locked_ && "weir::mutex unlocked while not locked");
-  if (detail::ilist_node* n = waiters_.pop_front())
-    static_cast<lock_awaiter*>(n)->grant();
-  else
-    locked_ = false;
+  assert(is_locked() && "weir::mutex unlocked while not locked");
+  permits_.release_one();
 }
-
-inline void mutex::check_shard() noexcept { affinity_.check("weir::mutex"); }
 
 inline void mutex_guard::unlock() noexcept {
   if (mutex* m = std::exchange(m_, nullptr)) m->unlock();
 }
 
 inline mutex::~mutex() {
-  detail::fail_lost_waiters<lock_awaiter>(waiters_,
-                                          "a weir::mutex was destroyed while tasks waited on it");
+  permits_.queue().fail_lost("a weir::mutex was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

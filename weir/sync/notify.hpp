@@ -1,5 +1,5 @@
-// weir::notify — wakes tasks of one shard that wait for an event (DESIGN.md D10), with the
-// semantics of Tokio's `Notify`, free of lost wake-ups.
+// weir::notify — wakes tasks of one shard that wait for an event (docs/architecture.md D10), with
+// the semantics of Tokio's `Notify`, free of lost wake-ups.
 //
 // `co_await n.notified()` waits for a notification. `n.notify_one()` wakes the first waiting
 // task (FIFO) or, when none waits, stores a permit so that the next notified() completes at
@@ -17,7 +17,7 @@
 // or on_shard instead.
 //
 // Lifetime: the notify must outlive every pending notified(). Waiting allocates nothing: the
-// waiter node lives in the awaiting coroutine's frame.
+// waiter node lives in the awaiting coroutine's frame (detail/wait_queue.hpp).
 //
 //   // A consumer that sleeps while the queue is empty; the producer never misses it.
 //   weir::task<> consume(std::deque<job>& q, weir::notify& ready) {
@@ -34,24 +34,21 @@
 //   }
 #pragma once
 
-#include <weir/sync/detail/lost_waiters.hpp>
-
-#include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
-#include <weir/core/detail/waiter.hpp>
 #include <weir/core/result.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
+#include <weir/sync/detail/wait_queue.hpp>
 
-#include <cassert>
-#include <coroutine>
 #include <cstddef>
-#include <system_error>
+#include <cstdint>
 
 namespace weir {
 
 class notify {
+  struct wait_policy;
+
  public:
-  class notified_awaiter;
+  // The awaiter of notified(): detail::queued_awaiter, co_await gives result<void>.
+  using notified_awaiter = detail::queued_awaiter<wait_policy>;
 
   notify() noexcept = default;
   // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
@@ -89,90 +86,33 @@ class notify {
 
   // Observers, for tests and task dumps. waiting() walks the queue: O(waiters).
   bool has_permit() const noexcept { return permit_; }
-  std::size_t waiting() const noexcept;
+  std::size_t waiting() const noexcept { return waiters_.size(); }
 
  private:
-  void check_shard() noexcept;
+  void check_shard() noexcept { waiters_.check_shard("weir::notify"); }
 
-  detail::ilist waiters_;            // notified_awaiters in arrival order
-  detail::shard_affinity affinity_;  // debug check: one shard only
-  bool permit_ = false;              // invariant: permit_ implies waiters_.empty()
+  // A waiter picked by notify_one is `granted` (it passes the notification on if it never
+  // runs); one picked by notify_all is `released` (nothing to pass on).
+  detail::wait_queue waiters_;
+  bool permit_ = false;  // invariant: permit_ implies waiters_.empty()
 };
 
-// The awaiter of notify::notified(). Its ilist_node links it into the notify's queue.
-class notify::notified_awaiter : detail::ilist_node {
- public:
-  explicit notified_awaiter(notify& n) noexcept : n_(&n) {}
-  // Movable until awaited (for with_timeout and the like).
-  notified_awaiter(notified_awaiter&& o) noexcept : detail::ilist_node(), n_(o.n_) {
-    assert(o.state_ == state::idle && "weir::notify::notified_awaiter moved after awaited");
-  }
-  notified_awaiter& operator=(notified_awaiter&&) = delete;
-  ~notified_awaiter() {
-    if (state_ == state::waiting)
-      unlink();  // a no-op if the notify already dropped its queue
-    else if (state_ == state::picked_one)
-      n_->notify_one();  // never delivered: pass it on
-  }
+struct notify::wait_policy {
+  using owner_type = notify;
+  using node_type = detail::wait_node;
+  using value_type = void;
+  static constexpr detail::wait_kind kind = detail::wait_kind::notify;
 
-  bool await_ready() noexcept {
-    n_->check_shard();
-    if (!n_->permit_) return false;
-    n_->permit_ = false;
-    state_ = state::picked_one;
-    return detail::tl_shard->coop_proceed();
+  static detail::wait_queue& queue(notify& n) noexcept { return n.waiters_; }
+  static detail::wait_state try_now(notify& n, node_type&) noexcept {
+    n.check_shard();
+    if (!n.permit_) return detail::wait_state::idle;
+    n.permit_ = false;
+    return detail::wait_state::granted;
   }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    if (state_ == state::picked_one) {  // permit taken, but the cooperative budget is spent
-      detail::yield_to_back(w_.sched, h);
-      return true;
-    }
-    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::notify);
-    if (ec_) return false;
-    n_->waiters_.push_back(this);
-    state_ = state::waiting;
-    return true;
-  }
-  result<void> await_resume() noexcept {
-    w_.disarm();
-    if (state_ == state::picked_one || state_ == state::picked_all) {
-      state_ = state::idle;
-      return {};
-    }
-    assert(ec_ && "weir::notify::notified_awaiter resumed without an outcome");
-    return unexpected(ec_);
-  }
-
- private:
-  friend class notify;
-  template <class A>
-  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
-  enum class state : unsigned char {
-    idle,        // not queued, holds nothing (before the wait, after cancellation or resumption)
-    waiting,     // in the notify's queue
-    picked_one,  // holds a notify_one notification (or the permit) until it resumes
-    picked_all,  // woken by notify_all, which has nothing to pass on
-  };
-
-  // The waker's half of the protocol (detail/waiter.hpp): already unlinked by the notify.
-  void pick(state how) noexcept {
-    w_.disarm();
-    state_ = how;
-    w_.wake();
-  }
-  static void on_cancel(void* self, std::error_code reason) noexcept {
-    auto* a = static_cast<notified_awaiter*>(self);
-    a->unlink();
-    a->state_ = state::idle;
-    a->ec_ = reason;
-    a->w_.wake();
-  }
-
-  notify* n_;
-  detail::waiter w_;
-  std::error_code ec_;
-  state state_ = state::idle;
+  static std::int64_t wait_arg(const notify&, const node_type&) noexcept { return 0; }
+  static void give_back(notify& n, node_type&) noexcept { n.notify_one(); }  // pass it on
+  static void left_queue(notify&) noexcept {}
 };
 
 inline notify::notified_awaiter notify::notified() {
@@ -182,30 +122,16 @@ inline notify::notified_awaiter notify::notified() {
 
 inline void notify::notify_one() noexcept {
   check_shard();
-  if (detail::ilist_node* n = waiters_.pop_front())
-    static_cast<notified_awaiter*>(n)->pick(notified_awaiter::state::picked_one);
-  else
-    permit_ = true;
+  if (!waiters_.wake_front(detail::wait_state::granted)) permit_ = true;
 }
 
 inline void notify::notify_all() noexcept {
   check_shard();
-  // Waking only schedules the waiters: none can queue again during this loop.
-  while (detail::ilist_node* n = waiters_.pop_front())
-    static_cast<notified_awaiter*>(n)->pick(notified_awaiter::state::picked_all);
+  waiters_.wake_all(detail::wait_state::released);
 }
-
-inline std::size_t notify::waiting() const noexcept {
-  std::size_t n = 0;
-  waiters_.for_each([&n](detail::ilist_node*) { ++n; });
-  return n;
-}
-
-inline void notify::check_shard() noexcept { affinity_.check("weir::notify"); }
 
 inline notify::~notify() {
-  detail::fail_lost_waiters<notified_awaiter>(
-      waiters_, "a weir::notify was destroyed while tasks waited on it");
+  waiters_.fail_lost("a weir::notify was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

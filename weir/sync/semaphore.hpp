@@ -1,4 +1,5 @@
-// weir::semaphore — an async counting semaphore for the tasks of one shard (DESIGN.md D10).
+// weir::semaphore — an async counting semaphore for the tasks of one shard
+// (docs/architecture.md D10).
 //
 // The semaphore holds a number of permits. `co_await s.acquire(n)` waits until `n` permits
 // can be taken and yields a weir::semaphore_permit, a move-only RAII handle that gives them
@@ -19,7 +20,8 @@
 // different shards coordinate through channels or on_shard instead.
 //
 // Lifetime: the semaphore must outlive its permits and every pending acquire(). Waiting
-// allocates nothing: the waiter node lives in the awaiting coroutine's frame.
+// allocates nothing: the waiter node lives in the awaiting coroutine's frame. (Inside:
+// detail/permit_queue.hpp over detail/wait_queue.hpp, shared with weir::mutex.)
 //
 //   weir::semaphore slots(8);                      // at most 8 uploads at a time
 //   weir::task<weir::result<void>> upload(weir::semaphore& slots, blob b) {
@@ -29,19 +31,13 @@
 //   }                                              // the permit returns to `slots` here
 #pragma once
 
-#include <weir/sync/detail/lost_waiters.hpp>
-
-#include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
-#include <weir/core/detail/waiter.hpp>
 #include <weir/core/result.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
+#include <weir/sync/detail/permit_queue.hpp>
+#include <weir/sync/detail/wait_queue.hpp>
 
-#include <cassert>
-#include <coroutine>
 #include <cstddef>
 #include <optional>
-#include <system_error>
 #include <utility>
 
 namespace weir {
@@ -85,8 +81,11 @@ class semaphore_permit {
 };
 
 class semaphore {
+  friend struct detail::permit_policy<semaphore>;
+
  public:
-  class acquire_awaiter;
+  // The awaiter of acquire(): detail::queued_awaiter, co_await gives result<semaphore_permit>.
+  using acquire_awaiter = detail::queued_awaiter<detail::permit_policy<semaphore>>;
 
   explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
   // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
@@ -125,100 +124,22 @@ class semaphore {
   void release(std::size_t n = 1) noexcept;
 
   // Free permits (not counting those granted to requests that have not resumed yet).
-  std::size_t available() const noexcept { return permits_; }
+  std::size_t available() const noexcept { return permits_.available(); }
   // Queued requests, for tests and task dumps: walks the queue, O(waiters).
-  std::size_t waiting() const noexcept;
+  std::size_t waiting() const noexcept { return permits_.queue().size(); }
 
  private:
-  void grant_waiters() noexcept;
-  void check_shard() noexcept;
+  // What detail::permit_policy needs.
+  using handle_type = semaphore_permit;
+  static constexpr const char* name = "weir::semaphore";
+  static constexpr detail::wait_kind kind = detail::wait_kind::semaphore;
+  static constexpr bool exclusive = false;
+  semaphore_permit make_handle(std::size_t n) noexcept { return semaphore_permit(this, n); }
+  void give_back(std::size_t n) noexcept { release(n); }
 
-  detail::ilist waiters_;  // acquire_awaiters in arrival order
-  std::size_t permits_;
-  detail::shard_affinity affinity_;  // debug check: one shard only
-};
+  void check_shard() noexcept { permits_.queue().check_shard(name); }
 
-// The awaiter of semaphore::acquire(). Its ilist_node links it into the semaphore's queue.
-class semaphore::acquire_awaiter : detail::ilist_node {
- public:
-  acquire_awaiter(semaphore& s, std::size_t n) noexcept : s_(&s), n_(n) {}
-  // Movable until awaited (for with_timeout and the like).
-  acquire_awaiter(acquire_awaiter&& o) noexcept : detail::ilist_node(), s_(o.s_), n_(o.n_) {
-    assert(o.state_ == state::idle && "weir::semaphore::acquire_awaiter moved after awaited");
-  }
-  acquire_awaiter& operator=(acquire_awaiter&&) = delete;
-  ~acquire_awaiter() {
-    if (state_ == state::waiting) {
-      if (linked()) {  // (else the semaphore is gone and dropped its queue)
-        unlink();
-        s_->grant_waiters();  // this request may have been blocking the ones behind it
-      }
-    } else if (state_ == state::granted) {
-      s_->release(n_);  // granted but never resumed
-    }
-  }
-
-  bool await_ready() noexcept {
-    s_->check_shard();
-    if (!s_->waiters_.empty() || s_->permits_ < n_) return false;
-    s_->permits_ -= n_;
-    state_ = state::granted;
-    return detail::tl_shard->coop_proceed();
-  }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    if (state_ == state::granted) {  // taken at once, but the cooperative budget is spent
-      detail::yield_to_back(w_.sched, h);
-      return true;
-    }
-    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::semaphore,
-                     static_cast<std::int64_t>(n_));
-    if (ec_) return false;
-    s_->waiters_.push_back(this);
-    state_ = state::waiting;
-    return true;
-  }
-  result<semaphore_permit> await_resume() noexcept {
-    w_.disarm();
-    if (state_ != state::granted) {
-      assert(ec_ && "weir::semaphore::acquire_awaiter resumed without an outcome");
-      return unexpected(ec_);
-    }
-    state_ = state::idle;
-    return semaphore_permit(s_, n_);
-  }
-
- private:
-  friend class semaphore;
-  template <class A>
-  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
-  enum class state : unsigned char {
-    idle,     // not queued, holds nothing (before the wait, after cancellation or resumption)
-    waiting,  // in the semaphore's queue
-    granted,  // holds n_ permits on behalf of the task, until await_resume hands them over
-  };
-
-  // The waker's half of the protocol (detail/waiter.hpp): already unlinked by the semaphore,
-  // which also took the permits.
-  void grant() noexcept {
-    w_.disarm();
-    state_ = state::granted;
-    w_.wake();
-  }
-  static void on_cancel(void* self, std::error_code reason) noexcept {
-    auto* a = static_cast<acquire_awaiter*>(self);
-    a->unlink();
-    a->state_ = state::idle;
-    a->ec_ = reason;
-    a->w_.wake();
-    a->s_->grant_waiters();  // the cancelled request may have been blocking the next ones
-  }
-
-  semaphore* s_;
-  std::size_t n_;
-  detail::waiter w_;
-  std::error_code ec_;
-  state state_ = state::idle;
+  detail::permit_queue permits_;
 };
 
 inline semaphore::acquire_awaiter semaphore::acquire(std::size_t n) {
@@ -228,42 +149,21 @@ inline semaphore::acquire_awaiter semaphore::acquire(std::size_t n) {
 
 inline std::optional<semaphore_permit> semaphore::try_acquire(std::size_t n) noexcept {
   check_shard();
-  if (!waiters_.empty() || permits_ < n) return std::nullopt;
-  permits_ -= n;
+  if (!permits_.try_take(n)) return std::nullopt;
   return semaphore_permit(this, n);
 }
 
 inline void semaphore::release(std::size_t n) noexcept {
   check_shard();
-  permits_ += n;
-  grant_waiters();
+  permits_.release(n);
 }
-
-inline void semaphore::grant_waiters() noexcept {
-  while (detail::ilist_node* f = waiters_.front()) {
-    auto* a = static_cast<acquire_awaiter*>(f);
-    if (a->n_ > permits_) break;  // FIFO: the head blocks everything behind it
-    permits_ -= a->n_;
-    waiters_.pop_front();
-    a->grant();
-  }
-}
-
-inline std::size_t semaphore::waiting() const noexcept {
-  std::size_t n = 0;
-  waiters_.for_each([&n](detail::ilist_node*) { ++n; });
-  return n;
-}
-
-inline void semaphore::check_shard() noexcept { affinity_.check("weir::semaphore"); }
 
 inline void semaphore_permit::reset() noexcept {
   if (semaphore* s = std::exchange(s_, nullptr)) s->release(std::exchange(n_, 0));
 }
 
 inline semaphore::~semaphore() {
-  detail::fail_lost_waiters<acquire_awaiter>(
-      waiters_, "a weir::semaphore was destroyed while tasks waited on it");
+  permits_.queue().fail_lost("a weir::semaphore was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

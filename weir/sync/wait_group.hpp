@@ -1,5 +1,5 @@
 // weir::wait_group — waits for a counted set of activities of one shard to finish
-// (DESIGN.md D10), as Go's sync.WaitGroup.
+// (docs/architecture.md D10), as Go's sync.WaitGroup.
 //
 // `add(n)` counts `n` more activities, `done()` marks one finished, and `co_await wg.wait()`
 // completes when the counter is zero: at once if it already is, else when the done() that
@@ -18,7 +18,7 @@
 // through channels or on_shard instead.
 //
 // Lifetime: the wait_group must outlive every pending wait(). Waiting allocates nothing: the
-// waiter node lives in the awaiting coroutine's frame.
+// waiter node lives in the awaiting coroutine's frame (detail/wait_queue.hpp).
 //
 //   struct crawler {  // outlives the fetches it starts
 //     weir::wait_group pending;
@@ -34,25 +34,22 @@
 //   };
 #pragma once
 
-#include <weir/sync/detail/lost_waiters.hpp>
-
-#include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/shard.hpp>
-#include <weir/core/detail/waiter.hpp>
 #include <weir/core/result.hpp>
-#include <weir/sync/detail/shard_affinity.hpp>
+#include <weir/sync/detail/wait_queue.hpp>
 
-#include <cassert>
-#include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
-#include <system_error>
 
 namespace weir {
 
 class wait_group {
+  struct wait_policy;
+
  public:
-  class wait_awaiter;
+  // The awaiter of wait(): detail::queued_awaiter, co_await gives result<void>.
+  using wait_awaiter = detail::queued_awaiter<wait_policy>;
 
   wait_group() noexcept = default;
   // Tasks still waiting can never be woken: each is a lost wake-up (registry.hpp).
@@ -90,84 +87,32 @@ class wait_group {
 
   // Observers, for tests and task dumps. waiting() walks the queue: O(waiters).
   std::size_t count() const noexcept { return count_; }
-  std::size_t waiting() const noexcept;
+  std::size_t waiting() const noexcept { return waiters_.size(); }
 
  private:
-  void check_shard() noexcept;
+  void check_shard() noexcept { waiters_.check_shard("weir::wait_group"); }
 
-  detail::ilist waiters_;  // wait_awaiters; non-empty only while count_ > 0
+  detail::wait_queue waiters_;  // non-empty only while count_ > 0
   std::size_t count_ = 0;
-  detail::shard_affinity affinity_;  // debug check: one shard only
 };
 
-// The awaiter of wait_group::wait(). Its ilist_node links it into the wait_group's queue.
-class wait_group::wait_awaiter : detail::ilist_node {
- public:
-  explicit wait_awaiter(wait_group& g) noexcept : g_(&g) {}
-  // Movable until awaited (for with_timeout and the like).
-  wait_awaiter(wait_awaiter&& o) noexcept : detail::ilist_node(), g_(o.g_) {
-    assert(o.state_ == state::idle && "weir::wait_group::wait_awaiter moved after awaited");
-  }
-  wait_awaiter& operator=(wait_awaiter&&) = delete;
-  ~wait_awaiter() { unlink(); }  // a no-op unless still queued in a live wait_group
+struct wait_group::wait_policy {
+  using owner_type = wait_group;
+  using node_type = detail::wait_node;
+  using value_type = void;
+  static constexpr detail::wait_kind kind = detail::wait_kind::wait_group;
 
-  bool await_ready() noexcept {
-    g_->check_shard();
-    if (g_->count_ != 0) return false;
-    state_ = state::released;
-    return detail::tl_shard->coop_proceed();
+  static detail::wait_queue& queue(wait_group& g) noexcept { return g.waiters_; }
+  // Seeing zero is the whole outcome: `released`, nothing to hand back.
+  static detail::wait_state try_now(wait_group& g, node_type&) noexcept {
+    g.check_shard();
+    return g.count_ == 0 ? detail::wait_state::released : detail::wait_state::idle;
   }
-  template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    if (state_ == state::released) {  // zero already, but the cooperative budget is spent
-      detail::yield_to_back(w_.sched, h);
-      return true;
-    }
-    ec_ = w_.prepare(h, &on_cancel, this, detail::wait_kind::wait_group,
-                     static_cast<std::int64_t>(g_->count_));
-    if (ec_) return false;
-    g_->waiters_.push_back(this);
-    state_ = state::waiting;
-    return true;
+  static std::int64_t wait_arg(const wait_group& g, const node_type&) noexcept {
+    return static_cast<std::int64_t>(g.count_);
   }
-  result<void> await_resume() noexcept {
-    w_.disarm();
-    if (state_ == state::released) {
-      state_ = state::idle;
-      return {};
-    }
-    assert(ec_ && "weir::wait_group::wait_awaiter resumed without an outcome");
-    return unexpected(ec_);
-  }
-
- private:
-  friend class wait_group;
-  template <class A>
-  friend void detail::fail_lost_waiters(detail::ilist&, const char*) noexcept;
-  enum class state : unsigned char {
-    idle,      // not queued (before the wait, after cancellation or resumption)
-    waiting,   // in the wait_group's queue
-    released,  // the counter was seen at zero
-  };
-
-  // The waker's half of the protocol (detail/waiter.hpp): already unlinked by the wait_group.
-  void release() noexcept {
-    w_.disarm();
-    state_ = state::released;
-    w_.wake();
-  }
-  static void on_cancel(void* self, std::error_code reason) noexcept {
-    auto* a = static_cast<wait_awaiter*>(self);
-    a->unlink();
-    a->state_ = state::idle;
-    a->ec_ = reason;
-    a->w_.wake();
-  }
-
-  wait_group* g_;
-  detail::waiter w_;
-  std::error_code ec_;
-  state state_ = state::idle;
+  static void give_back(wait_group&, node_type&) noexcept {}
+  static void left_queue(wait_group&) noexcept {}
 };
 
 inline wait_group::wait_awaiter wait_group::wait() {
@@ -180,22 +125,11 @@ inline void wait_group::done() {
   if (count_ == 0)
     throw std::logic_error(
         "weir::wait_group::done() called with the counter at zero (more done() than add())");
-  if (--count_ != 0) return;
-  // Waking only schedules the waiters: none can queue again during this loop.
-  while (detail::ilist_node* n = waiters_.pop_front()) static_cast<wait_awaiter*>(n)->release();
+  if (--count_ == 0) waiters_.wake_all(detail::wait_state::released);
 }
-
-inline std::size_t wait_group::waiting() const noexcept {
-  std::size_t n = 0;
-  waiters_.for_each([&n](detail::ilist_node*) { ++n; });
-  return n;
-}
-
-inline void wait_group::check_shard() noexcept { affinity_.check("weir::wait_group"); }
 
 inline wait_group::~wait_group() {
-  detail::fail_lost_waiters<wait_awaiter>(
-      waiters_, "a weir::wait_group was destroyed while tasks waited on it");
+  waiters_.fail_lost("a weir::wait_group was destroyed while tasks waited on it");
 }
 
 }  // namespace weir

@@ -1,3 +1,6 @@
+// What only a wait_group promises: counting, every waiter woken by the last done(), reuse,
+// done() below zero. What every waiting primitive promises (FIFO, cancellation, budget,
+// shutdown, lost wake-ups, shard affinity) is in conformance_test.cpp.
 #include <weir/sync/wait_group.hpp>
 
 #include <weir/core/runtime.hpp>
@@ -8,7 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -19,7 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::settle;
-using testing::ticker;
 
 task<> wait_and_record(wait_group* wg, std::vector<int>* order, int id) {
   auto r = co_await wg->wait();
@@ -32,11 +33,6 @@ task<std::error_code> wait_error(wait_group* wg) {
   co_return r.error();
 }
 
-task<std::error_code> wait_error_within(wait_group* wg, clock::duration limit) {
-  auto r = co_await with_timeout(limit, wg->wait());
-  co_return r.error();
-}
-
 task<> work_then_done(wait_group* wg, clock::duration d, int* finished) {
   (void)co_await sleep_for(d);
   ++*finished;
@@ -44,21 +40,6 @@ task<> work_then_done(wait_group* wg, clock::duration d, int* finished) {
 }
 
 // --- basics ----------------------------------------------------------------------------------
-
-task<> zero_is_ready(wait_group* wg) {
-  auto h = spawn(settle(), "other");  // would run if the wait suspended
-  const auto t0 = now();
-  EXPECT_TRUE(co_await wg->wait());
-  EXPECT_EQ(now(), t0);
-  EXPECT_FALSE(h.finished());  // no suspension: the other task has not even started
-  (void)co_await h;
-}
-
-TEST(WaitGroup, WaitOnZeroCompletesAtOnce) {
-  wait_group wg;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(zero_is_ready(&wg));
-}
 
 task<clock::duration> workers(wait_group* wg) {
   int finished = 0;
@@ -148,64 +129,7 @@ TEST(WaitGroup, DoneBelowZeroThrowsInsideATaskToo) {
   EXPECT_TRUE(rt.block_on(done_below_zero_in_a_task(&wg)));
 }
 
-TEST(WaitGroup, WaitOutsideARuntimeIsAClearError) {
-  wait_group wg;
-  EXPECT_THROW((void)wg.wait(), std::logic_error);
-}
-
-// --- cancellation ----------------------------------------------------------------------------
-
-task<std::vector<int>> timeout_while_waiting(wait_group* wg) {
-  std::vector<int> order;
-  wg->add();
-  auto patient = spawn(wait_and_record(wg, &order, 1), "patient");
-  const auto t0 = now();
-  EXPECT_EQ(co_await wait_error_within(wg, 5s), errc::timed_out);
-  EXPECT_GE(now() - t0, 5s);
-  EXPECT_EQ(wg->waiting(), 1u);  // only the timed-out waiter left
-  EXPECT_EQ(wg->count(), 1u);    // the counter is untouched
-  wg->done();
-  (void)co_await patient;
-  co_return order;
-}
-
-TEST(WaitGroup, TimeoutWhileWaitingRemovesOnlyThatWaiter) {
-  wait_group wg;
-  runtime rt({.shards = 1, .manual_clock = true});
-  EXPECT_EQ(rt.block_on(timeout_while_waiting(&wg)), (std::vector<int>{1}));
-}
-
-task<> cancel_through_join_handle(wait_group* wg) {
-  wg->add();
-  auto h = spawn(wait_error(wg), "waiter");
-  co_await settle();
-  EXPECT_EQ(wg->waiting(), 1u);
-  h.cancel();
-  EXPECT_EQ(wg->waiting(), 0u);  // removed at once, by the cancel callback
-  EXPECT_EQ((co_await h).value(), errc::cancelled);
-  wg->done();
-}
-
-TEST(WaitGroup, CancelThroughJoinHandleWhileWaiting) {
-  wait_group wg;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(cancel_through_join_handle(&wg));
-}
-
-task<> released_then_cancelled(wait_group* wg) {
-  wg->add();
-  auto h = spawn(wait_error(wg), "waiter");
-  co_await settle();
-  wg->done();  // releases the waiter, which has not run yet
-  h.cancel();  // too late: exactly one outcome, and it is success
-  EXPECT_EQ((co_await h).value(), std::error_code());
-}
-
-TEST(WaitGroup, ReleasedWaiterCompletesWhenCancelledBeforeRunning) {
-  wait_group wg;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(released_then_cancelled(&wg));
-}
+// --- the counter seen at zero -----------------------------------------------------------------
 
 task<> released_then_add(wait_group* wg) {
   wg->add();
@@ -221,80 +145,6 @@ TEST(WaitGroup, ReleasedWaiterCompletesEvenIfTheCounterRisesAgain) {
   wait_group wg;
   runtime rt({.shards = 1, .manual_clock = true});
   rt.block_on(released_then_add(&wg));
-}
-
-// --- destruction -----------------------------------------------------------------------------
-
-task<> wait_until_shutdown(wait_group* wg, std::shared_ptr<int> keep, int* resumed) {
-  (void)co_await wg->wait();
-  ++*resumed;
-  (void)keep;
-}
-
-// `keep` by reference: only the waiters' frames hold copies.
-task<> suspend_on_wait_group(wait_group* wg, const std::shared_ptr<int>& keep, int* resumed) {
-  wg->add();
-  for (int i = 0; i < 3; ++i) spawn_detached(wait_until_shutdown(wg, keep, resumed), "waiter");
-  co_await settle();
-  EXPECT_EQ(wg->waiting(), 3u);
-}
-
-TEST(WaitGroup, RuntimeShutdownWithSuspendedWaitersLeaksNothing) {
-  wait_group wg;
-  auto keep = std::make_shared<int>(0);
-  int resumed = 0;
-  {
-    runtime rt({.shards = 1});
-    rt.block_on(suspend_on_wait_group(&wg, keep, &resumed));
-    EXPECT_EQ(keep.use_count(), 4);
-  }
-  EXPECT_EQ(keep.use_count(), 1);  // every waiting frame was destroyed
-  EXPECT_EQ(resumed, 0);           // and none ran
-  EXPECT_EQ(wg.waiting(), 0u);     // each unlinked itself
-  EXPECT_EQ(wg.count(), 1u);
-}
-
-// --- cooperative budget ----------------------------------------------------------------------
-
-task<int> tight_wait_loop(wait_group* wg) {
-  bool stop = false;
-  int ticks = 0;
-  auto h = spawn(ticker(&stop, &ticks), "ticker");
-  co_await yield_now{};
-  const int before = ticks;
-  for (int i = 0; i < 10'000; ++i) {
-    auto r = co_await wg->wait();  // zero: completes without suspending...
-    EXPECT_TRUE(r);
-  }
-  const int during = ticks - before;  // ...yet the ticker kept running
-  stop = true;
-  (void)co_await h;
-  co_return during;
-}
-
-TEST(WaitGroup, TightLoopOfReadyWaitsYieldsToOtherTasks) {
-  wait_group wg;
-  runtime rt({.shards = 1, .manual_clock = true, .coop_ops = 128});
-  EXPECT_GE(rt.block_on(tight_wait_loop(&wg)), 10'000 / 128 - 1);
-  EXPECT_GT(rt.stats(0).coop_yields, 0u);
-}
-
-// --- shard affinity --------------------------------------------------------------------------
-
-[[maybe_unused]] task<> add_and_done(wait_group* wg) {
-  wg->add();
-  wg->done();
-  EXPECT_TRUE(co_await wg->wait());
-}
-
-TEST(WaitGroupDeathTest, UseFromTwoShardsIsCaughtInDebugBuilds) {
-#ifdef NDEBUG
-  GTEST_SKIP() << "the shard check is a debug assertion";
-#else
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  wait_group wg;
-  EXPECT_DEATH(testing::run_on_two_runtimes([&] { return add_and_done(&wg); }), "shard-local");
-#endif
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/log.hpp>
 
 #include <cassert>
 #include <cstdio>
@@ -17,8 +18,11 @@ class shard_affinity {
     if (shard* sh = tl_shard) {
       if (!shard_) shard_ = sh;
       if (shard_ != sh) {
-        std::fprintf(stderr, "%s is shard-local but was used from shards %u and %u\n", what,
-                     shard_->id(), sh->id());
+        log::error("a shard-local primitive was used from two shards",
+                   {{"what", what},
+                    {"first", std::to_string(shard_->id())},
+                    {"now", std::to_string(sh->id())}});
+        log::flush();
         assert(false && "shard-local primitive used from two shards");
       }
     }
