@@ -16,7 +16,9 @@ packages=(
   clang-format
   libsimdjson-dev                    # weir::http's JSON helpers (request bodies)
   libdw-dev                          # symbolizing stall and lost-wake-up backtraces (weir/core)
+  libfmt-dev                         # formatting: weir::log, the registry's renderings
   librocksdb-dev libcli11-dev libtomlplusplus-dev   # taskd: its store, flags, config file
+  libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
 )

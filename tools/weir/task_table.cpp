@@ -1,12 +1,13 @@
 #include "task_table.hpp"
 
 #include <simdjson.h>
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <iterator>
+#include <optional>
 
 namespace weir::tool {
 namespace {
@@ -84,95 +85,76 @@ task_state state_from_name(std::string_view s) {
 
 // ---- display width ----
 
-// Decodes the UTF-8 sequence at s[i] into `cp`; returns its length, or 0 when s[i] does not
-// start a well-formed one (RFC 3629 §4: no overlong forms, no surrogates, nothing past U+10FFFF).
-std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
+// Must not reach the terminal: controls (C0, DEL, C1), line and paragraph separators, and the
+// bidi embeddings, overrides and isolates that reorder what follows them (CVE-2021-42574).
+bool unsafe(utf8proc_int32_t cp) {
+  const utf8proc_property_t* p = utf8proc_get_property(cp);
+  switch (p->category) {
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: return true;
+    default: break;
   }
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    n = 2;
-    cp = b0 & 0x1f;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    cp = b0 & 0x0f;
-    if (b0 == 0xe0) lo = 0xa0;
-    if (b0 == 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    cp = b0 & 0x07;
-    if (b0 == 0xf0) lo = 0x90;
-    if (b0 == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
+  switch (p->bidi_class) {
+    case UTF8PROC_BIDI_CLASS_LRE:
+    case UTF8PROC_BIDI_CLASS_LRO:
+    case UTF8PROC_BIDI_CLASS_RLE:
+    case UTF8PROC_BIDI_CLASS_RLO:
+    case UTF8PROC_BIDI_CLASS_PDF:
+    case UTF8PROC_BIDI_CLASS_LRI:
+    case UTF8PROC_BIDI_CLASS_RLI:
+    case UTF8PROC_BIDI_CLASS_FSI:
+    case UTF8PROC_BIDI_CLASS_PDI: return true;
+    default: return false;
   }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if (k == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  return n;
 }
 
-struct cp_range {
-  char32_t first, last;
-};
-
-bool in_ranges(char32_t c, const cp_range* r, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (c >= r[i].first && c <= r[i].last) return true;
-  return false;
-}
-
-// Columns of one code point: -1 for one that must not reach the terminal, else 0, 1 or 2. A
-// short table (the common combining blocks, East Asian wide and emoji blocks) rather than full
-// Unicode tables: task names are mostly ASCII, and an error here costs alignment, not safety.
-int columns_of(char32_t c) {
-  // C0, DEL, C1; line and paragraph separators, bidi embedding, override and isolate controls.
-  static constexpr cp_range unsafe[] = {
-      {0x00, 0x1f}, {0x7f, 0x9f}, {0x2028, 0x202e}, {0x2066, 0x2069}};
-  static constexpr cp_range zero[] = {
-      {0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x1ab0, 0x1aff}, {0x1dc0, 0x1dff},
-      {0x200b, 0x200f}, {0x20d0, 0x20ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f}, {0xfeff, 0xfeff}};
-  static constexpr cp_range wide[] = {{0x1100, 0x115f},   {0x2e80, 0x303e},   {0x3041, 0x33ff},
-                                      {0x3400, 0x4dbf},   {0x4e00, 0x9fff},   {0xa000, 0xa4cf},
-                                      {0xac00, 0xd7a3},   {0xf900, 0xfaff},   {0xfe30, 0xfe4f},
-                                      {0xff00, 0xff60},   {0xffe0, 0xffe6},   {0x1f300, 0x1f64f},
-                                      {0x1f900, 0x1f9ff}, {0x20000, 0x2fffd}, {0x30000, 0x3fffd}};
-  if (in_ranges(c, unsafe, std::size(unsafe))) return -1;
-  if (c < 0x300) return 1;
-  if (in_ranges(c, zero, std::size(zero))) return 0;
-  if (in_ranges(c, wide, std::size(wide))) return 2;
-  return 1;
-}
-
-// One unit of output: the bytes to print for a code point (or "?" in place of an unsafe one or
-// a malformed byte) and the columns they take.
+// One unit of output: the bytes of a grapheme cluster (or "?" in place of an unsafe code point
+// or a malformed byte) and the columns they take.
 struct glyph {
   std::string_view bytes;
   std::size_t columns;
 };
 
+constexpr utf8proc_int32_t emoji_presentation = 0xfe0f;  // VARIATION SELECTOR-16
+
 std::vector<glyph> glyphs(std::string_view s) {
   std::vector<glyph> out;
   out.reserve(s.size());
+  // The cluster being gathered: it starts at `begin`, its last code point is `prev` (-1: none).
+  std::size_t begin = 0;
+  utf8proc_int32_t prev = -1;
+  utf8proc_int32_t state = 0;  // utf8proc_grapheme_break_stateful's (emoji sequences, flags)
+  std::size_t columns = 0;
+  bool wide_form = false;
+  auto close = [&](std::size_t end) {
+    if (prev < 0) return;
+    out.push_back(
+        {s.substr(begin, end - begin), wide_form ? std::max<std::size_t>(columns, 2) : columns});
+    prev = -1;
+    columns = 0;
+    wide_form = false;
+  };
   std::size_t i = 0;
   while (i < s.size()) {
-    char32_t cp = 0;
-    const std::size_t n = decode_utf8(s, i, cp);
-    const int cols = n ? columns_of(cp) : -1;
-    if (cols < 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(&s[i]),
+                                                static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n <= 0 || unsafe(cp)) {  // a '?' of its own; a malformed sequence goes byte by byte
+      close(i);
+      state = 0;  // what follows starts afresh, as at the start of the text
       out.push_back({"?", 1});
-    } else {
-      out.push_back({s.substr(i, n), static_cast<std::size_t>(cols)});
+      i += n > 0 ? static_cast<std::size_t>(n) : 1;
+      continue;
     }
-    i += n ? n : 1;
+    if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, cp, &state)) close(i);
+    if (prev < 0) begin = i;
+    prev = cp;
+    columns += static_cast<std::size_t>(std::max(0, utf8proc_charwidth(cp)));
+    wide_form |= cp == emoji_presentation;
+    i += static_cast<std::size_t>(n);
   }
+  close(s.size());
   return out;
 }
 
@@ -389,18 +371,15 @@ screen_line status_line(const frame_state& f, std::size_t matched, std::size_t s
 
 }  // namespace
 
-std::optional<task_snapshot> parse_task_snapshot(std::string_view json, std::string& error) {
+weir::result<task_snapshot> parse_task_snapshot(std::string_view json) {
   dom::parser parser;
   dom::element root;
-  if (auto err = parser.parse(json.data(), json.size()).get(root); err != simdjson::SUCCESS) {
-    error = std::string("bad JSON: ") + simdjson::error_message(err);
-    return std::nullopt;
-  }
+  if (auto err = parser.parse(json.data(), json.size()).get(root); err != simdjson::SUCCESS)
+    return weir::unexpected(errc::invalid_input,
+                            std::string("bad JSON: ") + simdjson::error_message(err));
   dom::object top;
-  if (root.get_object().get(top) != simdjson::SUCCESS) {
-    error = "bad JSON: not an object";
-    return std::nullopt;
-  }
+  if (root.get_object().get(top) != simdjson::SUCCESS)
+    return weir::unexpected(errc::invalid_input, "bad JSON: not an object");
   task_snapshot snap;
   snap.pid = read_i64(top, "pid");
   snap.time_ms = read_i64(top, "time_ms");

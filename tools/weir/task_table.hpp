@@ -3,21 +3,28 @@
 // terminal: main.cpp fetches the JSON and paints the lines (with ANSI escapes, or as plain
 // text for --once), task_table_test.cpp checks the rest.
 //
-//   std::string error;
-//   auto snap = parse_task_snapshot(body, error);        // std::nullopt + error when malformed
+//   WEIR_TRY_ASSIGN(task_snapshot snap, parse_task_snapshot(body));  // errc::invalid_input
 //   view_options view{.sort = sort_key::busy, .waiting_only = true};
-//   auto lines = render_frame({.snapshot = &*snap, .address = "127.0.0.1:9901", .view = view,
+//   auto lines = render_frame({.snapshot = &snap, .address = "127.0.0.1:9901", .view = view,
 //                              .width = 80, .height = 24});   // 24 lines, none wider than 80
 //
 // Parsing is lenient as the contract asks: a missing field reads as empty or 0, unknown fields
 // are ignored, a number where a string was expected reads as empty. Only a reply that is not
 // JSON, or not an object at the top, is an error.
 //
-// Widths are display columns, not bytes: text is UTF-8, most code points take one column, East
-// Asian wide ones two, combining marks none. Control characters and invalid UTF-8 from the
-// service (task names and contexts carry request text) are shown as '?', so nothing the service
-// sends can move the cursor or inject an escape sequence. Truncated text ends in "…".
+// Widths are display columns, not bytes, from Unicode's tables (libutf8proc): text is UTF-8,
+// cut into grapheme clusters (UAX #29), which are never split; a cluster takes the columns of
+// its code points (East Asian wide and emoji two, combining marks none), and at least two when
+// it asks for emoji presentation (U+FE0F). Where terminals disagree (an emoji ZWJ sequence is
+// two columns in some, one per emoji in others) the count errs wide: a line drawn narrower
+// than counted leaves blanks, a wider one would wrap and break the screen. Control characters
+// (C0, DEL, C1, line and paragraph separators, bidi embeddings, overrides and isolates) and
+// invalid UTF-8 from the service (task names and contexts carry request text) are shown as '?',
+// so nothing the service sends can move the cursor, reorder the line or inject an escape
+// sequence. Truncated text ends in "…".
 #pragma once
+
+#include <weir/core/result.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -68,9 +75,9 @@ struct task_snapshot {
   std::vector<task_info> tasks;
 };
 
-// Parses the body of GET /debug/tasks?format=json. On failure returns std::nullopt and sets
-// `error` to a one-line reason.
-std::optional<task_snapshot> parse_task_snapshot(std::string_view json, std::string& error);
+// Parses the body of GET /debug/tasks?format=json. The error is errc::invalid_input with a
+// one-line reason ("bad JSON: not an object").
+weir::result<task_snapshot> parse_task_snapshot(std::string_view json);
 
 // Sort keys, in the order the `s` key cycles through them. Each has a natural direction:
 // wait, busy and runs largest first; id and name ascending. `reverse` flips it.

@@ -40,9 +40,8 @@ constexpr std::string_view sample = R"json({
 })json";
 
 task_snapshot parse_sample() {
-  std::string error;
-  auto snap = parse_task_snapshot(sample, error);
-  EXPECT_TRUE(snap.has_value()) << error;
+  auto snap = parse_task_snapshot(sample);
+  EXPECT_TRUE(snap.has_value()) << snap.error().message();
   return snap ? *snap : task_snapshot{};
 }
 
@@ -89,12 +88,10 @@ TEST(TaskTable, ParsesTheContract) {
 }
 
 TEST(TaskTable, MissingAndMistypedFieldsReadAsEmpty) {
-  std::string error;
   auto snap = parse_task_snapshot(
       R"({"tasks": [{}, {"id": 7, "name": 12, "state": "parked", "wait_ms": "long",
-                     "runs": -3, "busy_ms": true}, 5, "x"], "shards": {}})",
-      error);
-  ASSERT_TRUE(snap) << error;
+                     "runs": -3, "busy_ms": true}, 5, "x"], "shards": {}})");
+  ASSERT_TRUE(snap) << snap.error().message();
   EXPECT_EQ(snap->pid, 0);
   EXPECT_EQ(snap->backend, "");
   EXPECT_TRUE(snap->shards.empty());
@@ -112,14 +109,15 @@ TEST(TaskTable, MissingAndMistypedFieldsReadAsEmpty) {
 }
 
 TEST(TaskTable, RejectsWhatIsNotAnObject) {
-  std::string error;
-  EXPECT_FALSE(parse_task_snapshot("{\"tasks\": [", error));
-  EXPECT_NE(error.find("bad JSON"), std::string::npos) << error;
-  error.clear();
-  EXPECT_FALSE(parse_task_snapshot("[1, 2]", error));
-  EXPECT_EQ(error, "bad JSON: not an object");
-  EXPECT_FALSE(parse_task_snapshot("", error));
-  EXPECT_FALSE(parse_task_snapshot("<html>502 Bad Gateway</html>", error));
+  auto r = parse_task_snapshot("{\"tasks\": [");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::invalid_input);
+  EXPECT_EQ(r.error().context().substr(0, 10), "bad JSON: ") << r.error().message();
+  r = parse_task_snapshot("[1, 2]");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().context(), "bad JSON: not an object");
+  EXPECT_FALSE(parse_task_snapshot(""));
+  EXPECT_FALSE(parse_task_snapshot("<html>502 Bad Gateway</html>"));
 }
 
 TEST(TaskTable, DefaultOrderIsLongestWaitingFirst) {
@@ -183,8 +181,7 @@ TEST(TaskTable, Filters) {
 TEST(TaskTable, DisplayWidthAndFit) {
   EXPECT_EQ(display_width("abc"), 3u);
   EXPECT_EQ(display_width("weir top — x"), 12u);  // the em dash is one column
-  EXPECT_EQ(display_width("日本"), 4u);           // wide
-  EXPECT_EQ(display_width("e\u0301"), 1u);        // combining accent
+  EXPECT_EQ(display_width(""), 0u);
 
   EXPECT_EQ(fit("hello", 5), "hello");
   EXPECT_EQ(fit("hello!", 5), "hell…");
@@ -205,6 +202,60 @@ TEST(TaskTable, DisplayWidthAndFit) {
   EXPECT_EQ(fit_tail("weir/http/connection.cpp:310", 40), "weir/http/connection.cpp:310");
   EXPECT_EQ(fit_tail("weir/http/connection.cpp:310", 20), "…/connection.cpp:310");
   EXPECT_EQ(display_width(fit_tail("weir/http/connection.cpp:310", 20)), 20u);
+}
+
+TEST(TaskTable, WidthsFromUnicodeTables) {
+  // East Asian wide and fullwidth: two columns (CJK ideographs, kana, Hangul, fullwidth Latin,
+  // the ideographic space, a CJK Extension B ideograph).
+  EXPECT_EQ(display_width("日本"), 4u);
+  EXPECT_EQ(display_width("カタカナ"), 8u);
+  EXPECT_EQ(display_width("한국어"), 6u);
+  EXPECT_EQ(display_width("ＡＢ"), 4u);
+  EXPECT_EQ(display_width("\u3000"), 2u);
+  EXPECT_EQ(display_width("\U00020000"), 2u);
+  // Combining marks take none, whichever block they come from (the old table knew a few).
+  EXPECT_EQ(display_width("e\u0301"), 1u);
+  EXPECT_EQ(display_width("a\u0300\u0301\u0302"), 1u);
+  EXPECT_EQ(display_width("\u0915\u094d\u0937"), 2u);  // Devanagari: virama is zero width
+  EXPECT_EQ(display_width("\u05e9\u05c1"), 1u);        // Hebrew point
+  EXPECT_EQ(display_width("zero\u200bwidth"), 9u);     // ZERO WIDTH SPACE
+  // Emoji: two columns, outside the blocks the old table had (U+1FAE0) too.
+  EXPECT_EQ(display_width("😀"), 2u);
+  EXPECT_EQ(display_width("\U0001FAE0"), 2u);
+  EXPECT_EQ(display_width("🦀x"), 3u);
+  // Emoji presentation (U+FE0F) makes a one-column symbol two.
+  EXPECT_EQ(display_width("\u2764"), 1u);
+  EXPECT_EQ(display_width("\u2764\ufe0f"), 2u);
+  // A flag is two regional indicators, one column each: two, as every terminal draws it.
+  EXPECT_EQ(display_width("🇫🇷"), 2u);
+  // Sequences some terminals draw in two columns and others in one per part are counted wide.
+  EXPECT_EQ(display_width("👍🏽"), 4u);
+  EXPECT_EQ(display_width("👨\u200d👩\u200d👧"), 6u);
+}
+
+TEST(TaskTable, FitNeverSplitsAGraphemeCluster) {
+  // A letter keeps its accent: both go, or neither.
+  EXPECT_EQ(fit("e\u0301e\u0301e\u0301", 2), "e\u0301…");
+  EXPECT_EQ(fit_tail("e\u0301e\u0301e\u0301", 2), "…e\u0301");
+  // A flag is not cut into its two regional indicators, nor a ZWJ sequence at a joiner.
+  EXPECT_EQ(fit("🇫🇷🇩🇪", 3), "🇫🇷…");
+  EXPECT_EQ(fit("🇫🇷🇩🇪🇮🇹", 5), "🇫🇷🇩🇪…");
+  const std::string family = "👨\u200d👩\u200d👧";
+  EXPECT_EQ(fit("ab" + family, 7), "ab…");
+  EXPECT_EQ(fit("ab" + family, 8), "ab" + family);
+  EXPECT_EQ(fit_tail(family + "ab", 4), "…ab");
+  EXPECT_EQ(fit("x👍🏽y", 4), "x…");
+  // A Hangul syllable spelt in conjoining jamo is one cluster.
+  EXPECT_EQ(fit("\u1100\u1161\u11a8\u1100\u1161\u11a8", 5).substr(0, 9), "\u1100\u1161\u11a8");
+  // A control inside a cluster still becomes '?', and what follows starts a new one.
+  EXPECT_EQ(fit("e\u202e\u0301x", 20), "e?\u0301x");
+  for (const char* text :
+       {"日本語のテキスト", "e\u0301e\u0301e\u0301e\u0301", "🇫🇷🇩🇪🇮🇹🇪🇸", "a👨\u200d👩\u200d👧b"}) {
+    for (std::size_t w = 0; w < 12; ++w) {
+      EXPECT_LE(display_width(fit(text, w)), w) << text << " in " << w;
+      EXPECT_LE(display_width(fit_tail(text, w)), w) << text << " in " << w;
+    }
+  }
 }
 
 TEST(TaskTable, Formats) {

@@ -77,6 +77,7 @@ bool write_all(std::string_view s) {
   while (!s.empty()) {
     const ssize_t n = ::write(STDOUT_FILENO, s.data(), s.size());
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = EIO;  // no progress and no reason given
     if (n <= 0) return false;
     s.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -125,8 +126,8 @@ bool full_screen::take_redraw() {
   return true;
 }
 
-void full_screen::paint(const std::vector<screen_line>& lines, std::size_t cols,
-                        std::size_t cursor_col, bool clear) {
+weir::result<void> full_screen::paint(const std::vector<screen_line>& lines, std::size_t cols,
+                                      std::size_t cursor_col, bool clear) {
   // One write per frame, positioned line by line: no scrolling, no flicker. A line as wide as
   // the screen gets no "erase to end of line": with the cursor parked on the last column, that
   // would erase the last character.
@@ -146,7 +147,8 @@ void full_screen::paint(const std::vector<screen_line>& lines, std::size_t cols,
   if (cursor_col > 0 && !lines.empty())
     out += "\x1b[" + std::to_string(lines.size()) + ";" + std::to_string(cursor_col) + "H\x1b[?25h";
   if (!write_all(out))
-    throw std::system_error(errno, std::generic_category(), "writing the screen");
+    return weir::unexpected(std::error_code(errno, std::system_category()), "writing the screen");
+  return {};
 }
 
 }  // namespace weir::tool

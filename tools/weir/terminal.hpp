@@ -4,24 +4,26 @@
 //   full_screen screen;                        // alternate screen, cursor hidden, keys unbuffered
 //   for (;;) {
 //     const term_size size = terminal_size(STDOUT_FILENO);
-//     screen.paint(render_frame({... .width = size.cols, .height = size.rows}), size.cols, 0,
-//                  screen.take_redraw());
+//     WEIR_TRY(screen.paint(render_frame({... .width = size.cols, .height = size.rows}),
+//                           size.cols, 0, screen.take_redraw()));
 //     ... poll(STDIN_FILENO), read keys ...
 //   }                                          // ~full_screen puts the terminal back
 //
 // While a full_screen lives, stdin (when it is a terminal) has no line editing and no echo
 // (ICANON, ECHO, IEXTEN off; ISIG stays on, so Ctrl-C is SIGINT and Ctrl-Z is SIGTSTP). The
-// terminal is put back on every way out: the destructor (normal exit, or an exception
-// unwinding), and signal handlers for SIGINT, SIGTERM, SIGHUP and SIGQUIT, which restore and
-// then die of the same signal so the shell sees it. SIGTSTP restores before stopping; SIGCONT
-// re-enters and asks for a redraw, as does SIGWINCH. The handlers only call write(),
-// tcsetattr() and sigaction() (async-signal-safe), so they may interrupt anything, a blocking
-// connect() included.
+// terminal is put back on every way out: the destructor (a return, an error returned, or an
+// exception unwinding), and signal handlers for SIGINT, SIGTERM, SIGHUP and SIGQUIT, which
+// restore and then die of the same signal so the shell sees it. SIGTSTP restores before
+// stopping; SIGCONT re-enters and asks for a redraw, as does SIGWINCH. The handlers only call
+// write(), tcsetattr() and sigaction() (async-signal-safe), so they may interrupt anything, a
+// blocking connect() included.
 //
 // One full_screen at a time per process: the handlers work on process-wide state.
 #pragma once
 
 #include "task_table.hpp"
+
+#include <weir/core/result.hpp>
 
 #include <cstddef>
 #include <vector>
@@ -50,9 +52,9 @@ class full_screen {
   // Paints `lines` from the top row, each cleared to the end of the line; heading lines in
   // reverse video across `cols`, alert lines in bold red. `cursor_col` (1-based) shows the
   // cursor there on the last line (for the filter prompt); 0 hides it. `clear` wipes the screen
-  // first. Throws std::system_error when stdout cannot be written.
-  void paint(const std::vector<screen_line>& lines, std::size_t cols, std::size_t cursor_col,
-             bool clear);
+  // first. The error is the system's when stdout cannot be written.
+  weir::result<void> paint(const std::vector<screen_line>& lines, std::size_t cols,
+                           std::size_t cursor_col, bool clear);
 };
 
 }  // namespace weir::tool
