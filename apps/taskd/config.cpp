@@ -2,6 +2,8 @@
 // the --print-config dump, so the four cannot drift apart.
 #include "config.hpp"
 
+#include <weir/net/address.hpp>
+
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
@@ -81,88 +83,6 @@ std::string quote(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-// ---- addresses: a syntactic check only, nothing is resolved ----
-
-bool valid_ipv4(std::string_view s) {
-  int parts = 0;
-  while (true) {
-    std::size_t n = 0;
-    while (n < s.size() && is_digit(s[n])) ++n;
-    // 1..3 digits, no leading zero (which some parsers read as octal), at most 255
-    if (n == 0 || n > 3 || (n > 1 && s[0] == '0')) return false;
-    u64 v = 0;
-    parse_u64(s.substr(0, n), v);
-    if (v > 255) return false;
-    ++parts;
-    s.remove_prefix(n);
-    if (s.empty()) return parts == 4;
-    if (s[0] != '.' || parts == 4) return false;
-    s.remove_prefix(1);
-  }
-}
-
-// RFC 4291 section 2.2 text forms: eight groups of 1-4 hex digits, one "::" standing for one or
-// more zero groups, and optionally a dotted IPv4 address in place of the last two groups.
-bool valid_ipv6(std::string_view s) {
-  const auto hex = [](char ch) {
-    return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-  };
-  int groups = 0;
-  bool elided = false;
-  if (s.starts_with("::")) {
-    elided = true;
-    s.remove_prefix(2);
-    if (s.empty()) return true;
-  } else if (s.starts_with(":")) {
-    return false;
-  }
-  while (true) {
-    std::size_t n = 0;
-    while (n < s.size() && hex(s[n])) ++n;
-    if (n < s.size() && s[n] == '.') {  // the trailing IPv4 part
-      if (!valid_ipv4(s)) return false;
-      groups += 2;
-      break;
-    }
-    if (n == 0 || n > 4) return false;
-    ++groups;
-    s.remove_prefix(n);
-    if (s.empty()) break;
-    if (s[0] != ':') return false;
-    if (s.starts_with("::")) {
-      if (elided) return false;
-      elided = true;
-      s.remove_prefix(2);
-      if (s.empty()) break;
-    } else {
-      s.remove_prefix(1);
-      if (s.empty()) return false;  // a trailing single ':'
-    }
-  }
-  return elided ? groups <= 7 : groups == 8;
-}
-
-bool valid_host_port(std::string_view s) {
-  std::string_view host, port;
-  if (s.starts_with('[')) {
-    const auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      return false;
-    }
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-    if (!valid_ipv6(host)) return false;
-  } else {
-    const auto colon = s.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (host != "localhost" && !valid_ipv4(host)) return false;
-  }
-  u64 p = 0;
-  return port.size() <= 5 && parse_u64(port, p) && p <= 65535;
 }
 
 // ---- the settings ----
@@ -287,7 +207,7 @@ weir::result<value> check_text(const setting& s, std::string_view text) {
       if (s.what == kind::admin_address && (text.empty() || text == "off")) {
         return value(std::string("off"));
       }
-      if (!valid_host_port(text)) return fail(expected(s));
+      if (!weir::net::address::parse(text)) return fail(expected(s));
       return value(std::string(text));
     case kind::text:
       if (text.empty()) return fail(expected(s));

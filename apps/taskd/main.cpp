@@ -10,11 +10,11 @@
 // SIGINT / SIGTERM: stops accepting, answers every request already read (the applier drains
 // the queue), closes idle connections, exits 0 within drain_timeout (1 past it).
 #include "config.hpp"
-#include "log.hpp"
 #include "pipeline.hpp"
 #include "service.hpp"
 #include "store.hpp"
 
+#include <weir/core/log.hpp>
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
@@ -32,13 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace http = weir::http;
-
-std::optional<weir::net::address> parse_address(std::string s) {
-  if (s.rfind("localhost:", 0) == 0) s = "127.0.0.1" + s.substr(9);
-  auto a = weir::net::address::parse(s);
-  if (!a) return std::nullopt;
-  return *a;
-}
 
 // Thousands of connections need thousands of descriptors: take the hard limit.
 void raise_fd_limit() {
@@ -59,8 +52,8 @@ weir::task<> run_applier(unsigned shard, taskd::applier* app, weir::receiver<tas
 weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
                             std::chrono::milliseconds drain) {
   auto sig = co_await sigs.wait();
-  taskd::log::info("stopping", {{"signal", sig ? (*sig == SIGINT ? "SIGINT" : "SIGTERM") : "?"},
-                                {"drain_limit", ms(drain)}});
+  weir::log::info("stopping", {{"signal", sig ? (*sig == SIGINT ? "SIGINT" : "SIGTERM") : "?"},
+                               {"drain_limit", ms(drain)}});
   co_await srv.shutdown(drain);
 }
 
@@ -87,17 +80,17 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
   so.server_name = "taskd";
   if (c.access_log)
     so.access_log = [](const http::access_record& r) {
-      taskd::log::info("request", {{"peer", r.peer},
-                                   {"method", r.method},
-                                   {"target", r.target},
-                                   {"status", std::to_string(r.status)},
-                                   {"bytes", std::to_string(r.body_bytes)},
-                                   {"us", std::to_string(r.duration.count() / 1000)}});
+      weir::log::info("request", {{"peer", r.peer},
+                                  {"method", r.method},
+                                  {"target", r.target},
+                                  {"status", std::to_string(r.status)},
+                                  {"bytes", std::to_string(r.body_bytes)},
+                                  {"us", std::to_string(r.duration.count() / 1000)}});
     };
   http::server srv(svc.routes(), std::move(so));
   auto where = co_await srv.listen(at);
   if (!where) {
-    taskd::log::error("cannot listen", {{"addr", c.listen}, {"error", where.error().message()}});
+    weir::log::error("cannot listen", {{"addr", c.listen}, {"error", where.error().message()}});
     co_return 1;
   }
   std::optional<weir::debug::admin_server> admin;
@@ -109,7 +102,7 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
       failed = e.what();
     }
     if (!admin) {
-      taskd::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
+      weir::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
       co_await srv.shutdown(0ms);
       co_await srv.run();
       co_return 1;
@@ -126,13 +119,13 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
   const std::string admin_text = admin ? admin->address().to_string() : "off";
   std::printf("listening on %s admin %s\n", where->to_string().c_str(), admin_text.c_str());
   std::fflush(stdout);
-  taskd::log::info("listening", {{"addr", where->to_string()},
-                                 {"admin", admin_text},
-                                 {"shards", std::to_string(rt.shard_count())},
-                                 {"reactor", rt.backend_name()},
-                                 {"data_dir", st.dir()},
-                                 {"revision", std::to_string(st.revision())},
-                                 {"applier_shard", std::to_string(applier_shard)}});
+  weir::log::info("listening", {{"addr", where->to_string()},
+                                {"admin", admin_text},
+                                {"shards", std::to_string(rt.shard_count())},
+                                {"reactor", rt.backend_name()},
+                                {"data_dir", st.dir()},
+                                {"revision", std::to_string(st.revision())},
+                                {"applier_shard", std::to_string(applier_shard)}});
 
   auto stopper = weir::spawn(stop_on_signal(sigs, srv, c.drain_timeout), "signals");
   const auto t0 = weir::now();
@@ -145,13 +138,13 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
   (void)co_await stopper;
   const auto stats = srv.stats();
   if (!ended) {
-    taskd::log::error("the applier did not finish within the drain limit",
-                      {{"error", ended.error().message()}});
+    weir::log::error("the applier did not finish within the drain limit",
+                     {{"error", ended.error().message()}});
     co_return 1;
   }
-  taskd::log::info("stopped", {{"requests", std::to_string(stats.requests)},
-                               {"killed_by_drain", std::to_string(stats.killed_by_drain)},
-                               {"revision", std::to_string(st.revision())}});
+  weir::log::info("stopped", {{"requests", std::to_string(stats.requests)},
+                              {"killed_by_drain", std::to_string(stats.killed_by_drain)},
+                              {"revision", std::to_string(st.revision())}});
   co_return stats.killed_by_drain ? 1 : 0;
 }
 
@@ -166,28 +159,27 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const taskd::config& c = *parsed.cfg;
-  taskd::log::level lvl = taskd::log::level::info;
-  (void)taskd::log::parse_level(c.log_level, lvl);
-  taskd::log::set_level(lvl);
+  weir::log::set_level(weir::log::parse_level(c.log_level).value_or(weir::log::level::info));
 
-  const auto at = parse_address(c.listen);
+  const auto at = weir::net::address::parse(c.listen);
   if (!at) {
-    taskd::log::error("bad listen address", {{"addr", c.listen}});
+    weir::log::error("bad listen address", {{"error", at.error().message()}});
     return 2;
   }
   std::optional<weir::net::address> admin_at;
   if (!c.admin.empty() && c.admin != "off") {
-    admin_at = parse_address(c.admin);
-    if (!admin_at) {
-      taskd::log::error("bad admin address", {{"addr", c.admin}});
+    auto a = weir::net::address::parse(c.admin);
+    if (!a) {
+      weir::log::error("bad admin address", {{"error", a.error().message()}});
       return 2;
     }
+    admin_at = *a;
   }
   raise_fd_limit();
   weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
   auto opened = taskd::store::open(c.data_dir);
   if (!opened) {
-    taskd::log::error("cannot open the store", {{"error", opened.error().message()}});
+    weir::log::error("cannot open the store", {{"error", opened.error().message()}});
     return 1;
   }
   std::unique_ptr<taskd::store> st = std::move(*opened);

@@ -17,12 +17,11 @@
 #include "notifier.hpp"
 #include "store.hpp"
 
+#include <weir/core/metrics.hpp>
 #include <weir/core/task.hpp>
 #include <weir/core/time.hpp>
 #include <weir/sync/channel.hpp>
 
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -45,34 +44,20 @@ struct reply {
   bool existed = false;        // del
 };
 
-// A Prometheus histogram (the HTTP server's latency buckets); any thread.
-class histogram {
- public:
-  void observe(std::chrono::nanoseconds d) noexcept;
-  void observe_value(double v) noexcept;  // for non-time histograms (bounds as given)
-  // Appends `name{labels,le="..."}` bucket lines, _sum and _count.
-  void write(std::string& out, std::string_view name, std::string_view labels) const;
-  explicit histogram(const double* bounds = nullptr, std::size_t n = 0) noexcept;
-
- private:
-  static constexpr std::size_t max_bounds = 16;
-  std::array<double, max_bounds> bounds_{};
-  std::size_t n_ = 0;
-  std::array<std::atomic<std::uint64_t>, max_bounds + 1> buckets_{};
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<double> sum_{0};
-};
-
+// The pipeline's metrics (weir::metrics: each shard records into its own cells; the admin
+// endpoint's thread sums them). `shards`: the runtime's shard count.
 struct pipeline_metrics {
-  pipeline_metrics();
-  histogram queue_wait;  // enqueued -> taken by the applier
-  histogram apply;       // a turn's work on the shard (excluding the commit)
-  histogram commit;      // one write batch with its fsync
-  histogram batch_ops;   // ops per applier turn
-  std::atomic<std::uint64_t> ops{0}, turns{0}, kv_writes{0}, fsyncs{0}, commit_errors{0},
-      queue_full{0}, apply_timeouts{0}, shutting_down{0};
-  std::atomic<std::int64_t> queued{0};  // ops in the task queue (sent, not yet taken)
-  void write(std::string& out) const;
+  explicit pipeline_metrics(unsigned shards);
+  // Stage latencies (metrics::latency_seconds).
+  weir::metrics::histogram queue_wait;  // enqueued -> taken by the applier
+  weir::metrics::histogram apply;       // a turn's work on the shard (excluding the commit)
+  weir::metrics::histogram commit;      // one write batch with its fsync
+  weir::metrics::histogram batch_ops;   // ops per applier turn
+  weir::metrics::counter ops, turns, kv_writes, fsyncs, commit_errors;  // the applier's
+  weir::metrics::counter queue_full, apply_timeouts, shutting_down;     // the handlers'
+  weir::metrics::gauge queued;  // ops in the task queue (sent, not yet taken)
+  // taskd_stage_seconds{stage}, taskd_batch_ops and the taskd_*_total counters.
+  void write(weir::metrics::prometheus_writer& w) const;
 };
 
 struct applier_options {

@@ -7,6 +7,7 @@
 #include <weir/core/time.hpp>
 #include <weir/http/json.hpp>
 
+#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <charconv>
@@ -33,31 +34,14 @@ void text(http::response& s, int status, std::string body) {
 
 bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
 
+// Standard base64 with padding (what etcd's JSON gateway sends), by OpenSSL's encoder.
 void base64(std::string& out, std::string_view in) {
-  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16 |
-                       static_cast<unsigned char>(in[i + 1]) << 8 |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += tbl[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const unsigned v =
-        static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8;
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += '=';
-  }
+  const std::size_t at = out.size();
+  out.resize(at + 4 * ((in.size() + 2) / 3) + 1);  // EVP_EncodeBlock writes a NUL after
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(at + static_cast<std::size_t>(n));
 }
 
 // The echo request of a body, as Go's json.Decoder into EchoRequest would read it (a missing
@@ -126,7 +110,7 @@ http::router service::routes() {
 weir::task<reply> service::submit(op o, std::uint64_t& id) {
   shard_ctx& sh = *shards_[weir::this_shard()];
   if (!sh.tx) {
-    m_.shutting_down.fetch_add(1, std::memory_order_relaxed);
+    m_.shutting_down.inc();
     co_return reply{503, "shutting down", 0, false};
   }
   id = sh.ids.next();
@@ -140,29 +124,29 @@ weir::task<reply> service::submit(op o, std::uint64_t& id) {
   // Room in the queue: at once when there is some, else wait within queue_wait.
   auto sent = sh.tx->try_send(std::move(o));
   if (!sent && sent.error() == weir::errc::full) {
-    auto send = sh.tx->send(std::move(o));
+    auto send = sh.tx->send(sent.take_value());  // try_send handed `o` back
     sent = co_await weir::with_deadline(room_deadline, std::move(send));
   }
   if (!sent) {
     if (sent.error() == weir::errc::timed_out && room_deadline < deadline) {
-      m_.queue_full.fetch_add(1, std::memory_order_relaxed);
+      m_.queue_full.inc();
       co_return reply{503, "queue full", 0, false};
     }
     if (sent.error() == weir::errc::timed_out) {
-      m_.apply_timeouts.fetch_add(1, std::memory_order_relaxed);
+      m_.apply_timeouts.inc();
       co_return reply{504, "apply timeout", 0, false};
     }
     if (sent.error() == weir::errc::closed) {
-      m_.shutting_down.fetch_add(1, std::memory_order_relaxed);
+      m_.shutting_down.inc();
       co_return reply{503, "shutting down", 0, false};
     }
     co_return reply{503, "failed to schedule: " + sent.error().message(), 0, false};
   }
-  m_.queued.fetch_add(1, std::memory_order_relaxed);
+  m_.queued.add(1);
   auto result = co_await weir::with_deadline(deadline, t->wait());
   if (!result) {
     if (result.error() == weir::errc::timed_out) {
-      m_.apply_timeouts.fetch_add(1, std::memory_order_relaxed);
+      m_.apply_timeouts.inc();
       co_return reply{504, "apply timeout", 0, false};
     }
     co_return reply{503, "failed to apply: " + result.error().message(), 0, false};
@@ -287,22 +271,20 @@ weir::task<> service::kv_delete(http::request& q, http::response& s) {
 weir::task<> service::kv_get(http::request& q, http::response& s) {
   std::string key;
   if (!key_of(q, s, key)) co_return;
-  std::string err;
-  auto job =
-      weir::blocking([](store* st, std::string* k, std::string* e) { return st->get(*k, *e); },
-                     &store_, &key, &err);
-  auto got = co_await std::move(job);
-  if (!got || !err.empty()) {
-    http::reply_error(s, 500, got ? err : got.error().message());
+  auto job = weir::blocking([](store* st, std::string* k) { return st->get(*k); }, &store_, &key);
+  auto done = co_await std::move(job);
+  if (!done || !*done) {
+    http::reply_error(s, 500, (done ? done->error() : done.error()).message());
     co_return;
   }
-  if (!*got) {
+  std::optional<kv_entry>& got = **done;
+  if (!got) {
     http::reply_error(s, 404, "key not found");
     co_return;
   }
-  s.header("X-Taskd-Revision", std::to_string((*got)->mod_revision));
+  s.header("X-Taskd-Revision", std::to_string(got->mod_revision));
   s.content_type("application/octet-stream");
-  s.body(std::move((*got)->value));
+  s.body(std::move(got->value));
 }
 
 weir::task<> service::kv_list(http::request& q, http::response& s) {
@@ -320,34 +302,33 @@ weir::task<> service::kv_list(http::request& q, http::response& s) {
     }
   }
   struct listing {
-    std::vector<kv_entry> kvs;
-    bool more = false;
-    std::string err;
+    weir::result<kv_page> page;
     std::uint64_t revision = 0;
   } out;
   auto job = weir::blocking(
       [](store* st, std::string* p, std::size_t n, listing* o) {
         o->revision = st->revision();  // before the scan: the scan sees at least this revision
-        o->kvs = st->list(*p, n, o->more, o->err);
+        o->page = st->list(*p, n);
       },
       &store_, &prefix, limit, &out);
   auto done = co_await std::move(job);
-  if (!done || !out.err.empty()) {
-    http::reply_error(s, 500, done ? out.err : done.error().message());
+  if (!done || !out.page) {
+    http::reply_error(s, 500, (done ? out.page.error() : done.error()).message());
     co_return;
   }
+  const kv_page& page = *out.page;
   http::json_writer w;
   w.begin_object()
       .key("revision")
       .value(out.revision)
       .key("count")
-      .value(static_cast<std::uint64_t>(out.kvs.size()))
+      .value(static_cast<std::uint64_t>(page.kvs.size()))
       .key("more")
-      .value(out.more)
+      .value(page.more)
       .key("kvs")
       .begin_array();
   std::string b64;
-  for (const kv_entry& e : out.kvs) {
+  for (const kv_entry& e : page.kvs) {
     b64.clear();
     base64(b64, e.value);
     w.begin_object()
@@ -364,24 +345,18 @@ weir::task<> service::kv_list(http::request& q, http::response& s) {
   http::reply_json(s, 200, w.take());
 }
 
-void service::write_prometheus(std::string& out) const {
-  char line[1024];
-  std::snprintf(line, sizeof line,
-                "# HELP taskd_queue_depth Ops in the task queue.\n# TYPE taskd_queue_depth gauge\n"
-                "taskd_queue_depth %lld\n"
-                "# HELP taskd_queue_capacity Capacity of the task queue.\n"
-                "# TYPE taskd_queue_capacity gauge\ntaskd_queue_capacity %zu\n"
-                "# HELP taskd_notifier_pending Requests registered and waiting for their result.\n"
-                "# TYPE taskd_notifier_pending gauge\ntaskd_notifier_pending %zu\n"
-                "# HELP taskd_notifier_unknown_total Results for requests already gone.\n"
-                "# TYPE taskd_notifier_unknown_total counter\ntaskd_notifier_unknown_total %zu\n"
-                "# HELP taskd_revision The store's current revision.\n"
-                "# TYPE taskd_revision gauge\ntaskd_revision %llu\n",
-                static_cast<long long>(m_.queued.load(std::memory_order_relaxed)),
-                opt_.queue_capacity, ntf_.pending(), ntf_.unknown_triggers(),
-                static_cast<unsigned long long>(store_.revision()));
-  out += line;
-  m_.write(out);
+void service::write_prometheus(weir::metrics::prometheus_writer& w) const {
+  using weir::metrics::type;
+  w.write({"taskd_queue_depth", "Ops in the task queue.", type::gauge}, {}, m_.queued.value());
+  w.write({"taskd_queue_capacity", "Capacity of the task queue.", type::gauge}, {},
+          opt_.queue_capacity);
+  w.write(
+      {"taskd_notifier_pending", "Requests registered and waiting for their result.", type::gauge},
+      {}, ntf_.pending());
+  w.write({"taskd_notifier_unknown_total", "Results for requests already gone.", type::counter}, {},
+          ntf_.unknown_triggers());
+  w.write({"taskd_revision", "The store's current revision.", type::gauge}, {}, store_.revision());
+  m_.write(w);
 }
 
 }  // namespace taskd

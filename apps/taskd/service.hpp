@@ -70,8 +70,8 @@ class service {
   void close_queue() noexcept;
 
   notifier<reply>& notifications() noexcept { return ntf_; }
-  // The pipeline's gauges and counters (Prometheus text), for the admin endpoint.
-  void write_prometheus(std::string& out) const;
+  // The queue, notifier and store gauges, then the pipeline's metrics, for the admin endpoint.
+  void write_prometheus(weir::metrics::prometheus_writer& w) const;
 
  private:
   struct alignas(64) shard_ctx {

@@ -31,7 +31,7 @@ inline weir::task<int> serve_until_signal(weir::io::signal_set& sigs, weir::runt
     std::fprintf(stderr, "%s\n", e.what());
     co_return 1;
   }
-  admin->add_metrics([&srv](std::string& out) { srv.write_prometheus(out); });
+  admin->add_metrics([&srv](weir::metrics::prometheus_writer& w) { srv.write_prometheus(w); });
   std::printf("listening on %s admin %s\n", where->to_string().c_str(),
               admin->address().to_string().c_str());
   std::fflush(stdout);

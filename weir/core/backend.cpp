@@ -1,4 +1,4 @@
-// Choosing a shard's reactor backend (DESIGN.md D3): io_uring when it works, epoll otherwise.
+// Choosing a shard's reactor backend (docs/architecture.md D3): io_uring when it works, epoll otherwise.
 #include <weir/core/reactor.hpp>
 
 #include <cstdlib>

@@ -1,4 +1,4 @@
-// weir::blocking — run blocking work off the shard (DESIGN.md D8).
+// weir::blocking — run blocking work off the shard (docs/architecture.md D8).
 //
 //   weir::result<addrinfo*> r = co_await weir::blocking(resolve, host);   // on a pool thread
 //

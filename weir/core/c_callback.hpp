@@ -1,5 +1,5 @@
 // weir::make_c_callback — the bridge for C libraries that complete through a callback and a
-// `void*` (DESIGN.md D8, D7; seed 002's auth library, librdkafka's delivery reports).
+// `void*` (docs/architecture.md D8, D7; seed 002's auth library, librdkafka's delivery reports).
 //
 //   auto [token, done] = weir::make_c_callback<int>("auth library");
 //   auth_check(lib, user, &on_auth_done, &weir::c_callback_release, token);

@@ -1,4 +1,4 @@
-// weir::cancel_state — cancellation for a tree of tasks (DESIGN.md D4).
+// weir::cancel_state — cancellation for a tree of tasks (docs/architecture.md D4).
 //
 // Each spawned task owns a cancel_state; a child state (task_group children, when_all /
 // when_any branches, with_deadline scopes) follows its parent: cancelling a parent cancels

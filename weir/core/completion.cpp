@@ -1,6 +1,9 @@
 #include <weir/core/c_callback.hpp>
 #include <weir/core/completion.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/log.hpp>
+
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <memory>
@@ -91,9 +94,9 @@ void misuse(const char* what, void* token) noexcept {
   std::lock_guard lk(mu);
   std::uint64_t held = 0;
   if (limit.allow(std::chrono::steady_clock::now().time_since_epoch().count(), held))
-    std::fprintf(stderr,
-                 "weir: C callback token %p: %s; ignored (%llu more such reports held back)\n",
-                 token, what, static_cast<unsigned long long>(held));
+    log::warn(
+        "C callback token misused; ignored",
+        {{"token", fmt::format("{}", token)}, {"what", what}, {"held_back", std::to_string(held)}});
 }
 
 bool decode(void* token, std::uint32_t& idx, std::uint32_t& gen) noexcept {

@@ -1,5 +1,5 @@
 // weir::completion<T> — a value delivered once, from any thread, to a waiting task
-// (DESIGN.md D8). The bridge for C libraries that complete through a callback + void*
+// (docs/architecture.md D8). The bridge for C libraries that complete through a callback + void*
 // (seed 002's auth library, librdkafka delivery reports), and the state behind
 // weir::oneshot.
 //

@@ -1,7 +1,8 @@
 // The watchdog thread, stall backtraces, SIGQUIT dumps, lost-wake-up reports and the
-// symbolizer (DESIGN.md D5, D7).
+// symbolizer (docs/architecture.md D5, D7).
 #include <weir/core/detail/debug_state.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/log.hpp>
 
 #include <cxxabi.h>
 #include <elfutils/libdwfl.h>
@@ -32,16 +33,6 @@ namespace weir::detail {
 namespace {
 
 std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
-
-void write_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<std::size_t>(n);
-  }
-}
 
 std::string site_text(const std::source_location& s) {
   if (!s.file_name() || !*s.file_name()) return "?";
@@ -241,8 +232,8 @@ void debug_state::stop() {
   flush_pending();
   std::uint64_t held = stall_log_.held() + lost_log_.held();
   if (held)
-    std::fprintf(stderr, "weir: %llu more stall/lost-wake-up report(s) were not logged\n",
-                 static_cast<unsigned long long>(held));
+    log::warn("stall and lost wake-up reports held back by the rate limit",
+              {{"reports", std::to_string(held)}});
 }
 
 void debug_state::watchdog() {
@@ -266,7 +257,8 @@ void debug_state::watchdog() {
     const unsigned gen = g_dump_gen.load();
     if (gen != dump_gen_ && rt_.options().dump_signal != 0) {
       dump_gen_ = gen;
-      write_all(2, format_dump(snapshot(rt_)));
+      log::write_block(log::level::info, "task dump", {{"pid", std::to_string(::getpid())}},
+                       format_dump(snapshot(rt_)));
     }
     flush_pending();
   }
@@ -320,15 +312,17 @@ void debug_state::check_stalls(std::int64_t now) {
     std::lock_guard flk(flush_mu_);
     std::uint64_t held = 0;
     if (stall_log_.allow(steady_ns(), held)) {
-      std::string line =
-          "weir: stall: shard " + std::to_string(k) + " has run task " + std::to_string(r.task) +
-          " '" + r.name + "' for " + std::to_string(r.ran_for.count() / 1'000'000) +
-          " ms without yielding (threshold " + std::to_string(threshold_ns / 1'000'000) +
-          " ms); spawned at " + site_text(r.spawn_site) + ", last await " + site_text(r.await_site);
-      if (!r.backtrace.empty()) line += "; in " + first_user_frame(r.backtrace);
-      if (held) line += " (+" + std::to_string(held) + " more stall(s) in the last second)";
-      line += '\n';
-      write_all(2, line);
+      const std::string in = r.backtrace.empty() ? "" : first_user_frame(r.backtrace);
+      log::warn("stall: a task runs without yielding",
+                {{"shard", std::to_string(k)},
+                 {"task", std::to_string(r.task)},
+                 {"name", r.name},
+                 {"ran_ms", std::to_string(r.ran_for.count() / 1'000'000)},
+                 {"threshold_ms", std::to_string(threshold_ns / 1'000'000)},
+                 {"spawned_at", site_text(r.spawn_site)},
+                 {"last_await", site_text(r.await_site)},
+                 {"in", in},
+                 {"held_back", std::to_string(held)}});
     }
     std::lock_guard lk(mu_);
     stalls_.push_back(std::move(r));
@@ -361,10 +355,10 @@ void debug_state::report_lost(const task_record* waiting, std::uint64_t task_id,
   if (rt_.options().lost_wakeup == lost_wakeup_policy::abort) {
     r.backtrace = symbolize(p.frames, p.n, 1);
     r.where = first_user_frame(r.backtrace);
-    log_lost(r);
     std::string bt;
     for (const auto& f : r.backtrace) bt += "    " + f.text() + "\n";
-    write_all(2, bt);
+    log_lost(r, bt);
+    log::flush();
     std::abort();
   }
   {
@@ -377,22 +371,22 @@ void debug_state::report_lost(const task_record* waiting, std::uint64_t task_id,
   }
 }
 
-void debug_state::log_lost(const lost_wakeup_report& r) {
-  std::string line = "weir: lost wake-up: ";
-  if (r.task)
-    line += "task " + std::to_string(r.task) + " '" + r.name + "' waiting at " +
-            site_text(r.await_site);
-  else
-    line += "no task waiting yet";
-  line += " can never be woken: " + r.what + " in " + r.where;
-  if (!r.context.empty()) line += "; context: " + r.context;
+void debug_state::log_lost(const lost_wakeup_report& r, std::string_view backtrace) {
   const char* policy = rt_.options().lost_wakeup == lost_wakeup_policy::fail
                            ? "the task resumes with errc::lost_wakeup"
                        : rt_.options().lost_wakeup == lost_wakeup_policy::report
                            ? "the task stays waiting (policy report)"
                            : "aborting";
-  line += std::string(" (") + policy + ")\n";
-  write_all(2, line);
+  const std::string task = r.task ? std::to_string(r.task) : std::string("none yet");
+  log::write_block(log::level::error, "lost wake-up: a waiting task can never be woken",
+                   {{"task", task},
+                    {"name", r.name},
+                    {"waiting_at", r.task ? site_text(r.await_site) : std::string()},
+                    {"what", r.what},
+                    {"in", r.where},
+                    {"context", r.context},
+                    {"then", policy}},
+                   backtrace);
 }
 
 void debug_state::flush_pending() {
@@ -407,10 +401,10 @@ void debug_state::flush_pending() {
     p.report.where = first_user_frame(p.report.backtrace);
     std::uint64_t held = 0;
     if (lost_log_.allow(steady_ns(), held)) {
-      log_lost(p.report);
+      log_lost(p.report, {});
       if (held)
-        write_all(2, "weir: (+" + std::to_string(held) +
-                         " more lost wake-up(s) in the last second; see /debug/lost)\n");
+        log::warn("more lost wake-ups in the last second: see /debug/lost",
+                  {{"reports", std::to_string(held)}});
     }
     std::lock_guard lk(mu_);
     lost_.push_back(std::move(p.report));

@@ -113,7 +113,7 @@ class epoll_reactor final : public reactor {
   void wait(std::chrono::nanoseconds timeout) override {
     epoll_event events[128];
     int n;
-    ++stats_.waits;
+    ++stats_->io_waits;
     if (timeout.count() < 0) {
       n = ::epoll_wait(epfd_, events, 128, -1);
     } else if (timeout.count() == 0) {
@@ -157,7 +157,7 @@ class epoll_reactor final : public reactor {
   const char* name() const noexcept override { return "epoll"; }
 
   bool start(io_op& op) noexcept override {
-    ++stats_.ops_started;
+    ++stats_->io_ops;
     fd_state& fs = *op.fs;
     const bool w = is_write(op.k);
     bool& ready = w ? fs.writable : fs.readable;
@@ -166,7 +166,7 @@ class epoll_reactor final : public reactor {
     if ((ready && waiters.empty()) || op.k == io_op::kind::connect) {
       op.res = detail::perform(op, false);
       if (op.res != -EAGAIN) {
-        ++stats_.ops_immediate;
+        ++stats_->io_immediate;
         note_short(op, ready);
         return true;
       }

@@ -78,9 +78,11 @@ struct error_context {
     void* mem = ::operator new(sizeof(error_context) + n);
     auto* c = new (mem) error_context{{1}, n};
     char* p = c->data();
-    std::memcpy(p, a.data(), a.size());
-    std::memcpy(p + a.size(), sep.data(), sep.size());
-    std::memcpy(p + a.size() + sep.size(), b.data(), b.size());
+    for (std::string_view part : {a, sep, b}) {
+      if (part.empty()) continue;  // an empty view may have no data (memcpy from null is UB)
+      std::memcpy(p, part.data(), part.size());
+      p += part.size();
+    }
     return c;
   }
 };

@@ -1,4 +1,4 @@
-// Coroutine frame allocator: per-thread size-class free lists (DESIGN.md D1).
+// Coroutine frame allocator: per-thread size-class free lists (docs/architecture.md D1).
 //
 // Every weir coroutine frame (task<T>, spawned roots, internal adapters) and a few small
 // runtime objects (oneshot states, join states) come from here. Sizes are rounded up to 16

@@ -1,4 +1,4 @@
-// weir::on_shard — run work on another shard and get its result back (DESIGN.md D2).
+// weir::on_shard — run work on another shard and get its result back (docs/architecture.md D2).
 //
 //   int n = co_await weir::on_shard(1, count_keys, prefix);   // count_keys runs on shard 1
 //

@@ -1,4 +1,4 @@
-// weir::reactor — where a shard parks and where its I/O completes (DESIGN.md D3).
+// weir::reactor — where a shard parks and where its I/O completes (docs/architecture.md D3).
 //
 // Two backends implement it: io_uring (liburing) and epoll (edge-triggered). Each shard owns
 // one; the runtime picks io_uring when io_uring_setup works and epoll otherwise, and
@@ -14,7 +14,7 @@
 #pragma once
 
 #include <weir/core/detail/ilist.hpp>
-#include <weir/core/detail/stat_counter.hpp>
+#include <weir/core/shard_counters.hpp>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -110,16 +110,13 @@ class reactor {
   // (without calling `done`) so that destroying the tasks that wait on them is safe.
   virtual void quiesce() noexcept = 0;
 
-  // Counters for the runtime's stats (written by the shard, readable from any thread).
-  struct counters {
-    detail::stat_counter ops_started;    // start() calls
-    detail::stat_counter ops_immediate;  // ... that completed at once
-    detail::stat_counter waits;          // epoll_wait / io_uring_enter(GETEVENTS) calls
-  };
-  const counters& stats() const noexcept { return stats_; }
+  // Where the backend counts (io_ops: start() calls, io_immediate: those that completed at
+  // once, io_waits: epoll_wait / io_uring_enter(GETEVENTS) calls): the counter table of the
+  // shard that owns the reactor (shard_counters.hpp), set by it before any other call.
+  void count_into(detail::shard_stats& s) noexcept { stats_ = &s; }
 
  protected:
-  counters stats_;
+  detail::shard_stats* stats_ = nullptr;
 };
 
 using reactor_factory = std::function<std::unique_ptr<reactor>()>;

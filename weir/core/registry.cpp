@@ -163,17 +163,7 @@ registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
     detail::shard& sh = rt.at(k);
     shard_snapshot ss;
     ss.id = k;
-    const auto& st = sh.stats();
-    const auto& io = sh.io().stats();
-    ss.runs = st.runs.get();
-    ss.coop_yields = st.coop_yields.get();
-    ss.stalls = st.stalls.get();
-    ss.spawned = st.spawned.get();
-    ss.parks = st.parks.get();
-    ss.remote_wakes = st.remote_wakes.get();
-    ss.io_ops = io.ops_started.get();
-    ss.io_immediate = io.ops_immediate.get();
-    ss.io_waits = io.waits.get();
+    ss.counters = sh.stats().read();
     // Copied under the lock, worded after it (describing a socket is a system call).
     struct raw {
       std::size_t index;
@@ -259,9 +249,9 @@ std::string format_dump(const registry_snapshot& s) {
              static_cast<unsigned long long>(s.stalls));
   for (const auto& sh : s.shards) {
     append_fmt(out, "shard %u: %zu task(s), %llu runs, %llu budget yields, %llu stalls", sh.id,
-               sh.tasks, static_cast<unsigned long long>(sh.runs),
-               static_cast<unsigned long long>(sh.coop_yields),
-               static_cast<unsigned long long>(sh.stalls));
+               sh.tasks, static_cast<unsigned long long>(sh.counters.runs),
+               static_cast<unsigned long long>(sh.counters.coop_yields),
+               static_cast<unsigned long long>(sh.counters.stalls));
     if (sh.stuck)
       append_fmt(out, " -- STUCK: running task %llu for %.1f ms",
                  static_cast<unsigned long long>(sh.running_task), sh.run_for.count() / 1e6);
@@ -291,50 +281,34 @@ std::string format_dump(const registry_snapshot& s) {
 std::vector<stall_report> stalls(detail::runtime_impl& rt) { return rt.debug().stalls(); }
 std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt) { return rt.debug().lost(); }
 
-void write_runtime_metrics(detail::runtime_impl& rt, std::string& out) {
+void write_runtime_metrics(detail::runtime_impl& rt, metrics::prometheus_writer& w) {
+  using metrics::type;
   const registry_snapshot s = snapshot(rt);
-  out += "# HELP weir_tasks Live tasks by state.\n# TYPE weir_tasks gauge\n";
-  for (const auto& sh : s.shards) {
+  std::vector<std::string> ids;  // label values
+  for (const auto& sh : s.shards) ids.push_back(std::to_string(sh.id));
+
+  constexpr metrics::family tasks{"weir_tasks", "Live tasks by state.", type::gauge};
+  constexpr const char* states[3] = {"running", "ready", "waiting"};
+  for (std::size_t k = 0; k < s.shards.size(); ++k) {
     std::size_t n[3] = {0, 0, 0};
     for (const auto& t : s.tasks) {
-      if (t.shard != sh.id) continue;
+      if (t.shard != s.shards[k].id) continue;
       const std::string_view st = t.state;
       n[st == "running" ? 0 : st == "ready" ? 1 : 2]++;
     }
-    const char* names[3] = {"running", "ready", "waiting"};
-    for (int i = 0; i < 3; ++i)
-      append_fmt(out, "weir_tasks{shard=\"%u\",state=\"%s\"} %zu\n", sh.id, names[i], n[i]);
+    for (int i = 0; i < 3; ++i) w.write(tasks, {{"shard", ids[k]}, {"state", states[i]}}, n[i]);
   }
-  auto counter = [&](const char* name, const char* help, auto get) {
-    append_fmt(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-    for (const auto& sh : s.shards)
-      append_fmt(out, "%s{shard=\"%u\"} %llu\n", name, sh.id,
-                 static_cast<unsigned long long>(get(sh)));
-  };
-  counter("weir_task_runs_total", "Task runs (polls).", [](auto& sh) { return sh.runs; });
-  counter("weir_tasks_spawned_total", "Tasks spawned.", [](auto& sh) { return sh.spawned; });
-  counter("weir_budget_yields_total", "Awaits that yielded because the run's budget was spent.",
-          [](auto& sh) { return sh.coop_yields; });
-  counter("weir_stalls_total", "Runs longer than the stall threshold.",
-          [](auto& sh) { return sh.stalls; });
-  counter("weir_reactor_ops_total", "I/O operations started.", [](auto& sh) { return sh.io_ops; });
-  counter("weir_reactor_ops_immediate_total", "I/O operations that completed at once.",
-          [](auto& sh) { return sh.io_immediate; });
-  counter("weir_reactor_waits_total", "Reactor waits (epoll_wait / io_uring_enter).",
-          [](auto& sh) { return sh.io_waits; });
-  counter("weir_parks_total", "Times the shard went idle.", [](auto& sh) { return sh.parks; });
-  counter("weir_remote_wakes_total", "Wakes from other threads.",
-          [](auto& sh) { return sh.remote_wakes; });
-  out +=
-      "# HELP weir_lost_wakeups_total Waiting tasks whose last wake-up handle died.\n"
-      "# TYPE weir_lost_wakeups_total counter\n";
-  append_fmt(out, "weir_lost_wakeups_total %llu\n",
-             static_cast<unsigned long long>(s.lost_wakeups));
-  out +=
-      "# HELP weir_shard_stuck 1 while the shard's current run exceeds the stall threshold.\n"
-      "# TYPE weir_shard_stuck gauge\n";
-  for (const auto& sh : s.shards)
-    append_fmt(out, "weir_shard_stuck{shard=\"%u\"} %d\n", sh.id, sh.stuck ? 1 : 0);
+  for (const shard_counter_info& c : shard_counter_table)
+    for (std::size_t k = 0; k < s.shards.size(); ++k)
+      w.write(c.family, {{"shard", ids[k]}}, s.shards[k].counters.*c.value);
+  w.write(
+      {"weir_lost_wakeups_total", "Waiting tasks whose last wake-up handle died.", type::counter},
+      {}, s.lost_wakeups);
+  constexpr metrics::family stuck{"weir_shard_stuck",
+                                  "1 while the shard's current run exceeds the stall threshold.",
+                                  type::gauge};
+  for (std::size_t k = 0; k < s.shards.size(); ++k)
+    w.write(stuck, {{"shard", ids[k]}}, s.shards[k].stuck ? 1 : 0);
 }
 
 }  // namespace weir

@@ -1,4 +1,4 @@
-// The task registry, stall and lost-wake-up reports, and dumps (DESIGN.md D5, D7).
+// The task registry, stall and lost-wake-up reports, and dumps (docs/architecture.md D5, D7).
 //
 // Always on in release builds. Every spawned task has a record in its root frame: id, name,
 // parent, spawn site, the site of the last co_await it ran (captured by the coroutine's
@@ -28,6 +28,9 @@
 // Thread safety: snapshot(), stalls(), lost_wakeups() and format_dump() may be called from
 // any thread; set_task_context() from a task.
 #pragma once
+
+#include <weir/core/metrics.hpp>
+#include <weir/core/shard_counters.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -67,8 +70,7 @@ struct shard_snapshot {
   bool stuck = false;                   // its current run is longer than the stall threshold
   std::uint64_t running_task = 0;       // 0: idle or between tasks
   std::chrono::nanoseconds run_for{0};  // how long the current run has lasted
-  std::uint64_t runs = 0, coop_yields = 0, stalls = 0, spawned = 0;
-  std::uint64_t io_ops = 0, io_immediate = 0, io_waits = 0, parks = 0, remote_wakes = 0;
+  shard_counters counters;              // runs, budget yields, stalls, reactor ops, ...
 };
 
 struct task_filter {
@@ -125,8 +127,8 @@ std::string format_dump(const registry_snapshot& s);
 std::vector<stall_report> stalls(detail::runtime_impl& rt);
 std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt);
 
-// Prometheus text: tasks by state, runs, coop yields, stalls, lost wake-ups and reactor
-// counters, per shard.
-void write_runtime_metrics(detail::runtime_impl& rt, std::string& out);
+// The runtime's metrics: tasks by state, every counter of shard_counters.hpp (per shard), lost
+// wake-ups, stuck shards.
+void write_runtime_metrics(detail::runtime_impl& rt, metrics::prometheus_writer& w);
 
 }  // namespace weir

@@ -1,15 +1,16 @@
 #include <weir/core/detail/runtime_impl.hpp>
+#include <weir/core/log.hpp>
 #include <weir/core/runtime.hpp>
 
 #include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 namespace weir {
 namespace detail {
@@ -101,8 +102,7 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
     opts_.make_reactor = choose_backend(opts_.backend, why);
     static std::once_flag logged;
     std::call_once(logged, [&] {
-      std::fprintf(stderr, "weir: I/O backend %s (%s)\n", opts_.make_reactor()->name(),
-                   why.c_str());
+      log::info("I/O backend", {{"backend", opts_.make_reactor()->name()}, {"why", why}});
     });
   }
   // Spinning only helps when every shard has a CPU of its own; otherwise it steals the time
@@ -155,8 +155,16 @@ mailbox::mailbox(unsigned f, unsigned t, std::size_t capacity) : from(f), to(t) 
 
 }  // namespace detail
 
+namespace {
+// Before anything of the runtime can log (the backend line is the first).
+runtime_options installing_log_sink(runtime_options o) {
+  if (o.log_sink) log::set_sink(o.log_sink);
+  return o;
+}
+}  // namespace
+
 runtime::runtime(runtime_options opts)
-    : impl_(std::make_unique<detail::runtime_impl>(std::move(opts))) {}
+    : impl_(std::make_unique<detail::runtime_impl>(installing_log_sink(std::move(opts)))) {}
 
 runtime::~runtime() = default;
 
@@ -165,14 +173,7 @@ unsigned runtime::shard_count() const noexcept { return impl_->size(); }
 const char* runtime::backend_name() const noexcept { return impl_->at(0).io().name(); }
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
-  const auto& s = impl_->at(k).stats();
-  const auto& io = impl_->at(k).io().stats();
-  return {s.spawned.get(),          s.runs.get(),
-          s.remote_wakes.get(),     s.parks.get(),
-          s.coop_yields.get(),      s.timers_fired.get(),
-          s.mailbox_requests.get(), s.mailbox_full_waits.get(),
-          io.ops_started.get(),     io.ops_immediate.get(),
-          io.waits.get()};
+  return impl_->at(k).stats().read();
 }
 
 void runtime::check_not_on_shard() {

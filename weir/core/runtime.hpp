@@ -1,4 +1,4 @@
-// weir::runtime — N shards, one thread each (DESIGN.md D2).
+// weir::runtime — N shards, one thread each (docs/architecture.md D2).
 //
 // A runtime starts its shard threads at construction (pinned to CPUs where the OS allows)
 // and stops them at destruction. Work enters with block_on() from a thread that is not a
@@ -17,12 +17,13 @@
 #pragma once
 
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/log.hpp>
 #include <weir/core/reactor.hpp>
 #include <weir/core/registry.hpp>
 #include <weir/core/task.hpp>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,9 +36,9 @@ namespace weir {
 // What a runtime does when a waiting task loses its last wake-up handle (registry.hpp).
 enum class lost_wakeup_policy {
   env_or_fail,  // the WEIR_LOST_WAKEUP environment variable (report|fail|abort), else fail
-  report,  // log + count; the task stays waiting (and shows in dumps)
-  fail,    // log + count; the task resumes with errc::lost_wakeup (its client gets an error)
-  abort,   // print the report and abort (tests, debugging)
+  report,       // log + count; the task stays waiting (and shows in dumps)
+  fail,         // log + count; the task resumes with errc::lost_wakeup (its client gets an error)
+  abort,        // print the report and abort (tests, debugging)
 };
 
 struct runtime_options {
@@ -60,7 +61,7 @@ struct runtime_options {
   std::chrono::microseconds spin_before_park{20};
   // The I/O backend of every shard: "uring", "epoll", or empty for the WEIR_BACKEND
   // environment variable, else io_uring when io_uring_setup works, else epoll. The choice and
-  // its reason are logged once per process (stderr) and shown by backend_name().
+  // its reason are logged once per process (weir::log) and shown by backend_name().
   std::string backend;
   // Overrides `backend` with a reactor of the caller's (tests, simulation).
   reactor_factory make_reactor;
@@ -72,9 +73,12 @@ struct runtime_options {
   std::chrono::milliseconds stall_threshold{20};
   // The signal the watchdog sends a stuck shard to take its backtrace (0: SIGRTMIN + 4).
   int stall_signal = 0;
-  // This signal makes the runtime write a dump of every task to stderr (0: none). The process
-  // goes on. The first runtime to start installs the handler; the handler stays.
+  // This signal makes the runtime log a dump of every task (0: none). The process goes on.
+  // The first runtime to start installs the handler; the handler stays.
   int dump_signal = SIGQUIT;
+  // Where every line weir logs goes (log.hpp); installed for the whole process when the
+  // runtime starts. Empty: leave the process's sink as it is (by default, logfmt on stderr).
+  std::shared_ptr<log::sink> log_sink;
 };
 
 class runtime {
@@ -94,12 +98,9 @@ class runtime {
   // "io_uring" or "epoll": the backend the shards use.
   const char* backend_name() const noexcept;
 
-  struct shard_stats {
-    std::uint64_t spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
-        mailbox_full_waits;
-    std::uint64_t io_ops, io_immediate, io_waits;  // reactor: ops started, done at once, waits
-  };
-  // A snapshot of shard `k`'s counters (racy reads of monotonic counters: for reports).
+  // Shard `k`'s counters (shard_counters.hpp: tasks run and spawned, budget yields, reactor
+  // ops and waits, ...), read from any thread: each value exact, not one cut across them.
+  using shard_stats = shard_counters;
   shard_stats stats(unsigned k) const noexcept;
 
   // Every task of every shard, from any thread (registry.hpp).

@@ -1,5 +1,6 @@
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/metrics.hpp>
 
 #include <pthread.h>
 
@@ -43,7 +44,9 @@ shard::shard(runtime_impl& rt, unsigned id, std::unique_ptr<reactor> r, bool man
       manual_(manual_clock),
       coop_budget_(coop_ops ? coop_ops : 1),
       coop_quota_ns_(coop_quota.count()),
-      spin_(spin) {}
+      spin_(spin) {
+  reactor_->count_into(stats_);
+}
 
 shard::~shard() = default;
 
@@ -257,6 +260,7 @@ void shard::park() {
 
 void shard::run_loop() {
   tl_shard = this;
+  metrics::detail::tl_slot = id_;  // this thread writes block `id_` of every metric
   thread_id.store(static_cast<unsigned long>(pthread_self()), std::memory_order_release);
   while (!rt_.stopping()) {
     drain_injected();
@@ -315,6 +319,7 @@ void shard::run_loop() {
     if (!run_head_) park();
   }
   reactor_->quiesce();  // no I/O in flight: the tasks waiting on it can now be destroyed
+  metrics::detail::tl_slot = metrics::detail::no_slot;
   tl_shard = nullptr;
 }
 

@@ -1,5 +1,9 @@
 #include <weir/core/spawn.hpp>
 
+#include <weir/core/log.hpp>
+
+#include <fmt/format.h>
+
 #include <cstdio>
 
 namespace weir::detail {
@@ -14,9 +18,12 @@ void report_detached_failure(const task_record& rec, std::exception_ptr e) noexc
     what = msg.c_str();
   } catch (...) {
   }
-  std::fprintf(stderr, "weir: detached task %llu '%s' (spawned at %s:%u) failed: %s\n",
-               static_cast<unsigned long long>(rec.id), rec.name, rec.spawn_site.file_name(),
-               static_cast<unsigned>(rec.spawn_site.line()), what);
+  log::error(
+      "detached task failed",
+      {{"task", std::to_string(rec.id)},
+       {"name", rec.name},
+       {"spawned_at", fmt::format("{}:{}", rec.spawn_site.file_name(), rec.spawn_site.line())},
+       {"error", what}});
 }
 
 }  // namespace weir::detail

@@ -1,4 +1,4 @@
-// weir::task<T> — a lazy coroutine returning T (DESIGN.md D1).
+// weir::task<T> — a lazy coroutine returning T (docs/architecture.md D1).
 //
 // A task does nothing until it is awaited (`co_await f()`), spawned (weir::spawn) or run by
 // a runtime (runtime::block_on). Awaiting runs it once; chains of awaits of any length use
@@ -51,7 +51,7 @@
 #define WEIR_TASK_SYMMETRIC 0
 #endif
 
-// The task registry (DESIGN.md D7; weir/core/registry.hpp) is on unless the build sets
+// The task registry (docs/architecture.md D7; weir/core/registry.hpp) is on unless the build sets
 // WEIR_REGISTRY=0 (CMake option WEIR_REGISTRY=OFF, used to measure what it costs).
 #ifndef WEIR_REGISTRY
 #define WEIR_REGISTRY 1
@@ -63,7 +63,7 @@ class cancel_state;
 
 namespace detail {
 
-// What a task waits on (DESIGN.md D7), set by the awaiter that suspends; worded by the
+// What a task waits on (docs/architecture.md D7), set by the awaiter that suspends; worded by the
 // registry (registry.cpp) only when a dump asks.
 enum class wait_kind : std::uint8_t {
   none,

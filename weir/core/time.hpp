@@ -1,4 +1,4 @@
-// Time: sleeping and deadlines (DESIGN.md D4).
+// Time: sleeping and deadlines (docs/architecture.md D4).
 //
 //   co_await weir::sleep_for(10ms);                      // result<void>
 //   auto r = co_await weir::with_timeout(2s, ch.recv()); // result<T>; errc::timed_out on expiry

@@ -64,7 +64,7 @@ class uring_reactor final : public reactor {
 
   void wait(std::chrono::nanoseconds timeout) override {
     if (!enabled_) enable();
-    ++stats_.waits;
+    ++stats_->io_waits;
     io_uring_cqe* cqe = nullptr;
     if (timeout.count() == 0) {
       io_uring_submit_and_get_events(&ring_);
@@ -86,7 +86,7 @@ class uring_reactor final : public reactor {
   const char* name() const noexcept override { return "io_uring"; }
 
   bool start(io_op& op) noexcept override {
-    ++stats_.ops_started;
+    ++stats_->io_ops;
     io_uring_sqe* sqe = sqe_get();
     const int fd = op.fs->fd;
     switch (op.k) {

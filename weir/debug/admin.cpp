@@ -18,7 +18,7 @@ struct admin_server::state {
   admin_options opt;
   net::address bound;
   std::mutex mu;  // guards sources
-  std::vector<std::function<void(std::string&)>> sources;
+  std::vector<std::function<void(metrics::prometheus_writer&)>> sources;
   completion_source<int> stop;  // fired by the destructor (any thread)
   std::thread thread;
 };
@@ -83,14 +83,10 @@ void write_tasks_json(const registry_snapshot& s, std::string& out) {
         .key("run_ms")
         .value(ms(sh.run_for))
         .key("tasks")
-        .value(static_cast<std::uint64_t>(sh.tasks))
-        .key("runs")
-        .value(sh.runs)
-        .key("coop_yields")
-        .value(sh.coop_yields)
-        .key("stalls")
-        .value(sh.stalls)
-        .end_object();
+        .value(static_cast<std::uint64_t>(sh.tasks));
+    for (const shard_counter_info& c : shard_counter_table)
+      w.key(c.key).value(sh.counters.*c.value);  // runs, coop_yields, stalls, ...
+    w.end_object();
   }
   w.end_array().key("tasks").begin_array();
   for (const auto& t : s.tasks) {
@@ -239,14 +235,15 @@ http::router make_routes(admin_server::state& s) {
   });
   r.get("/metrics", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
-    std::string out;
-    write_runtime_metrics(s.target.impl(), out);
+    // One writer for every source: a family two sources share stays whole.
+    metrics::prometheus_writer w;
+    write_runtime_metrics(s.target.impl(), w);
     {
       std::lock_guard lk(s.mu);
-      for (auto& src : s.sources) src(out);
+      for (auto& src : s.sources) src(w);
     }
     res.content_type("text/plain; version=0.0.4; charset=utf-8");
-    res.body(std::move(out));
+    res.body(w.take());
   });
   r.get("/healthz", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
@@ -317,7 +314,7 @@ admin_server::~admin_server() {
 
 const net::address& admin_server::address() const noexcept { return s_->bound; }
 
-void admin_server::add_metrics(std::function<void(std::string&)> source) {
+void admin_server::add_metrics(std::function<void(metrics::prometheus_writer&)> source) {
   std::lock_guard lk(s_->mu);
   s_->sources.push_back(std::move(source));
 }

@@ -1,8 +1,8 @@
-// weir::debug::admin_server — the admin HTTP endpoint of a service (DESIGN.md D7).
+// weir::debug::admin_server — the admin HTTP endpoint of a service (docs/architecture.md D7).
 //
 //   weir::runtime rt;
 //   weir::debug::admin_server admin(rt, {.token = "s3cret"});   // 127.0.0.1:9901
-//   admin.add_metrics([&](std::string& out) { http_server.write_prometheus(out); });
+//   admin.add_metrics([&](weir::metrics::prometheus_writer& w) { srv.write_prometheus(w); });
 //
 // It serves on a thread of its own (a one-shard runtime), and reads `target`'s registry
 // without its shards' help, so it answers while a shard is stuck:
@@ -22,6 +22,7 @@
 // another thread: http::server::write_prometheus is). Destroy it before `target`.
 #pragma once
 
+#include <weir/core/metrics.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/net/address.hpp>
 
@@ -46,8 +47,9 @@ class admin_server {
 
   // The bound address (the port the OS picked when options().address had port 0).
   const net::address& address() const noexcept;
-  // Adds a source of Prometheus text to /metrics.
-  void add_metrics(std::function<void(std::string&)> source);
+  // Adds a source of metrics to /metrics: it writes its families into the scrape's one writer
+  // (weir/core/metrics.hpp), after the runtime's.
+  void add_metrics(std::function<void(metrics::prometheus_writer&)> source);
 
   struct state;
 

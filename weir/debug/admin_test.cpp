@@ -41,7 +41,9 @@ std::string curl(const admin_server& a, const std::string& path, const std::stri
 TEST(Admin, ServesTasksMetricsHealthAndRequiresTheToken) {
   runtime rt({.shards = 2});
   admin_server admin(rt, {.address = net::address::loopback_v4(0), .token = "s3cret"});
-  admin.add_metrics([](std::string& out) { out += "custom_metric 7\n"; });
+  admin.add_metrics([](metrics::prometheus_writer& w) {
+    w.write({"custom_metric", "A source's own metric.", metrics::type::gauge}, {}, 7);
+  });
   const std::string auth = "-H 'Authorization: Bearer s3cret'";
 
   rt.block_on([&]() -> task<> {

@@ -5,6 +5,7 @@
 #include <weir/core/detail/fork.hpp>
 #include <weir/core/detail/waiter.hpp>
 #include <weir/core/error.hpp>
+#include <weir/core/log.hpp>
 #include <weir/core/time.hpp>
 
 #include <charconv>
@@ -52,8 +53,9 @@ void report_handler_error(std::string_view route, std::string_view what) {
     ++suppressed;
     return;
   }
-  std::fprintf(stderr, "weir http: handler %.*s threw: %.*s (%u more since the last report)\n",
-               int(route.size()), route.data(), int(what.size()), what.data(), suppressed);
+  log::error(
+      "http handler threw",
+      {{"route", route}, {"error", what}, {"since_last_report", std::to_string(suppressed)}});
   last = now;
   suppressed = 0;
 }
@@ -515,19 +517,10 @@ void connection::record(std::size_t route, std::chrono::steady_clock::time_point
   std::chrono::nanoseconds took{0};
   if (opt_.route_metrics || opt_.access_log) took = std::chrono::steady_clock::now() - t0;
   if (opt_.route_metrics && route < st_.routes.size()) {
-    auto& rc = st_.routes[route];
-    ++rc.count;
-    switch (status_ / 100) {
-      case 2: ++rc.s2; break;
-      case 3: ++rc.s3; break;
-      case 4: ++rc.s4; break;
-      case 5: ++rc.s5; break;
-    }
-    const double secs = std::chrono::duration<double>(took).count();
-    std::size_t b = 0;
-    while (b < latency_buckets.size() && secs > latency_buckets[b]) ++b;
-    ++rc.buckets[b];
-    rc.sum_ns.add(static_cast<std::uint64_t>(took.count()));
+    route_meter& m = st_.routes[route];
+    m.latency.observe(took);
+    if (const unsigned cls = static_cast<unsigned>(status_ / 100 - 2); cls < 4)
+      m.responses.inc(cls);
   }
   if (opt_.access_log) {
     access_record a;

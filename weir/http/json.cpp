@@ -6,17 +6,6 @@
 
 namespace weir::http {
 
-simdjson::simdjson_result<simdjson::ondemand::document> json_reader::parse(std::string_view body) {
-  buf_.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  buf_.assign(body);
-  return parser_.iterate(buf_.data(), buf_.size(), buf_.capacity());
-}
-
-json_reader& json_reader::local() {
-  thread_local json_reader r;
-  return r;
-}
-
 void json_escape(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';

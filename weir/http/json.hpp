@@ -1,22 +1,12 @@
-// weir::http JSON helpers: simdjson's On-Demand parser for request bodies, a small writer for
-// replies.
+// weir::http JSON helpers for replies: a small writer and the two reply shapes.
 //
-//   task<> put(http::request& req, http::response& res) {
-//     auto body = co_await req.body();
-//     if (!body) co_return;
-//     auto doc = http::json_reader::local().parse(*body);     // simdjson_result<document>
-//     std::string_view kind;
-//     if (doc["kind"].get_string().get(kind)) { http::reply_error(res, 400, "no kind"); co_return;
-//     } http::json_writer w;
-//     w.begin_object().key("kind").value(kind).key("n").value(42).end_object();
-//     http::reply_json(res, 200, w.take());
-//   }
+//   http::json_writer w;
+//   w.begin_object().key("kind").value(kind).key("n").value(42).end_object();
+//   http::reply_json(res, 200, w.take());
+//   http::reply_error(res, 400, "no kind");   // {"error":"no kind"}
 //
-// json_reader copies the body once into a padded buffer it keeps (simdjson reads up to 64
-// bytes past the end of its input), so a document stays valid until the reader's next parse.
-// json_reader::local() is one reader per thread: one per shard. On-Demand skips values it is
-// not asked for without recursion, so a deeply nested body cannot overflow the stack (code
-// that walks a document recursively must bound its own depth).
+// Reading a body: simdjson directly (services want its DOM parser, which validates the whole
+// document, UTF-8 included, and bounds nesting: see apps/taskd/service.cpp).
 //
 // json_writer appends to a std::string: commas and quoting are its job; strings are escaped
 // (RFC 8259: quotation mark, backslash, control characters; invalid UTF-8 bytes become U+FFFD).
@@ -25,25 +15,12 @@
 
 #include <weir/http/server.hpp>
 
-#include <simdjson.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace weir::http {
-
-class json_reader {
- public:
-  json_reader() = default;
-  simdjson::simdjson_result<simdjson::ondemand::document> parse(std::string_view body);
-  static json_reader& local();
-
- private:
-  simdjson::ondemand::parser parser_;
-  std::string buf_;
-};
 
 class json_writer {
  public:

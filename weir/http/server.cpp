@@ -1,5 +1,6 @@
 #include <weir/http/server.hpp>
 
+#include <weir/core/log.hpp>
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/task_group.hpp>
@@ -20,8 +21,7 @@ std::uint32_t ticks_for(std::chrono::milliseconds d, std::chrono::milliseconds t
 }
 }  // namespace
 
-shard_state::shard_state(server& s, unsigned k)
-    : srv(s), shard(k), routes(s.routes().route_count()) {
+shard_state::shard_state(server& s, unsigned k) : srv(s), shard(k), routes(s.route_meters_) {
   const auto& o = s.options();
   auto shortest = std::min(
       {o.idle_timeout, o.header_timeout, o.body_timeout, o.handler_timeout, o.write_timeout});
@@ -102,9 +102,12 @@ server::~server() = default;
 
 namespace {
 
-void ensure_shards(server& srv, std::vector<std::shared_ptr<detail::shard_state>>& shards) {
+void ensure_shards(server& srv, std::vector<std::shared_ptr<detail::shard_state>>& shards,
+                   std::vector<detail::route_meter>& meters) {
   if (!shards.empty()) return;
   const unsigned n = shard_count();
+  meters.reserve(srv.routes().route_count());
+  for (std::size_t i = 0; i < srv.routes().route_count(); ++i) meters.emplace_back(n);
   for (unsigned k = 0; k < n; ++k) shards.push_back(std::make_shared<detail::shard_state>(srv, k));
 }
 
@@ -128,8 +131,8 @@ task<void> accept_loop(detail::shard_state* st) {
     auto s = co_await st->listener->accept();
     if (!s) {
       if (st->stopping || s.error() == errc::cancelled || s.error() == errc::shutdown) break;
-      std::fprintf(stderr, "weir http: accept on %s: %s\n",
-                   st->listener->local_address().to_string().c_str(), s.error().message().c_str());
+      log::warn("http accept failed", {{"addr", st->listener->local_address().to_string()},
+                                       {"error", s.error().message()}});
       (void)co_await sleep_for(std::chrono::milliseconds(10));
       continue;
     }
@@ -148,17 +151,13 @@ task<void> accept_loop(detail::shard_state* st) {
 task<result<void>> server::listen_on_shard(net::address addr) {
   auto& st = *shards_[this_shard()];
   auto l = net::listener::bind(addr, {.backlog = opt_.backlog, .reuse_port = opt_.reuse_port});
-  if (!l) {
-    std::fprintf(stderr, "weir http: listen on %s: %s\n", addr.to_string().c_str(),
-                 l.error().message().c_str());
-    co_return unexpected(l.error());
-  }
+  if (!l) co_return unexpected(std::move(l).error().with_context("listen on " + addr.to_string()));
   st.listener.emplace(std::move(*l));
   co_return result<void>{};
 }
 
 task<result<net::address>> server::listen(net::address addr) {
-  ensure_shards(*this, shards_);
+  ensure_shards(*this, shards_, route_meters_);
   auto first = co_await on_shard(
       0, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, addr);
   if (!first) co_return unexpected(first.error());
@@ -187,7 +186,7 @@ task<void> server::run_shard() {
 }
 
 task<void> server::run() {
-  ensure_shards(*this, shards_);
+  ensure_shards(*this, shards_, route_meters_);
   co_await with_task_group(
       [](task_group& g, server* s) -> task<> {
         for (unsigned k = 0; k < s->shards_.size(); ++k)
@@ -214,7 +213,7 @@ void server::shutdown_shard(std::chrono::milliseconds drain) {
 // instead of landing in the backlog of a shard about to close its listener, which the kernel
 // would reset with the request unread.
 task<void> server::shutdown(std::chrono::milliseconds drain) {
-  ensure_shards(*this, shards_);
+  ensure_shards(*this, shards_, route_meters_);
   for (unsigned k = 0; k < shards_.size(); ++k)
     co_await on_shard(
         k,
@@ -234,7 +233,7 @@ task<void> server::shutdown(std::chrono::milliseconds drain) {
 }
 
 task<void> server::serve(io::byte_stream& s, std::string peer) {
-  ensure_shards(*this, shards_);
+  ensure_shards(*this, shards_, route_meters_);
   co_await detail::serve_stream(s, *shards_[this_shard()], std::move(peer));
 }
 
@@ -262,77 +261,47 @@ server_stats server::stats() const noexcept {
 }
 
 std::vector<route_stats> server::route_metrics() const {
-  std::vector<route_stats> out(router_.route_count());
-  for (std::size_t i = 0; i < out.size(); ++i) out[i].name = router_.route_name(i);
-  for (const auto& p : shards_) {
-    for (std::size_t i = 0; i < out.size() && i < p->routes.size(); ++i) {
-      const auto& rc = p->routes[i];
-      auto& o = out[i];
-      o.count += rc.count.get();
-      o.status_2xx += rc.s2.get();
-      o.status_3xx += rc.s3.get();
-      o.status_4xx += rc.s4.get();
-      o.status_5xx += rc.s5.get();
-      o.sum_seconds += double(rc.sum_ns.get()) / 1e9;
-      for (std::size_t b = 0; b < o.buckets.size(); ++b) o.buckets[b] += rc.buckets[b].get();
-    }
+  std::vector<route_stats> out(route_meters_.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const detail::route_meter& m = route_meters_[i];
+    route_stats& o = out[i];
+    o.name = router_.route_name(i);
+    o.status_2xx = m.responses.value(0);
+    o.status_3xx = m.responses.value(1);
+    o.status_4xx = m.responses.value(2);
+    o.status_5xx = m.responses.value(3);
+    o.latency = m.latency.read();
   }
   return out;
 }
 
-void server::write_prometheus(std::string& out) const {
-  auto line = [&out](const char* name, std::uint64_t v) {
-    out += name;
-    out += ' ';
-    out += std::to_string(v);
-    out += '\n';
-  };
+void server::write_prometheus(metrics::prometheus_writer& w) const {
+  using metrics::type;
   const auto s = stats();
-  out += "# TYPE weir_http_connections_accepted_total counter\n";
-  line("weir_http_connections_accepted_total", s.accepted);
-  out += "# TYPE weir_http_connections_refused_total counter\n";
-  line("weir_http_connections_refused_total", s.refused);
-  out += "# TYPE weir_http_connections_active gauge\n";
-  line("weir_http_connections_active", s.active);
-  out += "# TYPE weir_http_requests_total counter\n";
-  line("weir_http_requests_total", s.requests);
-  out += "# TYPE weir_http_overloaded_total counter\n";
-  line("weir_http_overloaded_total", s.overloaded);
-  out += "# TYPE weir_http_bad_requests_total counter\n";
-  line("weir_http_bad_requests_total", s.bad_requests);
-  out += "# TYPE weir_http_handler_errors_total counter\n";
-  line("weir_http_handler_errors_total", s.handler_errors);
-  out += "# TYPE weir_http_timeouts_total counter\n";
-  line("weir_http_timeouts_total{phase=\"idle\"}", s.idle_timeouts);
-  line("weir_http_timeouts_total{phase=\"header\"}", s.header_timeouts);
-  line("weir_http_timeouts_total{phase=\"body\"}", s.body_timeouts);
-  line("weir_http_timeouts_total{phase=\"handler\"}", s.handler_timeouts);
-  line("weir_http_timeouts_total{phase=\"write\"}", s.write_timeouts);
-  out += "# TYPE weir_http_request_duration_seconds histogram\n";
+  w.write({"weir_http_connections_accepted_total", {}, type::counter}, {}, s.accepted);
+  w.write({"weir_http_connections_refused_total", {}, type::counter}, {}, s.refused);
+  w.write({"weir_http_connections_active", {}, type::gauge}, {}, s.active);
+  w.write({"weir_http_requests_total", {}, type::counter}, {}, s.requests);
+  w.write({"weir_http_overloaded_total", {}, type::counter}, {}, s.overloaded);
+  w.write({"weir_http_bad_requests_total", {}, type::counter}, {}, s.bad_requests);
+  w.write({"weir_http_handler_errors_total", {}, type::counter}, {}, s.handler_errors);
+  constexpr metrics::family timeouts{"weir_http_timeouts_total", {}, type::counter};
+  w.write(timeouts, {{"phase", "idle"}}, s.idle_timeouts);
+  w.write(timeouts, {{"phase", "header"}}, s.header_timeouts);
+  w.write(timeouts, {{"phase", "body"}}, s.body_timeouts);
+  w.write(timeouts, {{"phase", "handler"}}, s.handler_timeouts);
+  w.write(timeouts, {{"phase", "write"}}, s.write_timeouts);
+  constexpr metrics::family duration{"weir_http_request_duration_seconds", {}, type::histogram};
+  constexpr metrics::family responses{"weir_http_responses_total", {}, type::counter};
+  w.declare(duration);
+  w.declare(responses);
   for (const auto& r : route_metrics()) {
-    if (r.count == 0) continue;
-    const std::string label = "route=\"" + r.name + "\"";
-    std::uint64_t cum = 0;
-    char buf[64];
-    for (std::size_t b = 0; b < r.buckets.size(); ++b) {
-      cum += r.buckets[b];
-      if (b < latency_buckets.size())
-        std::snprintf(buf, sizeof buf, "%g", latency_buckets[b]);
-      else
-        std::snprintf(buf, sizeof buf, "+Inf");
-      out += "weir_http_request_duration_seconds_bucket{" + label + ",le=\"" + buf + "\"} " +
-             std::to_string(cum) + "\n";
-    }
-    std::snprintf(buf, sizeof buf, "%.9f", r.sum_seconds);
-    out += "weir_http_request_duration_seconds_sum{" + label + "} " + buf + "\n";
-    out +=
-        "weir_http_request_duration_seconds_count{" + label + "} " + std::to_string(r.count) + "\n";
+    if (r.latency.count() == 0) continue;
+    w.write(duration, {{"route", r.name}}, r.latency);
     const std::pair<const char*, std::uint64_t> codes[] = {
         {"2xx", r.status_2xx}, {"3xx", r.status_3xx}, {"4xx", r.status_4xx}, {"5xx", r.status_5xx}};
     for (const auto& [code, n] : codes)
-      if (n)
-        out += "weir_http_responses_total{" + label + ",code=\"" + code + "\"} " +
-               std::to_string(n) + "\n";
+      if (n) w.write(responses, {{"route", r.name}, {"code", code}}, n);
   }
 }
 

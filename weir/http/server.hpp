@@ -42,6 +42,7 @@
 // handlers run on the shard of their connection. request and response belong to one handler.
 #pragma once
 
+#include <weir/core/metrics.hpp>
 #include <weir/core/result.hpp>
 #include <weir/core/task.hpp>
 #include <weir/core/time.hpp>
@@ -50,7 +51,6 @@
 #include <weir/io/byte_stream.hpp>
 #include <weir/net/address.hpp>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -64,6 +64,7 @@ namespace weir::http {
 namespace detail {
 class connection;
 struct shard_state;
+struct route_meter;
 }  // namespace detail
 
 // What a handler sees of its request. Views are valid until the handler returns.
@@ -158,7 +159,7 @@ struct server_options {
   std::size_t read_buffer = 4 * 1024;    // initial; grows up to the header limit
   std::size_t write_buffer = 16 * 1024;  // response bytes gathered before a write
   std::string server_name = "weir";      // the Server field; empty: none
-  bool route_metrics = true;             // per-route count and latency histogram
+  bool route_metrics = true;  // per-route latency histogram and responses by status class
   // Called once per answered request, on the connection's shard (keep it cheap).
   std::function<void(const access_record&)> access_log;
   // Accept options
@@ -176,16 +177,11 @@ struct server_stats {
                 closed_by_drain = 0, killed_by_drain = 0;
 };
 
-// Latency histogram bucket bounds of route metrics (upper bounds, seconds; +Inf implied).
-inline constexpr std::array<double, 16> latency_buckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
-
+// One route's metrics, summed over shards.
 struct route_stats {
   std::string name;  // "GET /kv/{key}"
-  std::uint64_t count = 0, status_2xx = 0, status_3xx = 0, status_4xx = 0, status_5xx = 0;
-  std::array<std::uint64_t, latency_buckets.size() + 1> buckets{};  // cumulative not: per bucket
-  double sum_seconds = 0;
+  std::uint64_t status_2xx = 0, status_3xx = 0, status_4xx = 0, status_5xx = 0;
+  metrics::histogram::snapshot latency;  // metrics::latency_seconds; count(): every request
 };
 
 class server {
@@ -210,8 +206,8 @@ class server {
   const http::router& routes() const noexcept { return router_; }
   server_stats stats() const noexcept;
   std::vector<route_stats> route_metrics() const;
-  // Appends the Prometheus text exposition of stats() and route_metrics() to `out`.
-  void write_prometheus(std::string& out) const;
+  // Writes stats() and route_metrics() as Prometheus families (weir_http_*). Any thread.
+  void write_prometheus(metrics::prometheus_writer& w) const;
 
  private:
   friend class detail::connection;
@@ -222,6 +218,8 @@ class server {
 
   http::router router_;
   server_options opt_;
+  // Per route (router numbering), per shard cells; made with shards_, which point into it.
+  std::vector<detail::route_meter> route_meters_;
   // Shared with each shard's timeout sweep, which may wake once more after the server is gone.
   std::vector<std::shared_ptr<detail::shard_state>> shards_;
 };

@@ -485,14 +485,23 @@ TEST_P(HttpServer, MetricsAndAccessLog) {
   ASSERT_EQ(log.size(), 2u);
   EXPECT_NE(log[0].find("\"GET /kv/a HTTP/1.1\" 200 9 "), std::string::npos) << log[0];
   EXPECT_NE(log[1].find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log[1];
-  std::string prom;
-  srv.write_prometheus(prom);
+  metrics::prometheus_writer w;
+  srv.write_prometheus(w);
+  const std::string prom = w.take();
   EXPECT_NE(prom.find("weir_http_request_duration_seconds_count{route=\"GET /kv/{key}\"} 1"),
             std::string::npos)
       << prom;
   EXPECT_NE(prom.find("weir_http_responses_total{route=\"unrouted\",code=\"4xx\"} 1"),
             std::string::npos);
   EXPECT_NE(prom.find("weir_http_requests_total 2"), std::string::npos);
+  // Each family whole, under one TYPE line (responses_total used to come between histograms).
+  EXPECT_NE(prom.find("# TYPE weir_http_responses_total counter\nweir_http_responses_total{"),
+            std::string::npos)
+      << prom;
+  EXPECT_EQ(
+      prom.find("weir_http_request_duration_seconds", prom.find("weir_http_responses_total{")),
+      std::string::npos)
+      << prom;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpServer, ::testing::Values("uring", "epoll"),

@@ -1,7 +1,7 @@
 // weir::io::byte_stream — what a transport, a TLS session or a protocol reads from and
 // writes to: TCP and Unix sockets, TLS over either, weir::testing::fake_transport.
 //
-// An "async interface" in DESIGN.md D1's sense: a virtual call returning task<T>, one
+// An "async interface" in docs/architecture.md D1's sense: a virtual call returning task<T>, one
 // indirect call and a pooled frame, no heap allocation once warm.
 //
 // Contract for implementations: read_some returns at least one byte, or 0 at the end of the

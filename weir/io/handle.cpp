@@ -1,5 +1,7 @@
 #include <weir/io/handle.hpp>
 
+#include <weir/core/log.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -29,7 +31,9 @@ int handle::release() noexcept {
   if (!fs_.readers.empty() || !fs_.writers.empty()) {
     // Moving a socket while an operation on it waits would leave the kernel (io_uring) or
     // the reactor (epoll) with a dangling pointer: a broken invariant of the caller.
-    std::fputs("weir: io::handle moved or released with an operation in flight\n", stderr);
+    log::error("io::handle moved or released with an operation in flight (a broken invariant)",
+               {{"fd", std::to_string(fs_.fd)}});
+    log::flush();
     std::abort();
   }
   if (r_ && fs_.registered) r_->forget(fs_);

@@ -1,5 +1,5 @@
 // weir::io::handle — an owned file descriptor on a shard's reactor, and the awaiter of one
-// I/O operation on it (DESIGN.md D3). The building block of weir::net's sockets.
+// I/O operation on it (docs/architecture.md D3). The building block of weir::net's sockets.
 //
 // A handle closes its fd when destroyed (or at close()). It is bound to the shard that first
 // starts an operation on it and must be used only there. A fd is never closed while an

@@ -39,29 +39,36 @@ result<address> address::from(std::string_view ip, std::uint16_t port) {
 }
 
 result<address> address::parse(std::string_view hp) {
+  const auto bad = [hp](const char* why) {
+    return unexpected(std::errc::invalid_argument,
+                      "address \"" + std::string(hp.substr(0, 80)) + "\": " + why);
+  };
   std::string_view host, port;
   if (!hp.empty() && hp.front() == '[') {
     const auto close = hp.find(']');
     if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
-      return unexpected(std::make_error_code(std::errc::invalid_argument));
+      return bad("expected [IPv6]:port");
     host = hp.substr(1, close - 1);
     port = hp.substr(close + 2);
+    if (host.find(':') == std::string_view::npos) return bad("brackets are for IPv6 only");
   } else {
     const auto colon = hp.rfind(':');
-    if (colon == std::string_view::npos || hp.find(':') != colon)
-      return unexpected(std::make_error_code(std::errc::invalid_argument));
+    if (colon == std::string_view::npos) return bad("expected host:port");
+    if (hp.find(':') != colon) return bad("an IPv6 address goes in brackets: [::1]:80");
     host = hp.substr(0, colon);
     port = hp.substr(colon + 1);
   }
   unsigned p = 0;
-  if (port.empty() || port.size() > 5)
-    return unexpected(std::make_error_code(std::errc::invalid_argument));
+  if (port.empty() || port.size() > 5) return bad("expected a port from 0 to 65535");
   for (char c : port) {
-    if (c < '0' || c > '9') return unexpected(std::make_error_code(std::errc::invalid_argument));
+    if (c < '0' || c > '9') return bad("expected a port from 0 to 65535");
     p = p * 10 + static_cast<unsigned>(c - '0');
   }
-  if (p > 65535) return unexpected(std::make_error_code(std::errc::invalid_argument));
-  return from(host, static_cast<std::uint16_t>(p));
+  if (p > 65535) return bad("expected a port from 0 to 65535");
+  if (host == "localhost") host = "127.0.0.1";
+  auto a = from(host, static_cast<std::uint16_t>(p));
+  if (!a) return bad("expected a numeric IPv4 or IPv6 host, or localhost");
+  return a;
 }
 
 address address::loopback_v4(std::uint16_t port) noexcept { return *from("127.0.0.1", port); }

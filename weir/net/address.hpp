@@ -26,7 +26,8 @@ class address {
   address() noexcept = default;
   address(const sockaddr* sa, socklen_t len) noexcept;
 
-  // "1.2.3.4:80", "[::1]:80"; a numeric host only (see resolve() for names).
+  // "1.2.3.4:80", "[::1]:80", "localhost:80" (127.0.0.1); otherwise a numeric host only (see
+  // resolve() for names). Errors: std::errc::invalid_argument, the context quoting the text.
   static result<address> parse(std::string_view host_port);
   // A numeric host and a port: ("127.0.0.1", 80), ("::1", 80).
   static result<address> from(std::string_view ip, std::uint16_t port);

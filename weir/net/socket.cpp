@@ -1,5 +1,6 @@
 #include <weir/net/socket.hpp>
 
+#include <weir/core/log.hpp>
 #include <weir/core/time.hpp>
 
 #include <netinet/in.h>
@@ -218,13 +219,12 @@ task<result<stream_socket>> listener::accept() {
           if (t - last_report_ >= std::chrono::seconds(1)) {
             rlimit rl{};
             ::getrlimit(RLIMIT_NOFILE, &rl);
-            std::fprintf(stderr,
-                         "weir: accept on %s: %s (RLIMIT_NOFILE %llu); backing off up to %lld ms "
-                         "(%llu times since the last report)\n",
-                         local_.to_string().c_str(), e.message().c_str(),
-                         static_cast<unsigned long long>(rl.rlim_cur),
-                         static_cast<long long>(opts_.max_backoff.count()),
-                         static_cast<unsigned long long>(unreported_));
+            log::warn("accept: out of descriptors or memory, backing off",
+                      {{"addr", local_.to_string()},
+                       {"error", e.message()},
+                       {"rlimit_nofile", std::to_string(rl.rlim_cur)},
+                       {"max_backoff_ms", std::to_string(opts_.max_backoff.count())},
+                       {"since_last_report", std::to_string(unreported_)}});
             last_report_ = t;
             unreported_ = 0;
           }

@@ -1,4 +1,4 @@
-// weir::testing::manual_clock — virtual time for tests (DESIGN.md D4, D11).
+// weir::testing::manual_clock — virtual time for tests (docs/architecture.md D4, D11).
 //
 //   weir::runtime rt(weir::testing::manual_clock::options());   // one shard, virtual time
 //   rt.block_on(f());    // in f: co_await sleep_for(1h) returns at once, now() moved 1 h

@@ -1,4 +1,4 @@
-// The bounded thread pool behind weir::blocking (DESIGN.md D8). Internal.
+// The bounded thread pool behind weir::blocking (docs/architecture.md D8). Internal.
 #pragma once
 
 #include <weir/core/detail/ilist.hpp>

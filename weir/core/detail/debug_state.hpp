@@ -66,7 +66,8 @@ class debug_state {
   void watchdog();
   void check_stalls(std::int64_t now_ns);
   void flush_pending();  // symbolizes and logs the pending lost-wake-up reports
-  void log_lost(const lost_wakeup_report& r);
+  // The report as a log record; `backtrace` (preformatted lines) follows it when given.
+  void log_lost(const lost_wakeup_report& r, std::string_view backtrace);
 
   runtime_impl& rt_;
   std::thread thread_;

@@ -1,4 +1,4 @@
-// A bounded single-producer/single-consumer ring between two shards (DESIGN.md D2).
+// A bounded single-producer/single-consumer ring between two shards (docs/architecture.md D2).
 // Shard `from` pushes requests for shard `to`; only `to` pops. A full ring makes the
 // producer wait (its waiters sit in `waiters`, a list only the producer shard touches) —
 // it never grows. Lock-free: one acquire/release pair per push and per pop.

@@ -1,14 +1,14 @@
-// A shard: one thread, its run queue, timers, reactor and tasks (DESIGN.md D2). Internal;
-// users see weir::runtime and the free functions of weir/core.
+// A shard: one thread, its run queue, timers, reactor and tasks (docs/architecture.md D2).
+// Internal; users see weir::runtime and the free functions of weir/core.
 #pragma once
 
 #include <weir/core/cancel.hpp>
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/mailbox.hpp>
 #include <weir/core/detail/schedulable.hpp>
-#include <weir/core/detail/stat_counter.hpp>
 #include <weir/core/detail/timer_wheel.hpp>
 #include <weir/core/reactor.hpp>
+#include <weir/core/shard_counters.hpp>
 #include <weir/core/task.hpp>
 
 #include <atomic>
@@ -43,11 +43,6 @@ struct root_base : promise_base {
     link.self = this;
   }
   ~root_base();  // leaves the shard's registry (shard.cpp)
-};
-
-struct shard_stats {
-  stat_counter spawned, runs, remote_wakes, parks, coop_yields, timers_fired, mailbox_requests,
-      mailbox_full_waits, stalls;
 };
 
 // A lock for the registry's readers (dumps, the watchdog: other threads). The shard takes it

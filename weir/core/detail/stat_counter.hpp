@@ -1,4 +1,5 @@
-// A statistics counter. Internal.
+// A statistics counter cell: the primitive under weir::metrics and the shard counter table.
+// Internal.
 #pragma once
 
 #include <atomic>
@@ -7,7 +8,8 @@
 namespace weir::detail {
 
 // A counter written by one thread and read by any: relaxed load + store (no lock prefix on
-// the hot path), so reports from other threads are race-free.
+// the hot path), so reports from other threads are race-free. add_shared() is for a cell that
+// several threads write (weir::metrics' block for threads that are not shards): one atomic add.
 class stat_counter {
  public:
   void operator++() noexcept {
@@ -16,6 +18,7 @@ class stat_counter {
   void add(std::uint64_t n) noexcept {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void add_shared(std::uint64_t n) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:

@@ -1,4 +1,4 @@
-// Hierarchical timing wheel (DESIGN.md D4): 6 levels of 64 slots, 1 ms ticks, about 2.2
+// Hierarchical timing wheel (docs/architecture.md D4): 6 levels of 64 slots, 1 ms ticks, about 2.2
 // years of range (later deadlines wait in an overflow list until time reaches their range).
 // Insert and cancel are O(1): an entry is an intrusive list node that knows its slot.
 // Finding the next expiry is O(levels) with one 64-bit occupancy mask per level.

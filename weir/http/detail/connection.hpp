@@ -4,6 +4,7 @@
 #include <weir/core/cancel.hpp>
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/stat_counter.hpp>
+#include <weir/core/metrics.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/http/server.hpp>
 #include <weir/io/transport.hpp>
@@ -14,6 +15,7 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,9 +40,12 @@ struct conn_node : weir::detail::ilist_node {
   bool killed = false;  // the drain deadline passed: answer nothing more
 };
 
-struct route_counters {
-  stat_counter count, s2, s3, s4, s5, sum_ns;
-  std::array<stat_counter, latency_buckets.size() + 1> buckets;
+// One route's metrics: every shard records into its own cells (weir/core/metrics.hpp).
+struct route_meter {
+  explicit route_meter(unsigned shards)
+      : latency(metrics::latency_seconds, shards), responses(shards, 4) {}
+  metrics::histogram latency;
+  metrics::counter responses;  // series: 2xx, 3xx, 4xx, 5xx
 };
 
 struct shard_state : std::enable_shared_from_this<shard_state> {
@@ -72,7 +77,7 @@ struct shard_state : std::enable_shared_from_this<shard_state> {
     stat_counter accepted, refused, requests, r5xx, overloaded, bad, idle_to, header_to, body_to,
         handler_to, write_to, handler_err, drained, killed;
   } c;
-  std::vector<route_counters> routes;
+  std::span<route_meter> routes;  // the server's, by route index
 
   void conn_started(conn_node& n);
   void conn_ended(conn_node& n);

@@ -1,0 +1,229 @@
+#include <weir/core/log.hpp>
+
+#include <weir/core/detail/shard.hpp>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace weir::log {
+
+namespace {
+
+constexpr std::string_view names[] = {"debug", "info", "warn", "error"};
+
+std::atomic<level> g_level{level::info};
+
+bool plain(std::string_view v) noexcept {
+  if (v.empty()) return false;
+  for (const char c : v)
+    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7F)
+      return false;
+  return true;
+}
+
+void append_value(std::string& out, std::string_view v) {
+  if (plain(v)) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (const char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+          fmt::format_to(std::back_inserter(out), "\\x{:02x}", static_cast<unsigned char>(c));
+        else
+          out += c;  // UTF-8 passes through
+    }
+  }
+  out += '"';
+}
+
+void write_all(std::string_view s) noexcept {
+  while (!s.empty()) {
+    const ssize_t n = ::write(STDERR_FILENO, s.data(), s.size());
+    if (n <= 0) return;  // stderr closed or broken: nothing better to do
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// The default sink. Lines are written by one writer thread, in the order they were queued;
+// shard threads never wait for it (a full queue drops and counts), other threads wait until
+// their own line is out, so a CLI's message precedes its exit.
+class stderr_writer final : public sink {
+ public:
+  void write(const record& r) noexcept override {
+    std::string line;
+    append_logfmt(line, r, true);
+    line += '\n';
+    if (!r.block.empty()) {
+      line += r.block;
+      if (line.back() != '\n') line += '\n';
+    }
+    const bool shard = weir::detail::current_shard() != nullptr;
+    std::unique_lock lock(m_);
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { run(); }).detach();  // lives as long as the process
+    }
+    if (q_.size() >= kMaxQueued) {
+      if (shard) {
+        ++dropped_;
+        return;
+      }
+      room_.wait(lock, [this] { return q_.size() < kMaxQueued; });
+    }
+    q_.push_back(std::move(line));
+    const std::uint64_t mine = ++queued_;
+    work_.notify_one();
+    if (!shard) written_cv_.wait_for(lock, kWaitLimit, [&] { return written_ >= mine; });
+  }
+
+  void flush() noexcept override {
+    std::unique_lock lock(m_);
+    const std::uint64_t target = queued_;
+    written_cv_.wait_for(lock, kWaitLimit, [&] { return written_ >= target; });
+  }
+
+ private:
+  static constexpr std::size_t kMaxQueued = 4096;
+  static constexpr std::chrono::seconds kWaitLimit{2};  // stderr stuck: give up waiting
+
+  void run() {
+    std::unique_lock lock(m_);
+    for (;;) {
+      work_.wait(lock, [this] { return !q_.empty(); });
+      std::string line = std::move(q_.front());
+      q_.pop_front();
+      const std::uint64_t dropped = std::exchange(dropped_, 0);
+      room_.notify_all();
+      lock.unlock();
+      if (dropped > 0) {
+        std::string note;
+        const field f[] = {{"lines", std::to_string(dropped)}};
+        append_logfmt(note,
+                      {std::chrono::system_clock::now(), level::warn,
+                       "log lines dropped: stderr was not keeping up", f},
+                      true);
+        note += '\n';
+        write_all(note);
+      }
+      write_all(line);
+      lock.lock();
+      ++written_;
+      written_cv_.notify_all();
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable work_, room_, written_cv_;
+  std::deque<std::string> q_;
+  std::uint64_t queued_ = 0, written_ = 0, dropped_ = 0;
+  bool started_ = false;
+};
+
+struct state {
+  std::mutex m;
+  std::shared_ptr<sink> current;
+};
+
+state& global() {
+  static auto* s = new state;  // never destroyed: threads may log during exit
+  return *s;
+}
+
+std::shared_ptr<sink> current() {
+  state& s = global();
+  std::lock_guard lock(s.m);
+  if (!s.current) s.current = stderr_sink();
+  return s.current;
+}
+
+}  // namespace
+
+std::shared_ptr<sink> stderr_sink() {
+  static auto* s = new std::shared_ptr<sink>(std::make_shared<stderr_writer>());  // never freed
+  return *s;
+}
+
+void set_sink(std::shared_ptr<sink> s) {
+  state& g = global();
+  std::lock_guard lock(g.m);
+  g.current = s ? std::move(s) : stderr_sink();
+}
+
+void set_level(level l) noexcept { g_level.store(l, std::memory_order_relaxed); }
+bool enabled(level l) noexcept { return l >= g_level.load(std::memory_order_relaxed); }
+
+std::optional<level> parse_level(std::string_view s) noexcept {
+  for (int i = 0; i < 4; ++i)
+    if (s == names[i]) return static_cast<level>(i);
+  return std::nullopt;
+}
+
+void append_logfmt(std::string& out, const record& r, bool with_time) {
+  if (with_time) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    fmt::format_to(std::back_inserter(out), "ts={:%Y-%m-%dT%H:%M:%S}.{:03}Z ", fmt::gmtime(secs),
+                   ms % 1000);
+  }
+  out += "level=";
+  out += names[static_cast<int>(r.level)];
+  out += " msg=";
+  append_value(out, r.msg);
+  for (const auto& [k, v] : r.fields) {
+    out += ' ';
+    out += k;
+    out += '=';
+    append_value(out, v);
+  }
+}
+
+std::string format(level l, std::string_view msg, std::initializer_list<field> fields) {
+  std::string out;
+  append_logfmt(out, {{}, l, msg, {fields.begin(), fields.size()}}, false);
+  return out;
+}
+
+void write(level l, std::string_view msg, std::span<const field> fields) {
+  current()->write({std::chrono::system_clock::now(), l, msg, fields});
+}
+
+void write_block(level l, std::string_view msg, std::initializer_list<field> fields,
+                 std::string_view block) {
+  current()->write({std::chrono::system_clock::now(), l, msg,
+                    std::span<const field>(fields.begin(), fields.size()), block});
+}
+
+void write(level l, std::string_view msg, std::initializer_list<field> fields) {
+  write(l, msg, std::span<const field>(fields.begin(), fields.size()));
+}
+
+void flush() noexcept {
+  std::shared_ptr<sink> s;
+  {
+    state& g = global();
+    std::lock_guard lock(g.m);
+    s = g.current;
+  }
+  if (s) s->flush();
+}
+
+}  // namespace weir::log
