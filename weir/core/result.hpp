@@ -40,13 +40,13 @@ class unexpected {
  public:
   explicit unexpected(weir::error e) noexcept : e_(std::move(e)) {}
   template <class E>
-  requires(std::is_error_code_enum_v<E> || std::same_as<E, std::errc>)
-  explicit unexpected(E e) noexcept : e_(e) {}
+  requires(std::is_error_code_enum_v<E> ||
+           std::same_as<E, std::errc>) explicit unexpected(E e) noexcept
+      : e_(e) {}
   // With the words naming the thing ("connect 127.0.0.1:9", "taskd.toml:3:19").
   template <class E>
   requires(std::is_error_code_enum_v<E> || std::same_as<E, std::error_code> ||
-           std::same_as<E, std::errc>)
-      unexpected(E e, std::string_view context)
+           std::same_as<E, std::errc>) unexpected(E e, std::string_view context)
       : e_(e, context) {}
   const weir::error& error() const& noexcept { return e_; }
   weir::error&& error() && noexcept { return std::move(e_); }
@@ -192,17 +192,18 @@ class [[nodiscard]] result<void> {
 #define WEIR_TRY_CONCAT_(a, b) a##b
 #define WEIR_TRY_NAME_(line) WEIR_TRY_CONCAT_(weir_try_, line)
 
-// Evaluates a result; returns (co_returns) its error when it holds one.
-#define WEIR_TRY(...)                                          \
-  if (auto&& weir_try_r_ = (__VA_ARGS__); !weir_try_r_)        \
-    return ::weir::unexpected(std::move(weir_try_r_).error()); \
-  else                                                         \
-    (void)0
-#define WEIR_CO_TRY(...)                                          \
-  if (auto&& weir_try_r_ = (__VA_ARGS__); !weir_try_r_)           \
-    co_return ::weir::unexpected(std::move(weir_try_r_).error()); \
-  else                                                            \
-    (void)0
+// Evaluates a result; returns (co_returns) its error when it holds one. One statement (safe
+// under a brace-less if).
+#define WEIR_TRY(...)                                                            \
+  do {                                                                           \
+    auto&& weir_try_r_ = (__VA_ARGS__);                                          \
+    if (!weir_try_r_) return ::weir::unexpected(std::move(weir_try_r_).error()); \
+  } while (0)
+#define WEIR_CO_TRY(...)                                                            \
+  do {                                                                              \
+    auto&& weir_try_r_ = (__VA_ARGS__);                                             \
+    if (!weir_try_r_) co_return ::weir::unexpected(std::move(weir_try_r_).error()); \
+  } while (0)
 
 // `lhs = the value`, or returns (co_returns) the error. lhs may declare: `auto v`, `auto [a, b]`.
 #define WEIR_TRY_ASSIGN(lhs, ...)                                           \

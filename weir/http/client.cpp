@@ -116,10 +116,9 @@ void client::put_idle(const std::string& key, conn_ptr c) {
 task<result<void>> client::ensure_tls_context() {
   if (tls_) co_return result<void>{};
   auto job = blocking(&make_default_tls);
-  auto r = co_await std::move(job);
-  if (!r) co_return unexpected(r.error());
-  if (!*r) co_return unexpected(r->error().with_context("https"));
-  if (!tls_) tls_ = std::move(**r);
+  WEIR_CO_TRY_ASSIGN(auto r, co_await std::move(job));
+  if (!r) co_return unexpected(r.error().with_context("https"));
+  if (!tls_) tls_ = std::move(*r);
   co_return result<void>{};
 }
 
@@ -136,7 +135,7 @@ task<result<client::conn_ptr>> client::open(plan& pl) {
     addrs = std::move(*r);
   }
   if (to.tls) {
-    if (auto t = co_await ensure_tls_context(); !t) co_return unexpected(t.error());
+    WEIR_CO_TRY(co_await ensure_tls_context());
   }
   pl.phase = "connecting";
   auto c = std::make_shared<conn>();
@@ -353,15 +352,13 @@ task<result<client_response>> client::pipelined_on(conn_ptr cp, const client_req
                                                        " failed before this request's turn");
   };
   pl.phase = "waiting for its turn to send";
-  while (c.write_turn != ticket && !c.broken)
-    if (auto n = co_await c.turn.notified(); !n) co_return unexpected(n.error());
+  while (c.write_turn != ticket && !c.broken) WEIR_CO_TRY(co_await c.turn.notified());
   if (c.broken) co_return unexpected(broken());
-  if (auto w = co_await send_request(c, req, pl, at); !w) co_return unexpected(w.error());
+  WEIR_CO_TRY(co_await send_request(c, req, pl, at));
   ++c.write_turn;
   c.turn.notify_all();
   pl.phase = "waiting for the responses before its own";
-  while (c.read_turn != ticket && !c.broken)
-    if (auto n = co_await c.turn.notified(); !n) co_return unexpected(n.error());
+  while (c.read_turn != ticket && !c.broken) WEIR_CO_TRY(co_await c.turn.notified());
   if (c.broken) co_return unexpected(broken());
   auto r = co_await read_response(c, req, pl, at);
   if (!r) co_return r;

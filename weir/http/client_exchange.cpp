@@ -30,10 +30,9 @@ task<result<void>> send_all(io::byte_stream& s, std::span<iovec> iov, std::size_
   for (;;) {
     while (i < iov.size() && iov[i].iov_len == 0) ++i;
     if (i == iov.size()) co_return result<void>{};
-    auto w = co_await s.write_some(iov.subspan(i));
-    if (!w) co_return unexpected(w.error());
-    *sent += *w;
-    std::size_t k = *w;
+    WEIR_CO_TRY_ASSIGN(auto w, co_await s.write_some(iov.subspan(i)));
+    *sent += w;
+    std::size_t k = w;
     while (i < iov.size() && k >= iov[i].iov_len) k -= iov[i++].iov_len;
     if (k > 0) {
       iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + k;

@@ -62,17 +62,15 @@ bool transport::make_room() noexcept {
 
 task<result<void>> transport::read_more() {
   if (!make_room()) co_return unexpected(make_error_code(errc::limit_exceeded));
-  auto n = co_await s_->read_some({buf_.get() + end_, cap_ - end_});
-  if (!n) co_return unexpected(n.error());
-  if (*n == 0) eof_ = true;
-  end_ += *n;
+  WEIR_CO_TRY_ASSIGN(auto n, co_await s_->read_some({buf_.get() + end_, cap_ - end_}));
+  if (n == 0) eof_ = true;
+  end_ += n;
   co_return result<void>{};
 }
 
 task<result<transport::bytes>> transport::read_some() {
   if (begin_ == end_ && !eof_) {
-    auto r = co_await read_more();
-    if (!r) co_return unexpected(r.error());
+    WEIR_CO_TRY(co_await read_more());
   }
   bytes out = buffered();
   begin_ = end_;  // consumed; the bytes stay in place until the next read
@@ -108,11 +106,9 @@ task<result<transport::bytes>> transport::fill(std::size_t n) {
 }
 
 task<result<transport::bytes>> transport::read_exact(std::size_t n) {
-  auto r = co_await fill(n);
-  if (!r) co_return unexpected(r.error());
-  if (r->size() < n)
-    co_return unexpected(make_error_code(r->empty() ? errc::eof : errc::truncated));
-  bytes out = r->first(n);
+  WEIR_CO_TRY_ASSIGN(auto r, co_await fill(n));
+  if (r.size() < n) co_return unexpected(make_error_code(r.empty() ? errc::eof : errc::truncated));
+  bytes out = r.first(n);
   begin_ += n;
   co_return out;
 }
@@ -140,9 +136,8 @@ task<result<transport::bytes>> transport::read_until(std::string_view delim, std
 
 task<result<void>> transport::write_iov(iovec* iov, std::size_t n) {
   while (n > 0) {
-    auto w = co_await s_->write_some({iov, n});
-    if (!w) co_return unexpected(w.error());
-    std::size_t k = *w;
+    WEIR_CO_TRY_ASSIGN(auto w, co_await s_->write_some({iov, n}));
+    std::size_t k = w;
     while (n > 0 && k >= iov->iov_len) {
       k -= iov->iov_len;
       ++iov;

@@ -156,9 +156,8 @@ result<std::vector<address>> resolve_now(const std::string& host, std::uint16_t 
 task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port) {
   // A named awaiter: g++ 12 mis-destroys a prvalue awaiter holding a std::string here.
   auto job = blocking(&resolve_now, std::move(host), port);
-  auto r = co_await std::move(job);
-  if (!r) co_return unexpected(r.error());
-  co_return std::move(*r);
+  WEIR_CO_TRY_ASSIGN(auto r, co_await std::move(job));
+  co_return std::move(r);
 }
 
 }  // namespace weir::net

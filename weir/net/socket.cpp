@@ -54,16 +54,14 @@ task<result<stream_socket>> stream_socket::connect(address to) {
   io::op_awaiter op(*h, kind::connect);
   op.op().addr = to.data();
   op.op().addrlen = to.size();
-  auto r = co_await op;
-  if (!r) co_return unexpected(r.error());
+  WEIR_CO_TRY(co_await op);
   co_return stream_socket(std::move(*h), to);
 }
 
 task<result<stream_socket>> stream_socket::connect(std::string host, std::uint16_t port) {
-  auto addrs = co_await resolve(std::move(host), port);
-  if (!addrs) co_return unexpected(addrs.error());
+  WEIR_CO_TRY_ASSIGN(auto addrs, co_await resolve(std::move(host), port));
   std::error_code last = std::make_error_code(std::errc::host_unreachable);
-  for (const address& a : *addrs) {
+  for (const address& a : addrs) {
     auto s = co_await connect(a);
     if (s) co_return std::move(*s);
     last = s.error();
@@ -104,9 +102,8 @@ io::op_awaiter stream_socket::readable() noexcept { return io::op_awaiter(h_, ki
 
 task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
   while (!buf.empty()) {
-    auto n = co_await write(buf);
-    if (!n) co_return unexpected(n.error());
-    buf = buf.subspan(*n);
+    WEIR_CO_TRY_ASSIGN(auto n, co_await write(buf));
+    buf = buf.subspan(n);
   }
   co_return result<void>{};
 }
@@ -150,16 +147,13 @@ task<result<void>> stream_socket::shutdown_write() { co_return shutdown(SHUT_WR)
 // --- listener ---------------------------------------------------------------------------------
 
 result<listener> listener::bind(const address& at, listen_options opts) {
-  auto h = make_socket(at.family(), SOCK_STREAM);
-  if (!h) return unexpected(h.error());
-  const int fd = h->fd();
+  WEIR_TRY_ASSIGN(auto h, make_socket(at.family(), SOCK_STREAM));
+  const int fd = h.fd();
   if (is_tcp(at)) {
-    if (auto r = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1); !r) return unexpected(r.error());
-    if (opts.reuse_port)
-      if (auto r = setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1); !r) return unexpected(r.error());
+    WEIR_TRY(setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1));
+    if (opts.reuse_port) WEIR_TRY(setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1));
     if (at.family() == AF_INET6)
-      if (auto r = setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0); !r)
-        return unexpected(r.error());
+      WEIR_TRY(setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0));
   } else if (at.is_unix()) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(at.data());
     if (un->sun_path[0] != '\0') ::unlink(un->sun_path);
@@ -169,7 +163,7 @@ result<listener> listener::bind(const address& at, listen_options opts) {
   listener l;
   auto local = sockname(fd, false);
   l.local_ = local ? *local : at;
-  l.h_ = std::move(*h);
+  l.h_ = std::move(h);
   l.opts_ = opts;
   return l;
 }
@@ -228,7 +222,7 @@ task<result<stream_socket>> listener::accept() {
             last_report_ = t;
             unreported_ = 0;
           }
-          if (auto s = co_await sleep_for(backoff); !s) co_return unexpected(s.error());
+          WEIR_CO_TRY(co_await sleep_for(backoff));
           backoff = std::min(backoff * 2, opts_.max_backoff);
           continue;
         }
@@ -242,12 +236,11 @@ task<result<stream_socket>> listener::accept() {
 // --- udp_socket -------------------------------------------------------------------------------
 
 result<udp_socket> udp_socket::bind(const address& at) {
-  auto h = make_socket(at.family(), SOCK_DGRAM);
-  if (!h) return unexpected(h.error());
-  (void)setopt(h->fd(), SOL_SOCKET, SO_RXQ_OVFL, 1);
-  if (::bind(h->fd(), at.data(), at.size()) < 0) return unexpected(io::last_error());
+  WEIR_TRY_ASSIGN(auto h, make_socket(at.family(), SOCK_DGRAM));
+  (void)setopt(h.fd(), SOL_SOCKET, SO_RXQ_OVFL, 1);
+  if (::bind(h.fd(), at.data(), at.size()) < 0) return unexpected(io::last_error());
   udp_socket s;
-  s.h_ = std::move(*h);
+  s.h_ = std::move(h);
   return s;
 }
 
@@ -270,8 +263,7 @@ task<result<udp_socket::datagram>> udp_socket::recv_from(std::span<std::byte> bu
   io::op_awaiter op(h_, kind::recvmsg);
   op.op().msg = &msg;
   op.op().flags = MSG_TRUNC;
-  auto r = co_await op;
-  if (!r) co_return unexpected(r.error());
+  WEIR_CO_TRY_ASSIGN(auto r, co_await op);
   from.set_size(msg.msg_namelen);
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
@@ -279,7 +271,7 @@ task<result<udp_socket::datagram>> udp_socket::recv_from(std::span<std::byte> bu
       std::memcpy(&d, CMSG_DATA(c), sizeof d);
       drops_ = d;
     }
-  co_return datagram{*r, (msg.msg_flags & MSG_TRUNC) != 0, from};
+  co_return datagram{r, (msg.msg_flags & MSG_TRUNC) != 0, from};
 }
 
 task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::byte>> bufs,

@@ -220,18 +220,14 @@ result<std::shared_ptr<detail::context_state>> base_context(bool server, version
 result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string& cert_file,
                           const std::string& key_file) {
   const std::string cert_what = side + " certificate";
-  auto pem = read_file(cert_what, cert_file);
-  if (!pem) return unexpected(pem.error());
-  auto chain = parse_certs(cert_what, cert_file, *pem);
-  if (!chain) return unexpected(chain.error());
+  WEIR_TRY_ASSIGN(auto pem, read_file(cert_what, cert_file));
+  WEIR_TRY_ASSIGN(auto chain, parse_certs(cert_what, cert_file, pem));
   const std::string key_what = side + " private key";
-  auto kpem = read_file(key_what, key_file);
-  if (!kpem) return unexpected(kpem.error());
-  auto key = parse_key(key_what, key_file, *kpem);
-  if (!key) return unexpected(key.error());
+  WEIR_TRY_ASSIGN(auto kpem, read_file(key_what, key_file));
+  WEIR_TRY_ASSIGN(auto key, parse_key(key_what, key_file, kpem));
 
-  X509* leaf = chain->front().get();
-  if (X509_check_private_key(leaf, key->get()) != 1) {
+  X509* leaf = chain.front().get();
+  if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return unexpected(weir::error(
         errc::key_mismatch, "private key " + key_file + " does not match the certificate " +
@@ -244,13 +240,13 @@ result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string
         cert_what + " " + cert_file + ": refused by OpenSSL at security level 2 (" +
             openssl_reason() +
             "): RSA keys need 2048 bits or more, EC keys 224, and no SHA-1 signatures"));
-  for (std::size_t i = 1; i < chain->size(); ++i)
-    if (SSL_CTX_add1_chain_cert(c, (*chain)[i].get()) != 1)
+  for (std::size_t i = 1; i < chain.size(); ++i)
+    if (SSL_CTX_add1_chain_cert(c, chain[i].get()) != 1)
       return unexpected(weir::error(errc::certificate_invalid,
                                     cert_what + " " + cert_file + ": chain certificate #" +
                                         std::to_string(i + 1) + " refused by OpenSSL (" +
                                         openssl_reason() + ")"));
-  if (SSL_CTX_use_PrivateKey(c, key->get()) != 1)
+  if (SSL_CTX_use_PrivateKey(c, key.get()) != 1)
     return unexpected(
         weir::error(errc::bad_pem,
                     key_what + " " + key_file + ": refused by OpenSSL (" + openssl_reason() + ")"));
@@ -260,13 +256,11 @@ result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string
 // Trusts the CAs of a PEM file; returns their names (for a server's certificate request).
 result<STACK_OF(X509_NAME) *> use_cas(SSL_CTX* c, const std::string& what,
                                       const std::string& path) {
-  auto pem = read_file(what, path);
-  if (!pem) return unexpected(pem.error());
-  auto certs = parse_certs(what, path, *pem);
-  if (!certs) return unexpected(certs.error());
+  WEIR_TRY_ASSIGN(auto pem, read_file(what, path));
+  WEIR_TRY_ASSIGN(auto certs, parse_certs(what, path, pem));
   X509_STORE* store = SSL_CTX_get_cert_store(c);
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-  for (const x509_ptr& x : *certs) {
+  for (const x509_ptr& x : certs) {
     if (X509_STORE_add_cert(store, x.get()) != 1) ERR_clear_error();  // a duplicate: fine
     if (X509_NAME* n = X509_NAME_dup(X509_get_subject_name(x.get()))) sk_X509_NAME_push(names, n);
   }
@@ -286,19 +280,16 @@ result<context> context::server(const server_options& o) {
         errc::invalid_options,
         "tls::context::server: server_options.require_client_cert needs client_ca_file (the CA "
         "that signs the client certificates)"));
-  auto wire = alpn_wire(o.alpn, "server_options.alpn");
-  if (!wire) return unexpected(wire.error());
-  auto st = base_context(true, o.min_version);
-  if (!st) return unexpected(st.error());
-  detail::context_state& s = **st;
+  WEIR_TRY_ASSIGN(auto wire, alpn_wire(o.alpn, "server_options.alpn"));
+  WEIR_TRY_ASSIGN(auto st, base_context(true, o.min_version));
+  detail::context_state& s = *st;
   SSL_CTX* c = s.ctx;
-  if (auto r = use_identity(c, "server", o.cert_file, o.key_file); !r) return unexpected(r.error());
+  WEIR_TRY(use_identity(c, "server", o.cert_file, o.key_file));
 
   int mode = SSL_VERIFY_NONE;
   if (!o.client_ca_file.empty()) {
-    auto names = use_cas(c, "client CA file", o.client_ca_file);
-    if (!names) return unexpected(names.error());
-    SSL_CTX_set_client_CA_list(c, *names);  // takes ownership
+    WEIR_TRY_ASSIGN(auto names, use_cas(c, "client CA file", o.client_ca_file));
+    SSL_CTX_set_client_CA_list(c, names);  // takes ownership
     s.ca_file = o.client_ca_file;
     s.verify = true;
     mode = SSL_VERIFY_PEER | (o.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
@@ -310,9 +301,9 @@ result<context> context::server(const server_options& o) {
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
 
   s.alpn = o.alpn;
-  s.alpn_wire = std::move(*wire);
+  s.alpn_wire = std::move(wire);
   if (!s.alpn.empty()) SSL_CTX_set_alpn_select_cb(c, select_alpn, &s);
-  return context(std::move(*st));
+  return context(std::move(st));
 }
 
 result<context> context::client(const client_options& o) {
@@ -321,11 +312,9 @@ result<context> context::client(const client_options& o) {
         errc::invalid_options,
         "tls::context::client: client_options.cert_file and key_file go together (the client "
         "certificate and its private key)"));
-  auto wire = alpn_wire(o.alpn, "client_options.alpn");
-  if (!wire) return unexpected(wire.error());
-  auto st = base_context(false, o.min_version);
-  if (!st) return unexpected(st.error());
-  detail::context_state& s = **st;
+  WEIR_TRY_ASSIGN(auto wire, alpn_wire(o.alpn, "client_options.alpn"));
+  WEIR_TRY_ASSIGN(auto st, base_context(false, o.min_version));
+  detail::context_state& s = *st;
   SSL_CTX* c = s.ctx;
 
   if (o.ca_file.empty()) {
@@ -334,26 +323,23 @@ result<context> context::client(const client_options& o) {
           errc::file_error, "tls::context::client: cannot load the system's trust store (" +
                                 openssl_reason() + "): name a CA file in client_options.ca_file"));
   } else {
-    auto names = use_cas(c, "CA file", o.ca_file);
-    if (!names) return unexpected(names.error());
-    sk_X509_NAME_pop_free(*names, X509_NAME_free);
+    WEIR_TRY_ASSIGN(auto names, use_cas(c, "CA file", o.ca_file));
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
     s.ca_file = o.ca_file;
   }
-  if (!o.cert_file.empty())
-    if (auto r = use_identity(c, "client", o.cert_file, o.key_file); !r)
-      return unexpected(r.error());
+  if (!o.cert_file.empty()) WEIR_TRY(use_identity(c, "client", o.cert_file, o.key_file));
   s.verify = o.verify;
   SSL_CTX_set_verify(c, o.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, verify_callback);
 
   s.alpn = o.alpn;
-  s.alpn_wire = std::move(*wire);
+  s.alpn_wire = std::move(wire);
   if (!s.alpn_wire.empty() &&
       SSL_CTX_set_alpn_protos(c, reinterpret_cast<const unsigned char*>(s.alpn_wire.data()),
                               static_cast<unsigned>(s.alpn_wire.size())) != 0)  // 0: success
     return unexpected(
         weir::error(errc::invalid_options,
                     "client_options.alpn: refused by OpenSSL (" + openssl_reason() + ")"));
-  return context(std::move(*st));
+  return context(std::move(st));
 }
 
 bool context::is_server() const noexcept { return st_ && st_->server; }

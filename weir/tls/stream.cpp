@@ -111,10 +111,9 @@ task<result<void>> stream::session::flush() {
       out_end = static_cast<std::size_t>(n);
     }
     const iovec iov{out.get() + out_begin, out_end - out_begin};
-    auto w = co_await t->write_some({&iov, 1});
-    if (!w) co_return unexpected(w.error());
-    if (*w == 0) co_return unexpected(std::make_error_code(std::errc::broken_pipe));
-    out_begin += *w;
+    WEIR_CO_TRY_ASSIGN(auto w, co_await t->write_some({&iov, 1}));
+    if (w == 0) co_return unexpected(std::make_error_code(std::errc::broken_pipe));
+    out_begin += w;
   }
 }
 
@@ -140,15 +139,14 @@ task<result<void>> stream::session::handshake() {
       co_return unexpected(std::move(err));
     }
     if (auto f = co_await flush(); !f) co_return f;
-    auto n = co_await t->read_some({in.get(), kInBuf});
-    if (!n) co_return unexpected(n.error());
-    if (*n == 0)
+    WEIR_CO_TRY_ASSIGN(auto n, co_await t->read_some({in.get(), kInBuf}));
+    if (n == 0)
       co_return unexpected(weir::error(
           errc::closed_during_handshake,
           server ? "TLS handshake failed: the client closed the connection before finishing it"
                  : "TLS handshake failed: the server closed the connection before finishing it "
                    "(is it a TLS port?)"));
-    BIO_write(rbio, in.get(), static_cast<int>(*n));
+    BIO_write(rbio, in.get(), static_cast<int>(n));
   }
 }
 
@@ -435,7 +433,7 @@ task<result<stream>> stream::start(context ctx, io::byte_stream* borrowed,
                                              "\" is not a usable host name: " + openssl_reason()));
     }
   }
-  if (auto r = co_await s->handshake(); !r) co_return unexpected(r.error());
+  WEIR_CO_TRY(co_await s->handshake());
   co_return stream(std::move(s));
 }
 
@@ -497,8 +495,7 @@ task<result<std::size_t>> stream::write_some(std::span<const iovec> bufs) {
 task<result<void>> stream::shutdown_write() {
   if (!s_) co_return unexpected(bad_fd());
   session& s = *s_;
-  auto guard = co_await s.write_mu.lock();
-  if (!guard) co_return unexpected(guard.error());
+  WEIR_CO_TRY_ASSIGN(auto guard, co_await s.write_mu.lock());
   if (s.shutdown_sent) co_return result<void>{};
   s.shutdown_sent = true;
   weir::error err;
