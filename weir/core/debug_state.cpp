@@ -258,7 +258,7 @@ void debug_state::watchdog() {
     if (gen != dump_gen_ && rt_.options().dump_signal != 0) {
       dump_gen_ = gen;
       log::write_block(log::level::info, "task dump", {{"pid", std::to_string(::getpid())}},
-                       format_dump(snapshot(rt_)));
+                       format_dump(detail::snapshot(rt_)));
     }
     flush_pending();
   }

@@ -150,7 +150,7 @@ void set_task_context(std::string_view text) {
 #endif
 }
 
-registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
+registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
   registry_snapshot s;
   s.pid = static_cast<int>(getpid());
   s.backend = rt.at(0).io().name();
@@ -229,7 +229,7 @@ registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f) {
 }
 
 registry_snapshot snapshot(const task_filter& f) {
-  return snapshot(detail::require_shard("weir::snapshot").rt(), f);
+  return detail::snapshot(detail::require_shard("weir::snapshot").rt(), f);
 }
 
 std::string format_dump(const registry_snapshot& s) {
@@ -278,10 +278,17 @@ std::string format_dump(const registry_snapshot& s) {
   return out;
 }
 
-std::vector<stall_report> stalls(detail::runtime_impl& rt) { return rt.debug().stalls(); }
-std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt) { return rt.debug().lost(); }
+registry_snapshot snapshot(runtime& rt, const task_filter& f) {
+  return detail::snapshot(detail::runtime_access::impl(rt), f);
+}
+std::vector<stall_report> stalls(runtime& rt) {
+  return detail::runtime_access::impl(rt).debug().stalls();
+}
+std::vector<lost_wakeup_report> lost_wakeups(runtime& rt) {
+  return detail::runtime_access::impl(rt).debug().lost();
+}
 
-void write_runtime_metrics(detail::runtime_impl& rt, metrics::prometheus_writer& w) {
+void write_runtime_metrics(runtime& rt, metrics::prometheus_writer& w) {
   using metrics::type;
   const registry_snapshot s = snapshot(rt);
   std::vector<std::string> ids;  // label values

@@ -116,7 +116,7 @@ struct lost_wakeup_report {
   std::vector<stack_frame> backtrace;  // where the last handle died
 };
 
-registry_snapshot snapshot(detail::runtime_impl& rt, const task_filter& f = {});
+registry_snapshot snapshot(runtime& rt, const task_filter& f = {});
 // The snapshot of the caller's runtime (inside a task).
 registry_snapshot snapshot(const task_filter& f = {});
 
@@ -124,11 +124,16 @@ registry_snapshot snapshot(const task_filter& f = {});
 std::string format_dump(const registry_snapshot& s);
 
 // The most recent reports (up to 64 of each kind), oldest first.
-std::vector<stall_report> stalls(detail::runtime_impl& rt);
-std::vector<lost_wakeup_report> lost_wakeups(detail::runtime_impl& rt);
+std::vector<stall_report> stalls(runtime& rt);
+std::vector<lost_wakeup_report> lost_wakeups(runtime& rt);
 
 // The runtime's metrics: tasks by state, every counter of shard_counters.hpp (per shard), lost
 // wake-ups, stuck shards.
-void write_runtime_metrics(detail::runtime_impl& rt, metrics::prometheus_writer& w);
+void write_runtime_metrics(runtime& rt, metrics::prometheus_writer& w);
+
+namespace detail {
+// The same, from inside the runtime (its watchdog).
+registry_snapshot snapshot(runtime_impl& rt, const task_filter& f = {});
+}  // namespace detail
 
 }  // namespace weir

@@ -109,7 +109,7 @@ TEST(Registry, LostWakeupFailsTheTaskAndNamesBothSites) {
     CO_ASSERT_TRUE(r.has_value());
     EXPECT_EQ(*r, make_error_code(errc::lost_wakeup));
   }());
-  auto lost = lost_wakeups(rt.impl());
+  auto lost = lost_wakeups(rt);
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].name, "auth waiter");
   EXPECT_NE(lost[0].task, 0u);
@@ -139,7 +139,7 @@ TEST(Registry, ReportPolicyLeavesTheTaskWaiting) {
     EXPECT_STREQ(t->state, "waiting");
     w.detach();  // destroyed with the runtime
   }());
-  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 1u);
+  EXPECT_EQ(lost_wakeups(rt).size(), 1u);
 }
 
 TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
@@ -160,7 +160,7 @@ TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
     EXPECT_EQ(*r, 42);
   }());
   EXPECT_EQ(completion_stats().second_fires - before, 3u);
-  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 0u);
+  EXPECT_EQ(lost_wakeups(rt).size(), 0u);
 
   rt.block_on([]() -> task<> {
     auto [token, done] = make_c_callback<int>("auth library");
@@ -170,7 +170,7 @@ TEST(Registry, CCallbackFiresOnceFromAnyThreadAndCatchesMisuse) {
     CO_ASSERT_TRUE(!r.has_value());
     EXPECT_EQ(r.error(), make_error_code(errc::lost_wakeup));
   }());
-  auto lost = lost_wakeups(rt.impl());
+  auto lost = lost_wakeups(rt);
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].name, "main");
   EXPECT_NE(lost[0].where.find("forgetful_library_drop"), std::string::npos) << lost[0].where;
@@ -187,7 +187,7 @@ TEST(Registry, StallIsReportedWhileStuckWithTheShardsBacktrace) {
         "cpu hog");
     (void)co_await h;
   }());
-  auto st = stalls(rt.impl());
+  auto st = stalls(rt);
   ASSERT_GE(st.size(), 1u);
   EXPECT_EQ(st[0].name, "cpu hog");
   EXPECT_GE(st[0].ran_for, 20ms);
@@ -210,7 +210,7 @@ TEST(Registry, EveryShardCounterReachesStatsSnapshotAndMetrics) {
   EXPECT_GE(snap.shards[0].counters.runs, 1u);
   EXPECT_GE(snap.shards[0].counters.timers_fired, 1u);
   metrics::prometheus_writer w;
-  write_runtime_metrics(rt.impl(), w);
+  write_runtime_metrics(rt, w);
   const std::string text = w.take();
   for (const shard_counter_info& c : shard_counter_table) {
     EXPECT_GE(after.*c.value, snap.shards[0].counters.*c.value) << c.key;

@@ -188,7 +188,7 @@ void runtime::inject_main(detail::root_base* root, const char* name, std::source
   impl_->at(0).inject(root);
 }
 
-registry_snapshot runtime::snapshot(const task_filter& f) { return weir::snapshot(*impl_, f); }
+registry_snapshot runtime::snapshot(const task_filter& f) { return detail::snapshot(*impl_, f); }
 
 unsigned this_shard() { return detail::require_shard("weir::this_shard").id(); }
 

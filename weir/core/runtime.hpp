@@ -33,6 +33,10 @@
 
 namespace weir {
 
+namespace detail {
+struct runtime_access;
+}
+
 // What a runtime does when a waiting task loses its last wake-up handle (registry.hpp).
 enum class lost_wakeup_policy {
   env_or_fail,  // the WEIR_LOST_WAKEUP environment variable (report|fail|abort), else fail
@@ -106,9 +110,8 @@ class runtime {
   // Every task of every shard, from any thread (registry.hpp).
   registry_snapshot snapshot(const task_filter& f = {});
 
-  detail::runtime_impl& impl() noexcept { return *impl_; }
-
  private:
+  friend struct detail::runtime_access;
   static void check_not_on_shard();
   void inject_main(detail::root_base* root, const char* name, std::source_location site);
 
@@ -121,6 +124,11 @@ unsigned this_shard();
 unsigned shard_count();
 
 namespace detail {
+
+// The runtime's internals, for weir's own sources (registry.cpp, ...).
+struct runtime_access {
+  static runtime_impl& impl(runtime& rt) noexcept { return *rt.impl_; }
+};
 
 template <class T>
 struct block_on_result {

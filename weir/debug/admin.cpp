@@ -187,7 +187,7 @@ http::router make_routes(admin_server::state& s) {
       http::reply_error(res, 400, "state: expected running, ready or waiting");
       co_return;
     }
-    const registry_snapshot snap = snapshot(s.target.impl(), f);
+    const registry_snapshot snap = snapshot(s.target, f);
     if (wants_json(req)) {
       std::string body;
       write_tasks_json(snap, body);
@@ -199,7 +199,7 @@ http::router make_routes(admin_server::state& s) {
   });
   r.get("/debug/stalls", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
-    const auto v = stalls(s.target.impl());
+    const auto v = stalls(s.target);
     if (!wants_json(req)) {
       res.content_type("text/plain; charset=utf-8");
       res.body(stalls_text(v));
@@ -217,7 +217,7 @@ http::router make_routes(admin_server::state& s) {
   });
   r.get("/debug/lost", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
-    const auto v = lost_wakeups(s.target.impl());
+    const auto v = lost_wakeups(s.target);
     if (!wants_json(req)) {
       res.content_type("text/plain; charset=utf-8");
       res.body(lost_text(v));
@@ -237,7 +237,7 @@ http::router make_routes(admin_server::state& s) {
     if (!authorized(s, req, res)) co_return;
     // One writer for every source: a family two sources share stays whole.
     metrics::prometheus_writer w;
-    write_runtime_metrics(s.target.impl(), w);
+    write_runtime_metrics(s.target, w);
     {
       std::lock_guard lk(s.mu);
       for (auto& src : s.sources) src(w);
@@ -248,7 +248,7 @@ http::router make_routes(admin_server::state& s) {
   r.get("/healthz", [&s](http::request& req, http::response& res) -> task<> {
     if (!authorized(s, req, res)) co_return;
     const registry_snapshot snap =
-        snapshot(s.target.impl(), {.state = "running", .min_wait = {}, .name = {}});
+        snapshot(s.target, {.state = "running", .min_wait = {}, .name = {}});
     for (const auto& sh : snap.shards)
       if (sh.stuck) {
         res.status(503);

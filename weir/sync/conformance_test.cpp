@@ -669,7 +669,7 @@ TYPED_TEST(SyncConformance, DestroyingTheWakerFailsTheWaiterInsteadOfLosingIt) {
   TypeParam c;
   runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
   rt.block_on(orphan_waiter(&c));
-  auto lost = lost_wakeups(rt.impl());
+  auto lost = lost_wakeups(rt);
   if constexpr (TypeParam::reports_lost) {
     ASSERT_EQ(lost.size(), 1u);
     EXPECT_EQ(lost[0].name, "orphaned waiter");
@@ -739,7 +739,7 @@ TYPED_TEST(ShardLocalConformance, ReportPolicyLeavesTheWaiterWaitingUntilItIsCan
   TypeParam c;
   runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::report});
   rt.block_on(left_waiting_then_cancelled(&c));
-  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 1u);
+  EXPECT_EQ(lost_wakeups(rt).size(), 1u);
 }
 
 template <class C>

@@ -255,7 +255,7 @@ TEST(Semaphore, DestroyedWithAFreePermitFailsEveryWaiterGrantingNone) {
   // destroyed semaphore and returned it into freed memory.
   runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
   rt.block_on(fail_waiters_of_a_dying_semaphore());
-  EXPECT_EQ(lost_wakeups(rt.impl()).size(), 2u);
+  EXPECT_EQ(lost_wakeups(rt).size(), 2u);
 }
 
 }  // namespace
