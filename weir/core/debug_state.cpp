@@ -311,22 +311,34 @@ void debug_state::check_stalls(std::int64_t now) {
 
     std::lock_guard flk(flush_mu_);
     std::uint64_t held = 0;
-    if (stall_log_.allow(steady_ns(), held)) {
-      const std::string in = r.backtrace.empty() ? "" : first_user_frame(r.backtrace);
-      log::warn("stall: a task runs without yielding",
-                {{"shard", std::to_string(k)},
-                 {"task", std::to_string(r.task)},
-                 {"name", r.name},
-                 {"ran_ms", std::to_string(r.ran_for.count() / 1'000'000)},
-                 {"threshold_ms", std::to_string(threshold_ns / 1'000'000)},
-                 {"spawned_at", site_text(r.spawn_site)},
-                 {"last_await", site_text(r.await_site)},
-                 {"in", in},
-                 {"held_back", std::to_string(held)}});
+    const bool log_it = stall_log_.allow(steady_ns(), held);
+    std::string ran, threshold, spawned, awaited, in, held_text, shard_id, task_id;
+    if (log_it) {  // the words, before the report moves into the list
+      shard_id = std::to_string(k);
+      task_id = std::to_string(r.task);
+      ran = std::to_string(r.ran_for.count() / 1'000'000);
+      threshold = std::to_string(threshold_ns / 1'000'000);
+      spawned = site_text(r.spawn_site);
+      awaited = site_text(r.await_site);
+      in = r.backtrace.empty() ? "" : first_user_frame(r.backtrace);
+      held_text = std::to_string(held);
     }
-    std::lock_guard lk(mu_);
-    stalls_.push_back(std::move(r));
-    if (stalls_.size() > 64) stalls_.pop_front();
+    const std::string name = r.name;
+    {
+      std::lock_guard lk(mu_);  // stored first: /debug/stalls has it before the log line is out
+      stalls_.push_back(std::move(r));
+      if (stalls_.size() > 64) stalls_.pop_front();
+    }
+    if (log_it)
+      log::warn("stall: a task runs without yielding", {{"shard", shard_id},
+                                                        {"task", task_id},
+                                                        {"name", name},
+                                                        {"ran_ms", ran},
+                                                        {"threshold_ms", threshold},
+                                                        {"spawned_at", spawned},
+                                                        {"last_await", awaited},
+                                                        {"in", in},
+                                                        {"held_back", held_text}});
   }
 }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -62,9 +63,10 @@ void write_all(std::string_view s) noexcept {
   }
 }
 
-// The default sink. Lines are written by one writer thread, in the order they were queued;
-// shard threads never wait for it (a full queue drops and counts), other threads wait until
-// their own line is out, so a CLI's message precedes its exit.
+// The default sink. Lines are written by one writer thread, in the order they were queued.
+// Nobody waits for it: a shard thread finding the queue full drops its line and counts it,
+// another thread waits for room. Queued lines are flushed at exit() (and by flush(), which
+// weir calls before abort()), so a program's last message is not lost.
 class stderr_writer final : public sink {
  public:
   void write(const record& r) noexcept override {
@@ -80,6 +82,7 @@ class stderr_writer final : public sink {
     if (!started_) {
       started_ = true;
       std::thread([this] { run(); }).detach();  // lives as long as the process
+      std::atexit([] { log::flush(); });
     }
     if (q_.size() >= kMaxQueued) {
       if (shard) {
@@ -89,9 +92,8 @@ class stderr_writer final : public sink {
       room_.wait(lock, [this] { return q_.size() < kMaxQueued; });
     }
     q_.push_back(std::move(line));
-    const std::uint64_t mine = ++queued_;
+    ++queued_;
     work_.notify_one();
-    if (!shard) written_cv_.wait_for(lock, kWaitLimit, [&] { return written_ >= mine; });
   }
 
   void flush() noexcept override {

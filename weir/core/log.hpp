@@ -10,8 +10,8 @@
 // log_sink, which the runtime installs when it starts. The default sink writes logfmt lines
 // to stderr. From a shard thread it never blocks on stderr: a line goes to a bounded queue
 // that a writer thread drains; when the queue is full the line is counted as dropped, and the
-// count is logged once there is room again. Other threads (main, watchdog, blocking pool)
-// write directly. flush() waits until queued lines are written (weir calls it before abort()).
+// count is logged once there is room again (other threads wait for room instead). flush()
+// waits until queued lines are written; it runs at exit(), and weir calls it before abort().
 //
 // A record may carry a preformatted block (a task dump, a stall backtrace): the default sink
 // prints it verbatim after the record's line, so dumps stay readable.

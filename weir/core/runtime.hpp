@@ -16,7 +16,7 @@
 // runtime must outlive every task it runs.
 #pragma once
 
-#include <weir/core/detail/shard.hpp>
+#include <weir/core/detail/root.hpp>
 #include <weir/core/log.hpp>
 #include <weir/core/reactor.hpp>
 #include <weir/core/registry.hpp>

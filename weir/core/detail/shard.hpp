@@ -5,6 +5,7 @@
 #include <weir/core/cancel.hpp>
 #include <weir/core/detail/ilist.hpp>
 #include <weir/core/detail/mailbox.hpp>
+#include <weir/core/detail/root.hpp>
 #include <weir/core/detail/schedulable.hpp>
 #include <weir/core/detail/timer_wheel.hpp>
 #include <weir/core/reactor.hpp>
@@ -23,27 +24,6 @@
 namespace weir::detail {
 
 class runtime_impl;
-
-// The frame of a spawned task's outer coroutine: owned by its shard until it finishes.
-struct root_base;
-struct root_link : ilist_node {
-  root_base* self = nullptr;
-};
-
-struct root_base : promise_base {
-  root_link link;  // in shard::roots_
-  schedulable sched;
-  task_env env_storage;
-  cancel_state cancel;
-  task_record record;
-  root_base() noexcept {
-    env_ = &env_storage;
-    env_storage.cancel = &cancel;
-    env_storage.record = &record;
-    link.self = this;
-  }
-  ~root_base();  // leaves the shard's registry (shard.cpp)
-};
 
 // A lock for the registry's readers (dumps, the watchdog: other threads). The shard takes it
 // only to link or unlink a task and to set a task's context, never per run or per await; it
