@@ -3,6 +3,7 @@
 #include <weir/core/detail/debug_state.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/log.hpp>
+#include <weir/core/render.hpp>
 
 #include <cxxabi.h>
 #include <elfutils/libdwfl.h>
@@ -33,11 +34,6 @@ namespace weir::detail {
 namespace {
 
 std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
-
-std::string site_text(const std::source_location& s) {
-  if (!s.file_name() || !*s.file_name()) return "?";
-  return std::string(s.file_name()) + ":" + std::to_string(s.line());
-}
 
 // --- signals ---------------------------------------------------------------------------------
 
@@ -140,6 +136,9 @@ stack_frame symbolize_one(Dwfl* d, std::uintptr_t pc) {
     if (const char* file = dwfl_lineinfo(line, nullptr, &ln, nullptr, nullptr, nullptr)) {
       f.file = file;
       f.line = static_cast<unsigned>(ln);
+#ifdef WEIR_SOURCE_DIR
+      if (f.file.starts_with(WEIR_SOURCE_DIR)) f.file.erase(0, sizeof(WEIR_SOURCE_DIR) - 1);
+#endif
     }
   }
   if (f.function.empty() && f.file.empty()) {

@@ -1,5 +1,8 @@
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/registry.hpp>
+#include <weir/core/render.hpp>
+
+#include <fmt/format.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,12 +22,6 @@ namespace {
 
 std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
-void append_fmt(std::string& out, const char* fmt, auto... args) {
-  char buf[512];
-  const int n = std::snprintf(buf, sizeof buf, fmt, args...);
-  if (n > 0) out.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
-}
-
 // "127.0.0.1:50412", "[::1]:80", "unix:/path"; empty when the socket has no such end.
 std::string sock_name(int fd, bool peer) {
   sockaddr_storage ss{};
@@ -36,11 +33,11 @@ std::string sock_name(int fd, bool peer) {
   if (ss.ss_family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(sa);
     inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    append_fmt(out, "%s:%u", ip, unsigned{ntohs(in->sin_port)});
+    fmt::format_to(std::back_inserter(out), "{}:{}", ip, ntohs(in->sin_port));
   } else if (ss.ss_family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(sa);
     inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-    append_fmt(out, "[%s]:%u", ip, unsigned{ntohs(in6->sin6_port)});
+    fmt::format_to(std::back_inserter(out), "[{}]:{}", ip, ntohs(in6->sin6_port));
   } else if (ss.ss_family == AF_UNIX) {
     auto* un = reinterpret_cast<sockaddr_un*>(sa);
     if (len > offsetof(sockaddr_un, sun_path) && un->sun_path[0])
@@ -51,7 +48,7 @@ std::string sock_name(int fd, bool peer) {
 
 std::string describe_fd(const char* op, std::int64_t fd, bool peer) {
   std::string out;
-  append_fmt(out, "%s fd %lld", op, static_cast<long long>(fd));
+  fmt::format_to(std::back_inserter(out), "{} fd {}", op, fd);
   std::string addr = sock_name(static_cast<int>(fd), peer);
   if (addr.empty() && peer) addr = sock_name(static_cast<int>(fd), false);
   if (!addr.empty()) out += " (" + addr + ")";
@@ -64,7 +61,8 @@ std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std:
   switch (k) {
     case wait_kind::none: return "suspended";
     case wait_kind::sleep:
-      append_fmt(out, "sleep until %+.3f s", static_cast<double>(arg - now) / 1e9);
+      fmt::format_to(std::back_inserter(out), "sleep until {:+.3f} s",
+                     static_cast<double>(arg - now) / 1e9);
       return out;
     case wait_kind::read: return describe_fd("read", arg, true);
     case wait_kind::write: return describe_fd("write", arg, true);
@@ -72,31 +70,31 @@ std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std:
     case wait_kind::connect: return describe_fd("connect", arg, true);
     case wait_kind::readiness: return describe_fd("readiness of", arg, true);
     case wait_kind::channel_send:
-      append_fmt(out, "channel send: full, capacity %lld", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "channel send: full, capacity {}", arg);
       return out;
     case wait_kind::channel_recv:
-      append_fmt(out, "channel receive: empty, capacity %lld", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "channel receive: empty, capacity {}", arg);
       return out;
     case wait_kind::mutex: return "mutex lock";
     case wait_kind::semaphore:
-      append_fmt(out, "semaphore acquire: %lld permit(s)", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "semaphore acquire: {} permit(s)", arg);
       return out;
     case wait_kind::notify: return "notify";
     case wait_kind::wait_group:
-      append_fmt(out, "wait_group: %lld outstanding", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "wait_group: {} outstanding", arg);
       return out;
     case wait_kind::broadcast: return "broadcast receive";
     case wait_kind::oneshot:
       return label && *label ? std::string("oneshot from ") + label : std::string("oneshot");
     case wait_kind::join:
-      append_fmt(out, "join task %llu", static_cast<unsigned long long>(arg));
+      fmt::format_to(std::back_inserter(out), "join task {}", static_cast<std::uint64_t>(arg));
       return out;
     case wait_kind::task_group: return "task_group: children running";
     case wait_kind::shard_call:
-      append_fmt(out, "on_shard(%lld) reply", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "on_shard({}) reply", arg);
       return out;
     case wait_kind::mailbox_full:
-      append_fmt(out, "mailbox to shard %lld: full", static_cast<long long>(arg));
+      fmt::format_to(std::back_inserter(out), "mailbox to shard {}: full", arg);
       return out;
     case wait_kind::blocking:
       return label && *label ? std::string("blocking pool: ") + label
@@ -124,13 +122,6 @@ bool matches(const task_snapshot& t, const task_filter& f) {
       t.context.find(f.name) == std::string::npos)
     return false;
   return true;
-}
-
-std::string site_text(const std::source_location& s) {
-  if (!s.file_name() || !*s.file_name()) return "?";
-  std::string out = s.file_name();
-  append_fmt(out, ":%u", static_cast<unsigned>(s.line()));
-  return out;
 }
 
 }  // namespace
@@ -230,52 +221,6 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
 
 registry_snapshot snapshot(const task_filter& f) {
   return detail::snapshot(detail::require_shard("weir::snapshot").rt(), f);
-}
-
-std::string format_dump(const registry_snapshot& s) {
-  std::size_t running = 0, ready = 0, waiting = 0;
-  for (const auto& t : s.tasks) {
-    const std::string_view st = t.state;
-    running += st == "running";
-    ready += st == "ready";
-    waiting += st == "waiting";
-  }
-  std::string out;
-  append_fmt(out,
-             "weir dump: pid %d, %s, %zu shard(s), %zu task(s) (%zu running, %zu ready, %zu "
-             "waiting), lost wake-ups %llu, stalls %llu\n",
-             s.pid, s.backend, s.shards.size(), s.tasks.size(), running, ready, waiting,
-             static_cast<unsigned long long>(s.lost_wakeups),
-             static_cast<unsigned long long>(s.stalls));
-  for (const auto& sh : s.shards) {
-    append_fmt(out, "shard %u: %zu task(s), %llu runs, %llu budget yields, %llu stalls", sh.id,
-               sh.tasks, static_cast<unsigned long long>(sh.counters.runs),
-               static_cast<unsigned long long>(sh.counters.coop_yields),
-               static_cast<unsigned long long>(sh.counters.stalls));
-    if (sh.stuck)
-      append_fmt(out, " -- STUCK: running task %llu for %.1f ms",
-                 static_cast<unsigned long long>(sh.running_task), sh.run_for.count() / 1e6);
-    out += '\n';
-    for (const auto& t : s.tasks) {
-      if (t.shard != sh.id) continue;
-      append_fmt(out, "  task %llu '%s' %s", static_cast<unsigned long long>(t.id), t.name.c_str(),
-                 t.state);
-      const std::string_view st = t.state;
-      if (st == "waiting")
-        append_fmt(out, " %.1f ms on %s", t.waiting.count() / 1e6, t.wait.c_str());
-      else if (st == "running")
-        append_fmt(out, " for %.1f ms", t.waiting.count() / 1e6);
-      out += '\n';
-      append_fmt(out, "      at %s", site_text(t.await_site).c_str());
-      if (t.await_site.function_name() && *t.await_site.function_name())
-        append_fmt(out, " in %.160s", t.await_site.function_name());
-      append_fmt(out, "\n      spawned at %s, parent %llu, runs %llu, busy %.3f ms\n",
-                 site_text(t.spawn_site).c_str(), static_cast<unsigned long long>(t.parent),
-                 static_cast<unsigned long long>(t.runs), t.busy.count() / 1e6);
-      if (!t.context.empty()) append_fmt(out, "      context: %s\n", t.context.c_str());
-    }
-  }
-  return out;
 }
 
 registry_snapshot snapshot(runtime& rt, const task_filter& f) {

@@ -10,7 +10,7 @@
 //
 //   weir::set_task_context("10.0.0.7:5342 GET /kv/a");    // inside a task
 //   weir::registry_snapshot s = rt.snapshot();             // any thread
-//   std::string text = weir::format_dump(s);               // what SIGQUIT prints
+//   std::string text = weir::format_dump(s);  // render.hpp: what SIGQUIT prints
 //
 // Lost wake-ups (D7): a task waits through handles that can wake it (a completion's source,
 // a callback bridge's token, a sync primitive's queue). When the last of them dies without
@@ -119,9 +119,6 @@ struct lost_wakeup_report {
 registry_snapshot snapshot(runtime& rt, const task_filter& f = {});
 // The snapshot of the caller's runtime (inside a task).
 registry_snapshot snapshot(const task_filter& f = {});
-
-// The text of a dump: one header line, then per shard its tasks, longest-waiting first.
-std::string format_dump(const registry_snapshot& s);
 
 // The most recent reports (up to 64 of each kind), oldest first.
 std::vector<stall_report> stalls(runtime& rt);

@@ -2,6 +2,7 @@
 #include <weir/core/c_callback.hpp>
 #include <weir/core/completion.hpp>
 #include <weir/core/registry.hpp>
+#include <weir/core/render.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
@@ -253,6 +254,22 @@ TEST(Registry, DumpSignalWritesEveryTaskAndTheProcessGoesOn) {
   EXPECT_NE(err.find("weir dump: pid"), std::string::npos) << err;
   EXPECT_NE(err.find("'dumped sleeper' waiting"), std::string::npos) << err;
   EXPECT_NE(err.find("shard 1:"), std::string::npos) << err;
+}
+
+TEST(Render, FunctionNamesReadAsAPersonWritesThem) {
+  // g++'s name for a coroutine body run by a task group: the parameters are its frame.
+  EXPECT_EQ(function_text("void weir::with_task_group(with_task_group<weir::http::server::run()::"
+                          "<lambda(weir::task_group&)> >(weir::http::server::run()::<lambda("
+                          "weir::task_group&)>)::_ZN4weir15with_task_groupEv.Frame*)"),
+            "weir::with_task_group()");
+  EXPECT_EQ(function_text("weir::task<std::basic_string<char> > authenticate(std::string)"),
+            "authenticate(std::string)");
+  EXPECT_EQ(function_text("const char* ns::f()"), "ns::f()");
+  EXPECT_EQ(function_text("void ns::g<int>(std::vector<int>, int)"), "ns::g(std::vector, int)");
+  EXPECT_EQ(function_text("bool weir::operator<(const a&, const b&)"),
+            "weir::operator<(const a&, const b&)");
+  EXPECT_EQ(function_text("main"), "main");
+  EXPECT_EQ(site_text(std::source_location()), "?");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <weir/core/completion.hpp>
+#include <weir/core/render.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/debug/admin.hpp>
 #include <weir/http/json.hpp>
@@ -27,24 +28,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string site(const std::source_location& s) {
-  if (!s.file_name() || !*s.file_name()) return "?";
-  return std::string(s.file_name()) + ":" + std::to_string(s.line());
-}
-
 double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::string time_text(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool authorized(const admin_server::state& s, http::request& req, http::response& res) {
@@ -102,11 +89,11 @@ void write_tasks_json(const registry_snapshot& s, std::string& out) {
         .key("state")
         .value(t.state)
         .key("spawn")
-        .value(site(t.spawn_site))
+        .value(site_text(t.spawn_site))
         .key("await")
-        .value(site(t.await_site))
+        .value(site_text(t.await_site))
         .key("function")
-        .value(t.await_site.function_name() ? t.await_site.function_name() : "")
+        .value(t.await_site.function_name() ? function_text(t.await_site.function_name()) : "")
         .key("wait")
         .value(t.wait)
         .key("wait_ms")
@@ -132,35 +119,10 @@ void begin_report(http::json_writer& w, std::chrono::system_clock::time_point wh
 
 void end_report(http::json_writer& w, const std::source_location& await_site,
                 const std::string& context, const std::vector<stack_frame>& bt) {
-  w.key("await").value(site(await_site)).key("context").value(context);
+  w.key("await").value(site_text(await_site)).key("context").value(context);
   w.key("backtrace").begin_array();
   for (const auto& f : bt) w.value(f.text());
   w.end_array().end_object();
-}
-
-std::string stalls_text(const std::vector<stall_report>& v) {
-  std::string out = std::to_string(v.size()) + " recent stall(s)\n";
-  for (const auto& r : v) {
-    out += time_text(r.when) + " shard " + std::to_string(r.shard) + ": task " +
-           std::to_string(r.task) + " '" + r.name + "' ran " +
-           std::to_string(r.ran_for.count() / 1'000'000) + " ms without yielding\n";
-    out += "    spawned at " + site(r.spawn_site) + ", last await " + site(r.await_site) + "\n";
-    if (!r.context.empty()) out += "    context: " + r.context + "\n";
-    for (const auto& f : r.backtrace) out += "      " + f.text() + "\n";
-  }
-  return out;
-}
-
-std::string lost_text(const std::vector<lost_wakeup_report>& v) {
-  std::string out = std::to_string(v.size()) + " recent lost wake-up(s)\n";
-  for (const auto& r : v) {
-    out += time_text(r.when) + " task " + std::to_string(r.task) + " '" + r.name + "'";
-    out += r.task ? " waiting at " + site(r.await_site) : std::string(" (not waiting yet)");
-    out += "\n    " + r.what + "\n    in " + r.where + "\n";
-    if (!r.context.empty()) out += "    context: " + r.context + "\n";
-    for (const auto& f : r.backtrace) out += "      " + f.text() + "\n";
-  }
-  return out;
 }
 
 http::router make_routes(admin_server::state& s) {
@@ -202,14 +164,14 @@ http::router make_routes(admin_server::state& s) {
     const auto v = stalls(s.target);
     if (!wants_json(req)) {
       res.content_type("text/plain; charset=utf-8");
-      res.body(stalls_text(v));
+      res.body(format_stalls(v));
       co_return;
     }
     http::json_writer w;
     w.begin_array();
     for (const auto& r : v) {
       begin_report(w, r.when, r.shard, r.task, r.name);
-      w.key("ran_ms").value(ms(r.ran_for)).key("spawn").value(site(r.spawn_site));
+      w.key("ran_ms").value(ms(r.ran_for)).key("spawn").value(site_text(r.spawn_site));
       end_report(w, r.await_site, r.context, r.backtrace);
     }
     w.end_array();
@@ -220,7 +182,7 @@ http::router make_routes(admin_server::state& s) {
     const auto v = lost_wakeups(s.target);
     if (!wants_json(req)) {
       res.content_type("text/plain; charset=utf-8");
-      res.body(lost_text(v));
+      res.body(format_lost(v));
       co_return;
     }
     http::json_writer w;

@@ -2,6 +2,7 @@
 #include <weir/core/registry.hpp>
 #include <weir/http/detail/connection.hpp>
 
+#include <weir/core/cancel_scope.hpp>
 #include <weir/core/detail/fork.hpp>
 #include <weir/core/detail/waiter.hpp>
 #include <weir/core/error.hpp>
@@ -182,24 +183,11 @@ class connection {
 
 // --- timed phases ---------------------------------------------------------------------------
 
-// A cancel scope for one phase, a child of the connection task's token; the sweep cancels it
-// when the phase's time is up. Used inline in run() (no coroutine frame) as
-//   phase_scope ps(base); co_await use_env{&ps.env}; arm ...; co_await op; disarm ...;
-//   co_await use_env{base};
-struct phase_scope {
-  explicit phase_scope(weir::detail::task_env* base) noexcept
-      : scope(base ? base->cancel : nullptr), env(weir::detail::child_env(base, &scope)) {}
-  cancel_state scope;
-  weir::detail::task_env env;
-};
-
 template <class T>
 task<T> connection::timed(timed_slot& slot, phase p, task<T> t) {
-  weir::detail::task_env* base = co_await weir::detail::this_env{};
-  cancel_state scope(base ? base->cancel : nullptr);
-  weir::detail::task_env env = weir::detail::child_env(base, &scope);
-  co_await weir::detail::use_env{&env};
-  st_.arm(slot, scope, p);
+  cancel_scope scope;  // the sweep cancels it when the phase's time is up
+  co_await scope.enter();
+  st_.arm(slot, scope.state(), p);
   std::exception_ptr error;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> out;
   try {
@@ -213,7 +201,7 @@ task<T> connection::timed(timed_slot& slot, phase p, task<T> t) {
     error = std::current_exception();
   }
   st_.disarm(slot);
-  co_await weir::detail::use_env{base};
+  co_await scope.leave();
   if (error) std::rethrow_exception(error);
   if constexpr (!std::is_void_v<T>) co_return std::move(*out);
 }
@@ -552,7 +540,6 @@ task<void> connection::linger() {
 }
 
 task<void> connection::run() {
-  weir::detail::task_env* const base = co_await weir::detail::this_env{};
   st_.conn_started(node_);
   bool linger_needed = false;
   for (;;) {
@@ -562,12 +549,12 @@ task<void> connection::run() {
       // Draining: the last answer allowed another request (or this connection was just taken
       // from the backlog), so one may be on its way: wait for it the idle grace (the sweep
       // closes the connection then) rather than close now and have the kernel reset it.
-      phase_scope ps(base);
-      co_await weir::detail::use_env{&ps.env};
-      st_.arm(node_.outer, ps.scope, phase::idle);
+      cancel_scope ps;  // the sweep cancels it when the phase is over time
+      co_await ps.enter();
+      st_.arm(node_.outer, ps.state(), phase::idle);
       auto r = co_await t_.fill(1);
       st_.disarm(node_.outer);
-      co_await weir::detail::use_env{base};
+      co_await ps.leave();
       if (!r || r->empty()) {
         if (node_.outer.fired)
           ++st_.c.idle_to;
@@ -638,9 +625,9 @@ task<void> connection::run() {
       ++st_.inflight;
       bool threw = false;
       {
-        phase_scope ps(base);
-        co_await weir::detail::use_env{&ps.env};
-        st_.arm(node_.outer, ps.scope, phase::handler);
+        cancel_scope ps;  // the sweep cancels it when the phase is over time
+        co_await ps.enter();
+        st_.arm(node_.outer, ps.state(), phase::handler);
         try {
           co_await (*m.fn)(req, res);
         } catch (const std::exception& e) {
@@ -651,7 +638,7 @@ task<void> connection::run() {
           report_handler_error(st_.srv.routes().route_name(m.route), "unknown exception");
         }
         st_.disarm(node_.outer);
-        co_await weir::detail::use_env{base};
+        co_await ps.leave();
       }
       --st_.inflight;
       if (node_.killed) {
@@ -707,15 +694,15 @@ task<void> connection::run() {
     // --- answer -------------------------------------------------------------------------------
     result<void> w;
     {
-      phase_scope ps(base);
-      co_await weir::detail::use_env{&ps.env};
-      st_.arm(node_.outer, ps.scope, phase::write);
+      cancel_scope ps;  // the sweep cancels it when the phase is over time
+      co_await ps.enter();
+      st_.arm(node_.outer, ps.state(), phase::write);
       if (!buffer_whole_response())
         w = co_await send_response();
       else if (!keep_alive_ || !next_request_buffered())
         w = co_await t_.flush();
       st_.disarm(node_.outer);
-      co_await weir::detail::use_env{base};
+      co_await ps.leave();
     }
     record(m.route, t0);
     if (!w) {
