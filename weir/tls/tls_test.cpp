@@ -6,6 +6,7 @@
 #include <weir/core/when_all.hpp>
 #include <weir/net/socket.hpp>
 #include <weir/testing/script_dir.hpp>
+#include <weir/tls/test_certs.hpp>
 
 #include <gtest/gtest.h>
 
@@ -34,63 +35,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// --- certificates, made by the openssl CLI once per run -----------------------------------
-
-constexpr const char* kMakeCerts = R"(set -e
-EC="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $EC -keyout ca.key -out ca.pem -subj "/CN=weir test CA" -days 30 \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-# leaf NAME SUBJECT SAN EKU [ISSUER]: a certificate signed by ca (or ISSUER)
-leaf() {
-  iss=${5:-ca}
-  openssl req -x509 -CA $iss.pem -CAkey $iss.key $EC -keyout $1.key -out $1.pem -subj "$2" \
-    -days 30 -addext "subjectAltName=$3" -addext basicConstraints=CA:FALSE \
-    -addext "extendedKeyUsage=$4"
-}
-leaf server "/CN=localhost" "DNS:localhost,IP:127.0.0.1" serverAuth
-leaf wronghost "/CN=wrong.example" "DNS:wrong.example,DNS:www.wrong.example" serverAuth
-leaf client "/CN=weir test client" "DNS:client.example" clientAuth
-openssl req -x509 $EC -keyout selfsigned.key -out selfsigned.pem -subj "/CN=localhost" \
-  -days 30 -addext "subjectAltName=DNS:localhost,IP:127.0.0.1"
-# an intermediate CA, a server certificate it signs, and the chain file a server presents
-openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout inter.key -out inter.pem \
-  -subj "/CN=weir test intermediate" -days 30 -addext basicConstraints=critical,CA:TRUE \
-  -addext keyUsage=critical,keyCertSign,cRLSign
-leaf chained "/CN=localhost" "DNS:localhost" serverAuth inter
-cat chained.pem inter.pem > chain.pem
-# an expired certificate for localhost, signed by ca: only `openssl ca` takes explicit dates
-mkdir -p cadb && : > cadb/index.txt && echo 01 > cadb/serial
-cat > ca.cnf <<CNF
-[ca]
-default_ca = test
-[test]
-dir = cadb
-database = cadb/index.txt
-serial = cadb/serial
-new_certs_dir = cadb
-default_md = sha256
-policy = anything
-copy_extensions = copy
-unique_subject = no
-[anything]
-commonName = supplied
-CNF
-openssl req -new $EC -keyout expired.key -out expired.csr -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1"
-openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
-  -startdate 20200101000000Z -enddate 20200201000000Z -notext
-# broken files for the loading errors
-openssl pkey -in server.key -aes256 -passout pass:secret -out encrypted.key
-openssl x509 -in server.pem -outform der -out server.der
-echo "hello, I am not a certificate" > notpem.txt
-mkdir -p adir
-)";
-
+using tls_test::file;
 using weir::testing::slurp;
-std::string file(const std::string& name) { return weir::testing::script_file(name); }
-
-[[maybe_unused]] auto* const g_env =
-    ::testing::AddGlobalTestEnvironment(new weir::testing::script_dir("weir-tls", kMakeCerts));
 
 // --- child processes (the openssl CLI as a peer) ------------------------------------------
 
@@ -197,9 +143,7 @@ task<int> wait_child(child_process* c, int timeout_ms) {
 
 // --- contexts -----------------------------------------------------------------------------
 
-tls::server_options server_opts(const std::string& cert = "server") {
-  return {.cert_file = file(cert + ".pem"), .key_file = file(cert + ".key")};
-}
+using tls_test::server_opts;
 
 tls::context make_server(tls::server_options o) {
   auto c = tls::context::server(o);
@@ -917,130 +861,6 @@ TEST_P(TlsNet, OurClientRefusesTls11OpensslServer) {
                                           {"-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"}, "x\n"));
   EXPECT_TRUE(r.ours.handshake == tls::errc::protocol_version) << r.ours.handshake.message() << "\n"
                                                                << child.diagnostics();
-}
-
-// --- loading errors (no sockets) ----------------------------------------------------------
-
-std::string server_error(tls::server_options o) {
-  auto c = tls::context::server(o);
-  EXPECT_FALSE(c);
-  return c ? std::string() : std::string(c.error().context());  // the specifics, without the kind
-}
-
-TEST(TlsContext, LoadsGoodFiles) {
-  EXPECT_TRUE(tls::context::server(server_opts()));
-  auto c = tls::context::client({.ca_file = file("ca.pem")});
-  ASSERT_TRUE(c) << c.error().message();
-  EXPECT_FALSE(c->is_server());
-  EXPECT_TRUE(tls::context::client({}));  // the system's trust store
-}
-
-TEST(TlsContext, MissingFilesAreNamed) {
-  auto o = server_opts();
-  o.cert_file = file("nope.pem");
-  auto c = tls::context::server(o);
-  ASSERT_FALSE(c);
-  EXPECT_TRUE(c.error() == tls::errc::file_error);
-  EXPECT_EQ(c.error().context(), "server certificate " + file("nope.pem") + ": no such file");
-
-  o = server_opts();
-  o.key_file = file("nope.key");
-  EXPECT_EQ(server_error(o), "server private key " + file("nope.key") + ": no such file");
-
-  o = server_opts();
-  o.cert_file = file("adir");
-  EXPECT_EQ(server_error(o), "server certificate " + file("adir") + ": is a directory, not a file");
-
-  auto cc = tls::context::client({.ca_file = file("nope-ca.pem")});
-  ASSERT_FALSE(cc);
-  EXPECT_EQ(cc.error().context(), "CA file " + file("nope-ca.pem") + ": no such file");
-
-  o = server_opts();
-  o.client_ca_file = file("nope-ca.pem");
-  EXPECT_EQ(server_error(o), "client CA file " + file("nope-ca.pem") + ": no such file");
-}
-
-TEST(TlsContext, KeyNotMatchingCertificate) {
-  auto o = server_opts();
-  o.key_file = file("wronghost.key");
-  auto c = tls::context::server(o);
-  ASSERT_FALSE(c);
-  EXPECT_TRUE(c.error() == tls::errc::key_mismatch);
-  EXPECT_NE(c.error().message().find("private key " + file("wronghost.key") +
-                                     " does not match the certificate " + file("server.pem")),
-            std::string::npos)
-      << c.error().message();
-}
-
-TEST(TlsContext, NotPemFiles) {
-  auto o = server_opts();
-  o.cert_file = file("notpem.txt");
-  auto c = tls::context::server(o);
-  ASSERT_FALSE(c);
-  EXPECT_TRUE(c.error() == tls::errc::bad_pem);
-  EXPECT_EQ(c.error().context(), "server certificate " + file("notpem.txt") +
-                                     ": not a PEM certificate (no -----BEGIN CERTIFICATE----- "
-                                     "block)");
-
-  o = server_opts();
-  o.cert_file = file("server.der");
-  EXPECT_NE(server_error(o).find("looks like DER"), std::string::npos);
-
-  o = server_opts();  // swapped
-  o.cert_file = file("server.key");
-  o.key_file = file("server.pem");
-  EXPECT_NE(
-      server_error(o).find("holds a private key (are the certificate and key files swapped?)"),
-      std::string::npos);
-
-  o = server_opts();
-  o.key_file = file("server.pem");
-  EXPECT_NE(server_error(o).find("server private key " + file("server.pem") +
-                                 ": not a PEM private key: it holds a certificate"),
-            std::string::npos);
-
-  o = server_opts();
-  o.key_file = file("encrypted.key");
-  EXPECT_NE(server_error(o).find("encrypted with a passphrase"), std::string::npos);
-
-  auto cc = tls::context::client({.ca_file = file("notpem.txt")});
-  ASSERT_FALSE(cc);
-  EXPECT_TRUE(cc.error() == tls::errc::bad_pem);
-  EXPECT_NE(cc.error().message().find("CA file " + file("notpem.txt") + ": not a PEM certificate"),
-            std::string::npos);
-}
-
-TEST(TlsContext, InvalidOptions) {
-  auto o = server_opts();
-  o.require_client_cert = true;
-  auto c = tls::context::server(o);
-  ASSERT_FALSE(c);
-  EXPECT_TRUE(c.error() == tls::errc::invalid_options);
-  EXPECT_NE(c.error().message().find("client_ca_file"), std::string::npos);
-
-  o = server_opts();
-  o.alpn = {"h2", ""};
-  EXPECT_NE(server_error(o).find("server_options.alpn"), std::string::npos);
-
-  EXPECT_NE(server_error({}).find("cert_file and key_file are required"), std::string::npos);
-
-  auto cc = tls::context::client({.cert_file = file("client.pem")});
-  ASSERT_FALSE(cc);
-  EXPECT_TRUE(cc.error() == tls::errc::invalid_options);
-}
-
-TEST(TlsErrors, KindsAndContexts) {
-  const weir::error plain = tls::errc::truncated;
-  EXPECT_STREQ(plain.category().name(), "weir.tls");
-  EXPECT_TRUE(plain == tls::errc::truncated);
-  EXPECT_FALSE(plain == tls::errc::protocol_error);
-  EXPECT_NE(plain.message().find("close_notify"), std::string::npos);
-
-  const weir::error detailed(tls::errc::hostname_mismatch, "expected x");
-  EXPECT_TRUE(detailed == tls::errc::hostname_mismatch);
-  EXPECT_EQ(detailed.message(), "expected x: host name mismatch");
-  EXPECT_FALSE(detailed == errc::timed_out);
-  EXPECT_FALSE(detailed == condition::cancellation);
 }
 
 }  // namespace
