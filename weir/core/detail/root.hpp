@@ -27,7 +27,7 @@ struct root_base : promise_base {
     env_storage.record = &record;
     link.self = this;
   }
-  ~root_base();  // leaves the shard's registry (shard.cpp)
+  ~root_base();  // leaves the shard's registry (detail/shard.cpp)
 };
 
 }  // namespace weir::detail
