@@ -10,7 +10,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -63,10 +62,11 @@ void write_all(std::string_view s) noexcept {
   }
 }
 
-// The default sink. Lines are written by one writer thread, in the order they were queued.
-// Nobody waits for it: a shard thread finding the queue full drops its line and counts it,
-// another thread waits for room. Queued lines are flushed at exit() (and by flush(), which
-// weir calls before abort()), so a program's last message is not lost.
+// The default sink. A shard thread never writes stderr itself: it queues the line for a writer
+// thread, and when the queue is full it drops the line and counts it (the count is logged when
+// there is room). Other threads (main, the watchdog, the blocking pool) write directly, so a
+// program's last message is out before it exits. The writer thread runs only while a runtime
+// exists (runtime_users): a process with no runtime has no thread of weir's, so it may fork.
 class stderr_writer final : public sink {
  public:
   void write(const record& r) noexcept override {
@@ -77,19 +77,14 @@ class stderr_writer final : public sink {
       line += r.block;
       if (line.back() != '\n') line += '\n';
     }
-    const bool shard = weir::detail::current_shard() != nullptr;
-    std::unique_lock lock(m_);
-    if (!started_) {
-      started_ = true;
-      std::thread([this] { run(); }).detach();  // lives as long as the process
-      std::atexit([] { log::flush(); });
+    if (weir::detail::current_shard() == nullptr) {
+      write_all(line);
+      return;
     }
-    if (q_.size() >= kMaxQueued) {
-      if (shard) {
-        ++dropped_;
-        return;
-      }
-      room_.wait(lock, [this] { return q_.size() < kMaxQueued; });
+    std::lock_guard lock(m_);
+    if (!running_ || q_.size() >= kMaxQueued) {
+      ++dropped_;
+      return;
     }
     q_.push_back(std::move(line));
     ++queued_;
@@ -102,6 +97,27 @@ class stderr_writer final : public sink {
     written_cv_.wait_for(lock, kWaitLimit, [&] { return written_ >= target; });
   }
 
+  // A runtime starts (+1) or has stopped its shards (-1): the writer thread starts with the
+  // first and, with the last, writes what is queued and ends.
+  void runtime_users(int delta) {
+    std::thread done;
+    {
+      std::lock_guard lock(m_);
+      users_ += delta;
+      if (users_ > 0 && !running_) {
+        running_ = true;
+        stop_ = false;
+        thread_ = std::thread([this] { run(); });
+      } else if (users_ == 0 && running_) {
+        running_ = false;
+        stop_ = true;
+        work_.notify_one();
+        done = std::move(thread_);
+      }
+    }
+    if (done.joinable()) done.join();
+  }
+
  private:
   static constexpr std::size_t kMaxQueued = 4096;
   static constexpr std::chrono::seconds kWaitLimit{2};  // stderr stuck: give up waiting
@@ -109,11 +125,14 @@ class stderr_writer final : public sink {
   void run() {
     std::unique_lock lock(m_);
     for (;;) {
-      work_.wait(lock, [this] { return !q_.empty(); });
-      std::string line = std::move(q_.front());
-      q_.pop_front();
+      work_.wait(lock, [this] { return !q_.empty() || stop_ || dropped_ > 0; });
+      if (q_.empty() && dropped_ == 0) return;  // stopped, all written
+      std::string line;
+      if (!q_.empty()) {
+        line = std::move(q_.front());
+        q_.pop_front();
+      }
       const std::uint64_t dropped = std::exchange(dropped_, 0);
-      room_.notify_all();
       lock.unlock();
       if (dropped > 0) {
         std::string note;
@@ -127,17 +146,24 @@ class stderr_writer final : public sink {
       }
       write_all(line);
       lock.lock();
-      ++written_;
+      if (!line.empty()) ++written_;
       written_cv_.notify_all();
     }
   }
 
   std::mutex m_;
-  std::condition_variable work_, room_, written_cv_;
+  std::condition_variable work_, written_cv_;
   std::deque<std::string> q_;
   std::uint64_t queued_ = 0, written_ = 0, dropped_ = 0;
-  bool started_ = false;
+  int users_ = 0;
+  bool running_ = false, stop_ = false;
+  std::thread thread_;
 };
+
+stderr_writer& default_writer() {
+  static auto* w = new stderr_writer;  // never destroyed: threads may log during exit
+  return *w;
+}
 
 struct state {
   std::mutex m;
@@ -159,9 +185,15 @@ std::shared_ptr<sink> current() {
 }  // namespace
 
 std::shared_ptr<sink> stderr_sink() {
-  static auto* s = new std::shared_ptr<sink>(std::make_shared<stderr_writer>());  // never freed
+  // Shares the never-destroyed writer without owning it.
+  static auto* s = new std::shared_ptr<sink>(std::shared_ptr<sink>(), &default_writer());
   return *s;
 }
+
+namespace detail {
+void runtime_started() { default_writer().runtime_users(+1); }
+void runtime_stopped() { default_writer().runtime_users(-1); }
+}  // namespace detail
 
 void set_sink(std::shared_ptr<sink> s) {
   state& g = global();

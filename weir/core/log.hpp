@@ -9,9 +9,9 @@
 // service sees all of them and can send them elsewhere: set_sink(), or runtime_options::
 // log_sink, which the runtime installs when it starts. The default sink writes logfmt lines
 // to stderr. From a shard thread it never blocks on stderr: a line goes to a bounded queue
-// that a writer thread drains; when the queue is full the line is counted as dropped, and the
-// count is logged once there is room again (other threads wait for room instead). flush()
-// waits until queued lines are written; it runs at exit(), and weir calls it before abort().
+// that a writer thread drains (it runs while a runtime exists); when the queue is full the line
+// is counted as dropped, and the count is logged once there is room again. Other threads write
+// directly. flush() waits until queued lines are written (weir calls it before abort()).
 //
 // A record may carry a preformatted block (a task dump, a stall backtrace): the default sink
 // prints it verbatim after the record's line, so dumps stay readable.
@@ -74,6 +74,13 @@ void flush() noexcept;
 // The logfmt line of a record, without its time stamp when !with_time, and without '\n'.
 void append_logfmt(std::string& out, const record& r, bool with_time);
 std::string format(level l, std::string_view msg, std::initializer_list<field> fields);
+
+namespace detail {
+// The runtime's constructor and destructor (after its shards stopped): the default sink's
+// writer thread lives between the first start and the last stop.
+void runtime_started();
+void runtime_stopped();
+}  // namespace detail
 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) {
   if (enabled(level::debug)) write(level::debug, m, f);

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 
+#include <filesystem>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -83,6 +84,24 @@ TEST(Log, TheRuntimeLogsThroughItsOptionsSink) {
         l.find("spawned_at=weir/core/log_test.cpp:") != std::string::npos)
       seen = true;
   EXPECT_TRUE(seen) << testing::PrintToString(c->lines);
+}
+
+TEST(Log, NoThreadOfWeirOutlivesTheRuntimes) {
+  auto threads = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+      ++n;
+    return n;
+  };
+  const std::size_t before = threads();
+  {
+    runtime rt({.shards = 2});
+    rt.block_on([]() -> task<> {
+      log::info("from a shard");  // queued for the writer thread
+      co_return;
+    }());
+  }
+  EXPECT_EQ(threads(), before);  // a process with no runtime may fork (TSan, posix_spawn)
 }
 
 TEST(Log, DefaultSinkWritesTimestampedLinesToStderr) {

@@ -159,6 +159,7 @@ namespace {
 // Before anything of the runtime can log (the backend line is the first).
 runtime_options installing_log_sink(runtime_options o) {
   if (o.log_sink) log::set_sink(o.log_sink);
+  log::detail::runtime_started();
   return o;
 }
 }  // namespace
@@ -166,7 +167,10 @@ runtime_options installing_log_sink(runtime_options o) {
 runtime::runtime(runtime_options opts)
     : impl_(std::make_unique<detail::runtime_impl>(installing_log_sink(std::move(opts)))) {}
 
-runtime::~runtime() = default;
+runtime::~runtime() {
+  impl_.reset();  // every shard has stopped: nothing queues log lines any more
+  log::detail::runtime_stopped();
+}
 
 unsigned runtime::shard_count() const noexcept { return impl_->size(); }
 
