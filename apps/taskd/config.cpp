@@ -2,6 +2,7 @@
 // the --print-config dump, so the four cannot drift apart.
 #include "config.hpp"
 
+#include <weir/core/file.hpp>
 #include <weir/net/address.hpp>
 
 #include <toml++/toml.h>
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -297,23 +297,6 @@ std::string place(std::string_view file, const toml::source_position& p) {
   return std::string(file) + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
 }
 
-// The file's bytes; the error names the file (errno's text: the usual "cannot read" of a shell).
-weir::result<std::string> read_file(const std::string& path) {
-  errno = 0;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr)
-    return weir::unexpected(std::errc::io_error, path + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buf[16384];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const int err = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (err)
-    return weir::unexpected(std::errc::io_error, path + ": cannot read: " + std::strerror(err));
-  return text;
-}
-
 // A setting's value in TOML syntax.
 std::string value_text(const config& c, const setting& s) {
   std::string v;
@@ -524,7 +507,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   config c;
   if (config_opt->count() > 0) {
     // The context alone: it names the file and line, and says what was expected.
-    auto text = read_file(config_path);
+    auto text = weir::read_file(config_path, 16 << 20);
     if (!text) return {std::nullopt, 2, std::string(text.error().context()) + "\n"};
     if (auto r = apply_toml(c, *text, config_path); !r)
       return {std::nullopt, 2, std::string(r.error().context()) + "\n"};

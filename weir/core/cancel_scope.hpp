@@ -37,6 +37,7 @@ class cancel_scope {
   cancel_scope& operator=(const cancel_scope&) = delete;
 
   struct enter_awaiter {
+    static constexpr bool registry_transparent = true;  // never suspends: no await site
     cancel_scope* s;
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -52,6 +53,7 @@ class cancel_scope {
     void await_resume() const noexcept {}
   };
   struct leave_awaiter {
+    static constexpr bool registry_transparent = true;
     cancel_scope* s;
     bool await_ready() const noexcept { return false; }
     template <class P>

@@ -1,3 +1,4 @@
+#include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/registry.hpp>
 #include <weir/core/render.hpp>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace weir {
 
@@ -126,18 +128,60 @@ bool matches(const task_snapshot& t, const task_filter& f) {
 
 }  // namespace
 
+#if WEIR_REGISTRY
+namespace {
+
+// A task's first context: made outside the lock (only the shard's thread writes the pointer;
+// dumps read it under the lock).
+[[gnu::noinline]] detail::task_context* make_context(detail::shard& sh, task_record& rec) {
+  auto* c = new detail::task_context();
+  sh.registry_mu().lock();
+  rec.context = c;
+  sh.registry_mu().unlock();
+  return c;
+}
+
+// The context of the task whose run is in progress on this thread, or null outside a task.
+// `sh` is set to the task's shard.
+inline detail::task_context* current_context(detail::shard*& sh) {
+  sh = detail::current_shard();
+  task_record* rec = sh ? sh->current_task() : nullptr;
+  if (!rec) return nullptr;
+  return rec->context ? rec->context : make_context(*sh, *rec);
+}
+
+}  // namespace
+#endif
+
 void set_task_context(std::string_view text) {
 #if WEIR_REGISTRY
-  detail::shard* sh = detail::current_shard();
-  if (!sh) return;
-  task_record* rec = sh->current_task();
-  if (!rec) return;
+  detail::shard* sh = nullptr;
+  detail::task_context* c = current_context(sh);
+  if (!c) return;
   if (text.size() > 200) text = text.substr(0, 200);
   sh->registry_mu().lock();
-  rec->context.assign(text);
+  c->text.assign(text);
+  c->what = {};
+  c->detail_size = 0;
   sh->registry_mu().unlock();
 #else
   (void)text;
+#endif
+}
+
+void set_task_context_detail(std::string_view what, std::string_view text) {
+#if WEIR_REGISTRY
+  detail::shard* sh = nullptr;
+  detail::task_context* c = current_context(sh);
+  if (!c) return;
+  const std::size_t n = std::min(text.size(), detail::task_context::detail_max);
+  sh->registry_mu().lock();
+  c->what = what;
+  c->detail_size = n;
+  if (n) std::memcpy(c->detail, text.data(), n);
+  sh->registry_mu().unlock();
+#else
+  (void)what, (void)text;
 #endif
 }
 
@@ -148,7 +192,10 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
   s.taken = std::chrono::system_clock::now();
   s.lost_wakeups = rt.debug().lost_count();
   s.stalls = rt.debug().stall_count();
-  const std::int64_t now = steady_ns();
+  const std::int64_t now = steady_ns();  // deadlines are steady_clock's
+  // The registry's times are cycle_clock readings.
+  [[maybe_unused]] const std::int64_t ticks = detail::cycle_clock::now();
+  [[maybe_unused]] const double ns_per_tick = detail::cycle_clock::ns_per_tick();
   const auto threshold = rt.options().stall_threshold;
   for (unsigned k = 0; k < rt.size(); ++k) {
     detail::shard& sh = rt.at(k);
@@ -166,11 +213,10 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
     [[maybe_unused]] std::int64_t started = 0;
     sh.registry_mu().lock();
 #if WEIR_REGISTRY
-    started = sh.monitor().started_ns.load(std::memory_order_acquire);
+    started = sh.monitor().started.load(std::memory_order_acquire);
     if (started) {
-      ss.run_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - started));
-      if (task_record* r = sh.monitor().task.load(std::memory_order_relaxed))
-        ss.running_task = r->id;
+      ss.run_for = detail::cycle_clock::to_ns(ticks - started, ns_per_tick);
+      if (task_record* r = sh.current_task()) ss.running_task = r->id;
       ss.stuck = threshold.count() > 0 && ss.run_for > threshold;
     }
 #endif
@@ -188,20 +234,19 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
       if (started && r.id == ss.running_task) {
         t.state = "running";
         t.waiting = ss.run_for;
-      } else if (std::string_view(t.state) == "running") {
-        t.state = "ready";  // between the end of its run and the monitor's update
       }
       if (std::string_view(t.state) == "waiting") {
-        t.waiting = std::chrono::nanoseconds(
-            std::max<std::int64_t>(0, now - r.since_ns.load(std::memory_order_relaxed)));
+        // (0: its first run is just starting, and the snapshot missed that it runs.)
+        const std::int64_t since = r.since.load(std::memory_order_relaxed);
+        if (since) t.waiting = detail::cycle_clock::to_ns(ticks - since, ns_per_tick);
         raws.push_back({s.tasks.size(), r.wait.load(std::memory_order_relaxed),
                         r.wait_arg.load(std::memory_order_relaxed),
                         r.wait_label.load(std::memory_order_relaxed)});
       }
       t.await_site = r.await_site.load(std::memory_order_relaxed);
       t.runs = r.runs.load(std::memory_order_relaxed);
-      t.busy = std::chrono::nanoseconds(r.busy_ns.load(std::memory_order_relaxed));
-      t.context = r.context;
+      t.busy = detail::cycle_clock::to_ns(r.busy.load(std::memory_order_relaxed), ns_per_tick);
+      t.context = detail::context_text(r);
 #endif
       s.tasks.push_back(std::move(t));
     });

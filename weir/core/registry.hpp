@@ -1,14 +1,17 @@
 // The task registry, stall and lost-wake-up reports, and dumps (docs/architecture.md D5, D7).
 //
 // Always on in release builds. Every spawned task has a record in its root frame: id, name,
-// parent, spawn site, the site of the last co_await it ran (captured by the coroutine's
-// await_transform: no macros), its state, what it waits on in words, since when, its runs
-// and busy time, and a context string the program attaches (set_task_context: a request's
-// peer and method + path, say). The shard writes records without locks (relaxed stores); a
-// dump reads them from any thread, without the shard's help, so a stuck shard cannot block
-// it: the shard is shown STUCK with the task it runs.
+// parent, spawn site, the site of the co_await where it last suspended (captured by the
+// coroutine's await_transform: no macros; for a running task, where its run resumed), its
+// state, what it waits on in words, since when, its runs and busy time, and a context the
+// program attaches (set_task_context: a connection's peer, say, and set_task_context_detail:
+// each request's method and path). The shard writes records without locks (relaxed stores),
+// keeps them as raw values (wait kinds, clock ticks, the context's pieces) and a dump puts them
+// in words; a dump reads them from any thread, without the shard's help, so a stuck shard
+// cannot block it: the shard is shown STUCK with the task it runs.
 //
-//   weir::set_task_context("10.0.0.7:5342 GET /kv/a");    // inside a task
+//   weir::set_task_context("10.0.0.7:5342");               // inside a task
+//   weir::set_task_context_detail("GET", "/kv/a");         // dumps show "10.0.0.7:5342 GET /kv/a"
 //   weir::registry_snapshot s = rt.snapshot();             // any thread
 //   std::string text = weir::format_dump(s);  // render.hpp: what SIGQUIT prints
 //
@@ -26,7 +29,7 @@
 // backtrace of the shard's thread (taken by a signal, symbolized outside the handler).
 //
 // Thread safety: snapshot(), stalls(), lost_wakeups() and format_dump() may be called from
-// any thread; set_task_context() from a task.
+// any thread; set_task_context() and set_task_context_detail() from a task.
 #pragma once
 
 #include <weir/core/metrics.hpp>
@@ -48,8 +51,15 @@ class runtime_impl;
 }
 
 // Attaches a description to the current task, shown in dumps and `weir top` (copied; at most
-// 200 bytes are kept). Outside a task: no effect.
+// 200 bytes are kept). Replaces the whole context, detail included. Outside a task: no effect.
 void set_task_context(std::string_view text);
+
+// Sets the part of the current task's context that changes with each unit of work (an HTTP
+// request: "GET", "/kv/a"), shown after the set_task_context() text. `what` is kept as a
+// pointer and must outlive the task (a string literal); `text` is copied (at most 160 bytes).
+// Cheap enough per request: the pieces are joined only when a dump asks. Outside a task: no
+// effect.
+void set_task_context_detail(std::string_view what, std::string_view text);
 
 struct task_snapshot {
   std::uint64_t id = 0, parent = 0;

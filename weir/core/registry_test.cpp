@@ -54,10 +54,18 @@ task<> sleeper() {
   (void)co_await sleep_for(10s);
 }
 
+// A wait inside a wrapper shows the wrapper's caller.
+unsigned timeout_line = 0;
+task<> timed_sleeper() {
+  timeout_line = std::source_location::current().line() + 1;
+  (void)co_await with_timeout(10s, sleep_for(20s));
+}
+
 TEST(Registry, SnapshotNamesWaitingTasksTheirSitesAndWaits) {
   runtime rt({.shards = 1});
   rt.block_on([]() -> task<> {
     auto h = spawn(sleeper(), "sleeper");
+    auto ts = spawn(timed_sleeper(), "timed sleeper");
     auto [src, done] = make_completion<int>("auth library");
     auto w = spawn([](completion<int> d) -> task<> { (void)co_await d; }(std::move(done)),
                    "auth waiter");
@@ -73,6 +81,10 @@ TEST(Registry, SnapshotNamesWaitingTasksTheirSitesAndWaits) {
     EXPECT_EQ(t->context, "10.0.0.7:5342 GET /kv/a");
     EXPECT_GE(t->runs, 1u);
     EXPECT_GE(t->waiting, 10ms);
+    const task_snapshot* tt = find(s, "timed sleeper");
+    CO_ASSERT_TRUE(tt != nullptr);
+    EXPECT_EQ(tt->await_site.line(), timeout_line);
+    EXPECT_NE(std::string(tt->await_site.file_name()).find("registry_test.cpp"), std::string::npos);
     const task_snapshot* a = find(s, "auth waiter");
     CO_ASSERT_TRUE(a != nullptr);
     EXPECT_EQ(a->wait, "oneshot from auth library");
@@ -89,6 +101,8 @@ TEST(Registry, SnapshotNamesWaitingTasksTheirSitesAndWaits) {
     EXPECT_EQ(filtered.tasks.size(), 1u);
     h.cancel();
     (void)co_await h;
+    ts.cancel();
+    (void)co_await ts;
     src.fire(1);
     (void)co_await w;
   }());

@@ -1,3 +1,4 @@
+#include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/log.hpp>
 #include <weir/core/runtime.hpp>
@@ -85,6 +86,7 @@ std::vector<int> allowed_cpus() {
 }  // namespace
 
 runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_.blocking_threads) {
+  cycle_clock::init();  // the registry's clock, chosen before any shard thread reads it
   if (opts_.lost_wakeup == lost_wakeup_policy::env_or_fail) {
     const char* e = std::getenv("WEIR_LOST_WAKEUP");
     const std::string v = e ? e : "";

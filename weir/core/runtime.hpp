@@ -18,13 +18,13 @@
 
 #include <weir/core/detail/root.hpp>
 #include <weir/core/log.hpp>
-#include <weir/core/reactor.hpp>
 #include <weir/core/registry.hpp>
 #include <weir/core/task.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <semaphore>
@@ -32,6 +32,9 @@
 #include <string>
 
 namespace weir {
+
+class reactor;  // a shard's I/O backend (detail/reactor.hpp)
+using reactor_factory = std::function<std::unique_ptr<reactor>()>;
 
 namespace detail {
 struct runtime_access;

@@ -35,6 +35,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -92,9 +93,21 @@ enum class wait_kind : std::uint8_t {
 
 enum class task_state : std::uint8_t { ready, running, waiting };
 
+// What set_task_context() and set_task_context_detail() attached to a task, kept in the pieces
+// they were given and joined only when a dump asks (context_text). Allocated by the first of
+// them; under the shard's registry lock.
+struct task_context {
+  static constexpr std::size_t detail_max = 160;
+  std::string text;             // set_task_context()
+  std::string_view what;        // set_task_context_detail(): static storage ("GET")
+  std::size_t detail_size = 0;  // set_task_context_detail(): copied ("/kv/a"): a memcpy, no
+  char detail[detail_max];      // std::string bookkeeping per request
+};
+
 // What the registry knows about a spawned task. The shard thread writes it; dumps read it
-// from any thread (relaxed atomics; the strings and the record's lifetime under the shard's
-// registry lock).
+// from any thread (relaxed atomics; the context and the record's lifetime under the shard's
+// registry lock). Times are cycle_clock readings (detail/cycle_clock.hpp), converted to
+// nanoseconds when read.
 struct task_record {
   std::uint64_t id = 0;
   std::uint64_t parent_id = 0;
@@ -102,17 +115,37 @@ struct task_record {
   std::source_location spawn_site;
   unsigned shard = 0;
 #if WEIR_REGISTRY
-  std::atomic<std::source_location> await_site{};  // the last co_await it ran
+  // Where it last suspended: noted by the await that suspends (sited_awaiter), so a waiting
+  // task shows where it waits and a running one where its run resumed.
+  std::atomic<std::source_location> await_site{};
+  // Set to waiting when a run starts and to ready by a wake (mark_ready): a task woken during its
+  // own run ends it ready. Running is the shard's current task (run_monitor).
   std::atomic<task_state> state{task_state::ready};
   std::atomic<wait_kind> wait{wait_kind::none};
   std::atomic<const char*> wait_label{nullptr};
   std::atomic<std::int64_t> wait_arg{0};
-  std::atomic<std::int64_t> since_ns{0};  // waiting since (steady clock ns)
-  std::atomic<std::uint64_t> runs{0};
-  std::atomic<std::uint64_t> busy_ns{0};
-  std::string context;  // set_task_context(); under the registry lock
+  std::atomic<std::int64_t> since{0};  // the end of its last run (cycle_clock)
+  std::atomic<std::uint64_t> runs{0};  // runs completed
+  std::atomic<std::int64_t> busy{0};   // cycle_clock ticks
+  // Made by the first set_task_context*, deleted when the root frame leaves the registry
+  // (shard::forget_root): a plain pointer keeps the root frame's destructor trivial here, a
+  // dozen instructions less per spawned task. Under the registry lock.
+  task_context* context = nullptr;
 #endif
 };
+
+#if WEIR_REGISTRY
+// The context of `r` in words: the pieces joined by spaces (call under the registry lock).
+inline std::string context_text(const task_record& r) {
+  std::string out;
+  if (const task_context* c = r.context) {
+    for (std::string_view part :
+         {std::string_view(c->text), c->what, std::string_view(c->detail, c->detail_size)})
+      if (!part.empty()) out.append(out.empty() ? "" : " ").append(part);
+  }
+  return out;
+}
+#endif
 
 // What an awaited coroutine inherits from its awaiter: the cancel token and the task it is
 // part of. Owned by spawned roots and by scopes that narrow cancellation (with_deadline,
@@ -148,19 +181,62 @@ decltype(auto) get_awaiter(A&& a) {
     return std::forward<A>(a);
 }
 
+// An awaiter that never suspends its task by itself declares
+// `static constexpr bool registry_transparent = true`: a task's awaiter (the awaited task's own
+// awaits note where it suspends) and those that only read or swap the environment.
+// await_transform hands such an awaiter back as it is: no await site, no cost.
+template <class W>
+concept registry_transparent = std::remove_cvref_t<W>::registry_transparent;
+
+// `co_await at_site<A>{std::move(aw), site}` awaits `aw` as if the co_await were at `site`: a
+// wrapper coroutine (with_deadline) awaits what its caller handed it, and dumps show the
+// caller's co_await, not the wrapper's line.
+template <class A>
+struct at_site {
+  A&& aw;
+  std::source_location site;
+  decltype(auto) operator co_await() && { return get_awaiter(std::forward<A>(aw)); }
+};
+
 #if WEIR_REGISTRY
-// What await_transform hands back: the awaitable's own awaiter, held by value (the prvalue of
-// operator co_await) or by reference (an awaitable that is its own awaiter: the expression's
-// temporary or the caller's lvalue). Returning the awaitable itself by reference would do, but
-// g++ 12 then copies it into the frame (immovable awaiters fail to compile).
+template <class A>
+concept transparent_awaitable = registry_transparent<decltype(get_awaiter(std::declval<A>()))>;
+template <class A>
+concept sited_awaitable = !transparent_awaitable<A>;
+
+// What await_transform hands back for any other awaitable: its own awaiter, held by value (the
+// prvalue of operator co_await) or by reference (an awaitable that is its own awaiter: the
+// expression's temporary or the caller's lvalue), and the site of the co_await, which the task's
+// record learns only when the awaiter is about to suspend (an await that completes at once
+// costs nothing). Returning the awaitable itself by reference would do, but g++ 12 then copies
+// it into the frame (immovable awaiters fail to compile).
 template <class A>
 struct sited_awaiter {
   using inner_t = decltype(get_awaiter(std::declval<A>()));
   inner_t inner;
+  std::source_location site;
   bool await_ready() { return inner.await_ready(); }
-  template <class H>
-  auto await_suspend(H h) {
-    return inner.await_suspend(h);
+  // The site is noted after the inner awaiter decided to suspend: a weir task resumes only on
+  // its own shard, which is this thread, once await_suspend has returned, so the frame (this
+  // awaiter, the promise, the root frame's record) is still there.
+  template <class P>
+  auto await_suspend(std::coroutine_handle<P> h) {
+    using result_t = decltype(inner.await_suspend(h));
+    if constexpr (std::is_void_v<result_t>) {
+      inner.await_suspend(h);
+      note_site(h.promise().env_);
+    } else if constexpr (std::is_same_v<result_t, bool>) {
+      const bool suspends = inner.await_suspend(h);
+      if (suspends) note_site(h.promise().env_);
+      return suspends;
+    } else {  // a coroutine to transfer to; `h` itself resumes at once
+      std::coroutine_handle<> next = inner.await_suspend(h);
+      if (next != h) note_site(h.promise().env_);
+      return next;
+    }
+  }
+  void note_site(const task_env* env) const noexcept {
+    if (env && env->record) env->record->await_site.store(site, std::memory_order_relaxed);
   }
   decltype(auto) await_resume() { return static_cast<inner_t&&>(inner).await_resume(); }
 };
@@ -177,13 +253,22 @@ struct promise_base : pooled {
   // started by the scheduler); see start_child.
   unsigned depth_ = 0;
 #if WEIR_REGISTRY
-  // Every co_await in a weir coroutine passes here: the task's record learns the await site
-  // (the call site of an implicit call is the co_await expression, in g++ and clang alike).
-  template <class A>
+  // Every co_await in a weir coroutine passes here and gets its site (the call site of an
+  // implicit call is the co_await expression, in g++ and clang alike); see sited_awaiter.
+  template <sited_awaitable A>
   sited_awaiter<A> await_transform(A&& a,
                                    std::source_location site = std::source_location::current()) {
-    if (env_ && env_->record) env_->record->await_site.store(site, std::memory_order_relaxed);
-    return sited_awaiter<A>{get_awaiter(std::forward<A>(a))};
+    return sited_awaiter<A>{get_awaiter(std::forward<A>(a)), site};
+  }
+  template <class A>
+  requires sited_awaitable<A> sited_awaiter<A> await_transform(at_site<A>&& a) {
+    return sited_awaiter<A>{get_awaiter(std::forward<A>(a.aw)), a.site};
+  }
+  // A separate overload, without the site: g++ would keep even an unused default argument in
+  // the coroutine's frame, two stores per await.
+  template <transparent_awaitable A>
+  decltype(auto) await_transform(A&& a) {
+    return get_awaiter(std::forward<A>(a));
   }
 #endif
 };
@@ -333,6 +418,8 @@ class [[nodiscard]] task {
   // Awaiting a task starts it (see WEIR_TASK_SYMMETRIC). The outcome lands in the awaiter,
   // which owns the running task: destroying the awaiting frame destroys it.
   struct awaiter {
+    // The awaited task's own awaits note where it suspends (see await_transform).
+    static constexpr bool registry_transparent = true;
     handle_type h;
     detail::result_slot<T> out{};
 #if WEIR_TASK_SYMMETRIC

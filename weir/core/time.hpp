@@ -29,6 +29,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <source_location>
 
 namespace weir {
 
@@ -65,8 +66,7 @@ struct sleep_awaiter {
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
-    ec = w.prepare(h, &on_cancel, this, wait_kind::sleep,
-                   deadline.time_since_epoch().count());
+    ec = w.prepare(h, &on_cancel, this, wait_kind::sleep, deadline.time_since_epoch().count());
     if (ec) return false;
     entry.fire = &on_fire;
     sh = tl_shard;
@@ -133,8 +133,10 @@ struct as_result<result<T>> {
 template <class A>
 using deadline_result_t = typename detail::as_result<detail::awaited_t<A>>::type;
 
+// `site`: the caller's co_await, which dumps show for a wait inside (not this function's line).
 template <class A>
-task<deadline_result_t<A>> with_deadline(clock::time_point t, A aw) {
+task<deadline_result_t<A>> with_deadline(
+    clock::time_point t, A aw, std::source_location site = std::source_location::current()) {
   using R = deadline_result_t<A>;
   detail::task_env* parent = co_await detail::this_env{};
   cancel_state scope(parent ? parent->cancel : nullptr);
@@ -153,10 +155,10 @@ task<deadline_result_t<A>> with_deadline(clock::time_point t, A aw) {
   try {
     using V = detail::awaited_t<A>;
     if constexpr (std::is_void_v<V>) {
-      co_await std::move(aw);
+      co_await detail::at_site<A>{std::move(aw), site};
       out.emplace();
     } else {
-      out.emplace(co_await std::move(aw));
+      out.emplace(co_await detail::at_site<A>{std::move(aw), site});
     }
   } catch (...) {
     error = std::current_exception();
@@ -167,8 +169,9 @@ task<deadline_result_t<A>> with_deadline(clock::time_point t, A aw) {
 }
 
 template <class A>
-task<deadline_result_t<A>> with_timeout(clock::duration d, A aw) {
-  return with_deadline(detail::require_shard("weir::with_timeout").now() + d, std::move(aw));
+task<deadline_result_t<A>> with_timeout(
+    clock::duration d, A aw, std::source_location site = std::source_location::current()) {
+  return with_deadline(detail::require_shard("weir::with_timeout").now() + d, std::move(aw), site);
 }
 
 // Gives up the rest of this run: the task goes to the back of its shard's run queue.

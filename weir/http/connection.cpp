@@ -155,7 +155,6 @@ class connection {
   request_parser parser_;
   conn_node node_;
   std::string peer_;
-  std::string context_;  // "peer METHOD target" of the request in progress (registry)
 
   // request
   const request_head* head_ = nullptr;
@@ -541,6 +540,11 @@ task<void> connection::linger() {
 
 task<void> connection::run() {
   st_.conn_started(node_);
+#if WEIR_REGISTRY
+  // The task's context in dumps and `weir top`: who asked (here, once) for what (each request,
+  // below). Seed 002 grepped logs for socket addresses to find its hung requests.
+  weir::set_task_context(peer_);
+#endif
   bool linger_needed = false;
   for (;;) {
     // --- the next request's head ---------------------------------------------------------
@@ -599,11 +603,8 @@ task<void> connection::run() {
     t_.consume(head_size_);
     begin_request();
 #if WEIR_REGISTRY
-    // The task's context in dumps and `weir top`: who asked for what (seed 002 grepped logs for
-    // socket addresses to find its hung requests).
-    context_.assign(peer_).append(" ").append(to_string(head_->verb)).append(" ");
-    context_.append(head_->target.substr(0, 160));
-    weir::set_task_context(context_);
+    // Copied into the task's record as they are; "peer METHOD target" is made only for a dump.
+    weir::set_task_context_detail(to_string(head_->verb), head_->target);
 #endif
     const auto t0 = opt_.route_metrics || opt_.access_log ? std::chrono::steady_clock::now()
                                                           : std::chrono::steady_clock::time_point{};

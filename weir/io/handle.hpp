@@ -15,7 +15,7 @@
 
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
-#include <weir/core/reactor.hpp>
+#include <weir/core/detail/reactor.hpp>
 #include <weir/core/result.hpp>
 
 #include <cerrno>

@@ -2,6 +2,7 @@
 // wrong with it) and the policy every SSL_CTX gets (tls.hpp lists it).
 #include <weir/tls/tls.hpp>
 
+#include <weir/core/file.hpp>
 #include <weir/tls/detail/openssl.hpp>
 
 #include <openssl/err.h>
@@ -9,11 +10,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 namespace weir::tls {
@@ -22,46 +18,14 @@ using namespace detail;
 
 namespace {
 
-std::string errno_words(int e) {
-  switch (e) {
-    case ENOENT: return "no such file";
-    case EACCES: return "permission denied (not readable by this process)";
-    case EISDIR: return "is a directory, not a file";
-    case ENOTDIR: return "a component of the path is not a directory";
-    default: return std::strerror(e);
-  }
-}
-
-// Reads a small file whole. `what` names its role in the messages: "server certificate".
-result<std::string> read_file(const std::string& what, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return unexpected(weir::error(errc::file_error, what + " " + path + ": " + errno_words(errno)));
-  struct stat st {};
-  std::string data;
-  int err = 0;
-  if (::fstat(fd, &st) < 0) {
-    err = errno;
-  } else if (S_ISDIR(st.st_mode)) {
-    err = EISDIR;
-  } else if (st.st_size > (1 << 20)) {
-    ::close(fd);
+// Reads a PEM file whole. `what` names its role in the messages: "server certificate".
+result<std::string> read_pem_file(const std::string& what, const std::string& path) {
+  auto r = weir::read_file(path, 1 << 20);
+  if (r) return r;
+  if (r.error() == weir::errc::limit_exceeded)
     return unexpected(weir::error(errc::bad_pem,
                                   what + " " + path + ": too large (over 1 MiB) to be a PEM file"));
-  } else {
-    char buf[8192];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) err = errno;
-      if (n <= 0) break;
-      data.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  if (err)
-    return unexpected(weir::error(errc::file_error, what + " " + path + ": " + errno_words(err)));
-  return data;
+  return unexpected(weir::error(errc::file_error, what + " " + std::string(r.error().context())));
 }
 
 bool contains(std::string_view hay, std::string_view needle) {
@@ -220,10 +184,10 @@ result<std::shared_ptr<detail::context_state>> base_context(bool server, version
 result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string& cert_file,
                           const std::string& key_file) {
   const std::string cert_what = side + " certificate";
-  WEIR_TRY_ASSIGN(auto pem, read_file(cert_what, cert_file));
+  WEIR_TRY_ASSIGN(auto pem, read_pem_file(cert_what, cert_file));
   WEIR_TRY_ASSIGN(auto chain, parse_certs(cert_what, cert_file, pem));
   const std::string key_what = side + " private key";
-  WEIR_TRY_ASSIGN(auto kpem, read_file(key_what, key_file));
+  WEIR_TRY_ASSIGN(auto kpem, read_pem_file(key_what, key_file));
   WEIR_TRY_ASSIGN(auto key, parse_key(key_what, key_file, kpem));
 
   X509* leaf = chain.front().get();
@@ -256,7 +220,7 @@ result<void> use_identity(SSL_CTX* c, const std::string& side, const std::string
 // Trusts the CAs of a PEM file; returns their names (for a server's certificate request).
 result<STACK_OF(X509_NAME) *> use_cas(SSL_CTX* c, const std::string& what,
                                       const std::string& path) {
-  WEIR_TRY_ASSIGN(auto pem, read_file(what, path));
+  WEIR_TRY_ASSIGN(auto pem, read_pem_file(what, path));
   WEIR_TRY_ASSIGN(auto certs, parse_certs(what, path, pem));
   X509_STORE* store = SSL_CTX_get_cert_store(c);
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();

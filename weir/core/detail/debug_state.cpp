@@ -1,5 +1,6 @@
 // The watchdog thread, stall backtraces, SIGQUIT dumps, lost-wake-up reports and the
 // symbolizer (docs/architecture.md D5, D7).
+#include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/debug_state.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/log.hpp>
@@ -60,8 +61,8 @@ void on_stall_signal(int) {
   const int saved = errno;
   if (shard* s = current_shard()) {
     run_monitor& m = s->monitor();
-    if (m.want.load(std::memory_order_acquire) == m.seq.load(std::memory_order_relaxed) &&
-        m.started_ns.load(std::memory_order_relaxed) != 0)
+    const std::int64_t run = m.started.load(std::memory_order_relaxed);
+    if (run != 0 && m.want.load(std::memory_order_acquire) == run)
       m.frames_n.store(backtrace(m.frames, static_cast<int>(std::size(m.frames))),
                        std::memory_order_release);
     else
@@ -215,7 +216,7 @@ debug_state::~debug_state() { stop(); }
 void debug_state::start() {
   const auto& o = rt_.options();
   install_signals(o.dump_signal, stall_signal_of(o));
-  stalled_seq_.assign(rt_.size(), 0);
+  stalled_run_.assign(rt_.size(), 0);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { watchdog(); });
 }
@@ -252,7 +253,7 @@ void debug_state::watchdog() {
     if (fds[1].fd >= 0 && (fds[1].revents & POLLIN)) [[maybe_unused]]
       ssize_t r = ::read(fds[1].fd, &v, sizeof v);
     if (stop_.load()) break;
-    if (threshold.count() > 0) check_stalls(steady_ns());
+    if (threshold.count() > 0) check_stalls(cycle_clock::now());
     const unsigned gen = g_dump_gen.load();
     if (gen != dump_gen_ && rt_.options().dump_signal != 0) {
       dump_gen_ = gen;
@@ -266,22 +267,21 @@ void debug_state::watchdog() {
 void debug_state::check_stalls(std::int64_t now) {
   const auto threshold_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(rt_.options().stall_threshold).count();
+  const double ns_per_tick = cycle_clock::ns_per_tick();
   for (unsigned k = 0; k < rt_.size(); ++k) {
     shard& sh = rt_.at(k);
     run_monitor& m = sh.monitor();
-    // The shard sets seq, then started_ns (0 between runs): an unchanged seq around a non-zero
-    // started_ns means both belong to the same run.
-    const std::uint64_t seq = m.seq.load(std::memory_order_acquire);
-    const std::int64_t started = m.started_ns.load(std::memory_order_acquire);
-    if (!started || m.seq.load(std::memory_order_acquire) != seq) continue;
-    if (now - started <= threshold_ns || seq == stalled_seq_[k]) continue;  // or reported already
-    stalled_seq_[k] = seq;
+    // A run's start names it (0: none in progress).
+    const std::int64_t started = m.started.load(std::memory_order_acquire);
+    if (!started || started == stalled_run_[k]) continue;  // or reported already
+    if (cycle_clock::to_ns(now - started, ns_per_tick).count() <= threshold_ns) continue;
+    stalled_run_[k] = started;
     stall_count_.fetch_add(1);
     ++sh.stats_mut().stalls;  // the watchdog is the counter's only writer
 
     // The shard's backtrace, taken on its own thread while it is stuck.
     m.frames_n.store(0, std::memory_order_relaxed);
-    m.want.store(seq, std::memory_order_release);
+    m.want.store(started, std::memory_order_release);
     int n = 0;
     if (const unsigned long tid = sh.thread_id.load(std::memory_order_acquire)) {
       if (pthread_kill(static_cast<pthread_t>(tid), stall_signal_of(rt_.options())) == 0) {
@@ -292,16 +292,16 @@ void debug_state::check_stalls(std::int64_t now) {
     stall_report r;
     r.when = std::chrono::system_clock::now();
     r.shard = k;
-    r.ran_for = std::chrono::nanoseconds(steady_ns() - started);
+    r.ran_for = cycle_clock::to_ns(cycle_clock::now() - started, ns_per_tick);
     sh.registry_mu().lock();
-    if (m.seq.load(std::memory_order_relaxed) == seq)
-      if (const task_record* t = m.task.load(std::memory_order_relaxed)) {
+    if (m.started.load(std::memory_order_relaxed) == started)
+      if (const task_record* t = sh.current_task()) {
         r.task = t->id;
         r.name = t->name ? t->name : "";
         r.spawn_site = t->spawn_site;
 #if WEIR_REGISTRY
         r.await_site = t->await_site.load(std::memory_order_relaxed);
-        r.context = t->context;
+        r.context = context_text(*t);
 #endif
       }
     sh.registry_mu().unlock();
@@ -359,7 +359,7 @@ void debug_state::report_lost(const task_record* waiting, std::uint64_t task_id,
     r.await_site = waiting->await_site.load(std::memory_order_relaxed);
     shard& sh = rt_.at(waiting->shard);
     sh.registry_mu().lock();
-    r.context = waiting->context;
+    r.context = context_text(*waiting);
     sh.registry_mu().unlock();
 #endif
   }

@@ -64,7 +64,8 @@ class debug_state {
     int n = 0;
   };
   void watchdog();
-  void check_stalls(std::int64_t now_ns);
+  // `now`: a cycle_clock reading.
+  void check_stalls(std::int64_t now);
   void flush_pending();  // symbolizes and logs the pending lost-wake-up reports
   // The report as a log record; `backtrace` (preformatted lines) follows it when given.
   void log_lost(const lost_wakeup_report& r, std::string_view backtrace);
@@ -72,8 +73,8 @@ class debug_state {
   runtime_impl& rt_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  int wake_fd_ = -1;                        // eventfd: a report is pending, or stop
-  std::vector<std::uint64_t> stalled_seq_;  // per shard: the run already reported
+  int wake_fd_ = -1;                       // eventfd: a report is pending, or stop
+  std::vector<std::int64_t> stalled_run_;  // per shard: the run reported already (its start)
 
   std::mutex mu_;  // guards the deques and pending_
   std::deque<stall_report> stalls_;

@@ -1,7 +1,7 @@
 // The non-blocking system call behind each io_op kind, shared by the backends. Internal.
 #pragma once
 
-#include <weir/core/reactor.hpp>
+#include <weir/core/detail/reactor.hpp>
 
 namespace weir::detail {
 

@@ -1,3 +1,4 @@
+#include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/metrics.hpp>
@@ -90,21 +91,41 @@ void shard::adopt(root_base* r) noexcept {
   schedule(&r->sched);
 }
 
+namespace {
+
+#if WEIR_REGISTRY
+[[gnu::noinline, gnu::cold]] void destroy_context(task_context* c) noexcept { delete c; }
+#endif
+
+// A root never adopted: a block_on root still in the injected list at shutdown.
+[[gnu::noinline]] void forget_unadopted(root_base& r) noexcept {
+  r.link.unlink();
+#if WEIR_REGISTRY
+  delete r.record.context;
+#endif
+}
+
+}  // namespace
+
 void shard::forget_root(root_base& r) noexcept {
   registry_mu_.lock();
-  if (current_task_ == &r.record) {
-    current_task_ = nullptr;
-    monitor_.task.store(nullptr, std::memory_order_relaxed);
-  }
+  if (current_task_.load(std::memory_order_relaxed) == &r.record)
+    current_task_.store(nullptr, std::memory_order_relaxed);
   r.link.unlink();
   registry_mu_.unlock();
+#if WEIR_REGISTRY
+  // Out of the registry: no dump can reach the context any more. (Out of line and tail-called:
+  // the common task never had one, and its end stays as cheap as without the registry.)
+  if (task_context* c = r.record.context) [[unlikely]]
+    destroy_context(c);
+#endif
 }
 
 root_base::~root_base() {
   if (sched.owner)
     sched.owner->forget_root(*this);
   else
-    link.unlink();  // never adopted (a block_on root still in the injected list at shutdown)
+    forget_unadopted(*this);
 }
 
 void shard::launch(root_base& r, std::coroutine_handle<> h, const char* name,
@@ -114,7 +135,7 @@ void shard::launch(root_base& r, std::coroutine_handle<> h, const char* name,
   r.record.id = next_task_id();
   r.record.name = name;
   r.record.spawn_site = site;
-  if (current_task_) r.record.parent_id = current_task_->id;
+  if (const task_record* parent = current_task()) r.record.parent_id = parent->id;
   adopt(&r);
 }
 
@@ -272,33 +293,28 @@ void shard::run_loop() {
     // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
     unsigned batch = 0;
 #if WEIR_REGISTRY
-    std::int64_t t = run_clock_ns();  // one clock read per run: a run ends where the next begins
+    // One clock reading per run: a run ends where the next begins.
+    std::int64_t t = cycle_clock::now();
 #endif
     while (schedulable* s = pop()) {
       task_record* rec = s->env ? s->env->record : nullptr;
-      current_task_ = rec;
+      current_task_.store(rec, std::memory_order_relaxed);
       coop_ops_ = 0;
       ++stats_.runs;
 #if WEIR_REGISTRY
       const std::int64_t t0 = t;
-      monitor_.task.store(rec, std::memory_order_relaxed);
-      monitor_.seq.store(monitor_.seq.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
-      monitor_.started_ns.store(t0, std::memory_order_release);
-      if (rec) {
-        rec->state.store(task_state::running, std::memory_order_relaxed);
-        rec->runs.store(rec->runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      }
+      monitor_.started.store(t0, std::memory_order_release);
+      // Waiting once this run ends, unless a wake (mark_ready) makes it ready meanwhile; the
+      // awaiter that suspends it says on what (note_wait) and where (sited_awaiter).
+      if (rec) rec->state.store(task_state::waiting, std::memory_order_relaxed);
       s->handle.resume();
-      t = run_clock_ns();
-      monitor_.started_ns.store(0, std::memory_order_release);
-      if ((rec = current_task_)) {  // null when the task ended during the run
-        rec->busy_ns.store(rec->busy_ns.load(std::memory_order_relaxed) + (t - t0),
-                           std::memory_order_relaxed);
-        task_state was = task_state::running;
-        // A task woken during its own run (from another thread too) stays ready.
-        if (rec->state.compare_exchange_strong(was, task_state::waiting, std::memory_order_relaxed))
-          rec->since_ns.store(t, std::memory_order_relaxed);
+      t = cycle_clock::now();
+      // The run's account goes to a task that is still there (null: it ended in the run).
+      if ((rec = current_task_.load(std::memory_order_relaxed))) {
+        rec->runs.store(rec->runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        rec->busy.store(rec->busy.load(std::memory_order_relaxed) + (t - t0),
+                        std::memory_order_relaxed);
+        rec->since.store(t, std::memory_order_relaxed);
       }
 #else
       s->handle.resume();
@@ -308,13 +324,16 @@ void shard::run_loop() {
       // completions of the others for 61 of its quotas.
       if (++batch == 61 || budget_spent_) {
         budget_spent_ = false;
+#if WEIR_REGISTRY
+        monitor_.started.store(0, std::memory_order_release);
+#endif
         reactor_->wait(std::chrono::nanoseconds(0));
         break;
       }
     }
-    current_task_ = nullptr;
+    current_task_.store(nullptr, std::memory_order_relaxed);
 #if WEIR_REGISTRY
-    monitor_.task.store(nullptr, std::memory_order_relaxed);
+    monitor_.started.store(0, std::memory_order_release);
 #endif
     if (!run_head_) park();
   }

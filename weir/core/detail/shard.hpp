@@ -8,7 +8,7 @@
 #include <weir/core/detail/root.hpp>
 #include <weir/core/detail/schedulable.hpp>
 #include <weir/core/detail/timer_wheel.hpp>
-#include <weir/core/reactor.hpp>
+#include <weir/core/detail/reactor.hpp>
 #include <weir/core/shard_counters.hpp>
 #include <weir/core/task.hpp>
 
@@ -40,14 +40,15 @@ class registry_lock {
   std::atomic<bool> held_{false};
 };
 
-// What the watchdog sees of the run in progress on a shard (written by the shard thread).
+// What the watchdog sees of the run in progress on a shard (written by the shard thread; its
+// task is shard::current_task(), read under the registry lock).
 struct run_monitor {
-  std::atomic<std::int64_t> started_ns{0};  // 0: no task is running
-  std::atomic<std::uint64_t> seq{0};        // runs begun
-  std::atomic<task_record*> task{nullptr};  // read under the registry lock
-  // Stall backtrace: the watchdog sets `want` to the run's seq and signals the thread; the
+  // The run's first cycle_clock reading, which also names the run (0: between batches; between
+  // two runs of a batch it still holds the earlier one's, for the few instructions of pop()).
+  std::atomic<std::int64_t> started{0};
+  // Stall backtrace: the watchdog sets `want` to the run's `started` and signals the thread; the
   // handler stores the frames and then `frames_n` (-1: the run had ended).
-  std::atomic<std::uint64_t> want{0};
+  std::atomic<std::int64_t> want{0};
   std::atomic<int> frames_n{0};
   void* frames[48];
 };
@@ -103,7 +104,9 @@ class shard {
   void inject(root_base* r);
   // The task whose run is in progress (its record lives in its root frame, which outlives
   // the run; the environment it was resumed with may belong to a scope that ends earlier).
-  task_record* current_task() const noexcept { return current_task_; }
+  task_record* current_task() const noexcept {
+    return current_task_.load(std::memory_order_relaxed);
+  }
   // The registry: every live root of this shard, for dumps (under registry_mu()).
   registry_lock& registry_mu() noexcept { return registry_mu_; }
   const ilist& roots() const noexcept { return roots_; }
@@ -159,7 +162,6 @@ class shard {
     }
     return s;
   }
-  static std::int64_t run_clock_ns() noexcept { return clock::now().time_since_epoch().count(); }
   bool coop_exhausted() noexcept;
   bool coop_check_time(unsigned n) noexcept;
   void drain_remote() noexcept;
@@ -177,7 +179,9 @@ class shard {
 
   schedulable* run_head_ = nullptr;
   schedulable* run_tail_ = nullptr;
-  task_record* current_task_ = nullptr;
+  // Written by the shard thread only; atomic for the watchdog and dumps, which read it under
+  // the registry lock (forget_root clears it under that lock).
+  std::atomic<task_record*> current_task_{nullptr};
 
   alignas(64) std::atomic<schedulable*> remote_head_{nullptr};
   alignas(64) std::atomic<bool> parked_{false};

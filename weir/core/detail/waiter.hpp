@@ -72,6 +72,7 @@ inline void yield_to_back(schedulable& s, std::coroutine_handle<P> h) noexcept {
 
 // Awaitable giving a coroutine its own environment without suspending.
 struct this_env {
+  static constexpr bool registry_transparent = true;  // never suspends
   task_env* env = nullptr;
   bool await_ready() const noexcept { return false; }
   template <class P>
@@ -85,6 +86,7 @@ struct this_env {
 // Awaitable replacing the environment of the awaiting coroutine (for scopes that narrow
 // cancellation); the coroutine's later awaits pass `env` to what they await.
 struct use_env {
+  static constexpr bool registry_transparent = true;  // never suspends
   task_env* env;
   bool await_ready() const noexcept { return false; }
   template <class P>

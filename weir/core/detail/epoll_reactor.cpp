@@ -5,7 +5,7 @@
 // registered once, lazily, for EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; an event marks the
 // direction ready and retries the waiting operations in order until one would block again.
 #include <weir/core/detail/io_syscall.hpp>
-#include <weir/core/reactor.hpp>
+#include <weir/core/detail/reactor.hpp>
 
 #include <cerrno>
 #include <cstdint>

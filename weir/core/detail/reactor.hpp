@@ -119,8 +119,6 @@ class reactor {
   detail::shard_stats* stats_ = nullptr;
 };
 
-using reactor_factory = std::function<std::unique_ptr<reactor>()>;
-
 // The backends. make_uring_reactor throws std::system_error when io_uring_setup fails.
 std::unique_ptr<reactor> make_epoll_reactor();
 std::unique_ptr<reactor> make_uring_reactor();
@@ -129,6 +127,6 @@ std::unique_ptr<reactor> make_uring_reactor();
 // ("uring", "epoll"; empty: the WEIR_BACKEND environment variable, then io_uring when it
 // works, else epoll). Sets `why` to a sentence for the log ("io_uring: chosen ...").
 // Throws std::invalid_argument for an unknown name.
-reactor_factory choose_backend(std::string forced, std::string& why);
+std::function<std::unique_ptr<reactor>()> choose_backend(std::string forced, std::string& why);
 
 }  // namespace weir

@@ -1,5 +1,6 @@
-// Choosing a shard's reactor backend (docs/architecture.md D3): io_uring when it works, epoll otherwise.
-#include <weir/core/reactor.hpp>
+// Choosing a shard's reactor backend (docs/architecture.md D3): io_uring when it works, epoll
+// otherwise.
+#include <weir/core/detail/reactor.hpp>
 
 #include <cstdlib>
 #include <stdexcept>
@@ -7,7 +8,7 @@
 
 namespace weir {
 
-reactor_factory choose_backend(std::string forced, std::string& why) {
+std::function<std::unique_ptr<reactor>()> choose_backend(std::string forced, std::string& why) {
   if (forced.empty()) {
     if (const char* env = std::getenv("WEIR_BACKEND"); env && *env) {
       forced = env;

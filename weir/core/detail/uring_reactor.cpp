@@ -12,7 +12,7 @@
 // Cancellation: IORING_OP_ASYNC_CANCEL on the op's user_data; the op's own completion follows
 // (-ECANCELED, or its real result when it finished first). cancel_now() and quiesce() wait for
 // those completions before returning, so buffers are never touched afterwards.
-#include <weir/core/reactor.hpp>
+#include <weir/core/detail/reactor.hpp>
 
 #include <liburing.h>
 
