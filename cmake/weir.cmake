@@ -104,3 +104,24 @@ function(weir_fuzzer)
                         ${work} ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${W_CORPUS}
                 LABELS unit fuzz TIMEOUT 300)
 endfunction()
+
+# weir_embed(OUTPUT var NAMESPACE ns DIR dir FILES a.html b.js ...): generates a .cpp that holds
+# the files' bytes (regenerated when one changes) and sets `var` to its path, for a target's
+# SOURCES. The .cpp defines `ns::embedded_files` (name, bytes) and `ns::embedded_file_count`
+# (declared by weir/core/embedded.hpp).
+function(weir_embed)
+  cmake_parse_arguments(W "" "OUTPUT;NAMESPACE;DIR" "FILES" ${ARGN})
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/embedded_${W_OUTPUT}.cpp")
+  set(deps "")
+  foreach(f IN LISTS W_FILES)
+    list(APPEND deps "${W_DIR}/${f}")
+  endforeach()
+  string(REPLACE ";" "," files "${W_FILES}")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} "-DOUT=${out}" "-DDIR=${W_DIR}" "-DFILES=${files}"
+            "-DNAMESPACE=${W_NAMESPACE}" -P "${PROJECT_SOURCE_DIR}/cmake/embed.cmake"
+    DEPENDS ${deps} "${PROJECT_SOURCE_DIR}/cmake/embed.cmake"
+    COMMENT "Embedding ${W_FILES}")
+  set(${W_OUTPUT} "${out}" PARENT_SCOPE)
+endfunction()

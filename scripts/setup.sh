@@ -21,6 +21,7 @@ packages=(
   libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
+  chromium                           # the browser view (/ui) is tested in headless Chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev

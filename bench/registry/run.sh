@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the always-on task registry costs (issue 5's budget: <= 5 %): the same programs built
+# What the always-on task registry costs (its budget: <= 5 %): the same programs built
 # with it (preset bench) and with it compiled out (preset bench-noreg: -DWEIR_REGISTRY=OFF),
 # measured in one run, interleaved.
 #   bash bench/registry/run.sh

@@ -31,8 +31,7 @@ TEST(Time, RealClockSleepsAtLeastTheDuration) {
 }
 
 task<result<int>> slow_value(clock::duration d, int v) {
-  auto r = co_await sleep_for(d);
-  if (!r) co_return unexpected(r.error());
+  WEIR_CO_TRY(co_await sleep_for(d));
   co_return v;
 }
 

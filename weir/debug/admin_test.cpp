@@ -75,6 +75,18 @@ TEST(Admin, ServesTasksMetricsHealthAndRequiresTheToken) {
       EXPECT_NE(r.find("weir_lost_wakeups_total 0"), std::string::npos) << r;
       EXPECT_NE(r.find("custom_metric 7"), std::string::npos) << r;
 
+      // The browser view: its files need no token (they hold no data), its data does.
+      r = curl(admin, "/ui");
+      EXPECT_EQ(r.substr(0, 3), "200") << r;
+      EXPECT_NE(r.find("<script src=\"/ui/app.js\"></script>"), std::string::npos) << r;
+      EXPECT_NE(curl(admin, "/ui/app.js").find("\"/debug/history\""), std::string::npos);
+      EXPECT_EQ(curl(admin, "/ui/nope.js").substr(0, 3), "404");
+      EXPECT_EQ(curl(admin, "/debug/history").substr(0, 3), "401");
+      r = curl(admin, "/debug/history", auth);  // sampled at start: one scrape at least
+      EXPECT_EQ(r.substr(0, 11), "200\n{\"t\":[1") << r;
+      EXPECT_NE(r.find("\"custom_metric\":[7"), std::string::npos) << r.substr(0, 300);
+      EXPECT_NE(r.find("\"weir_task_runs_total\":\"counter\""), std::string::npos);
+
       EXPECT_EQ(curl(admin, "/debug/stalls?format=json", auth), "200\n[]");
       EXPECT_NE(curl(admin, "/debug/lost", auth).find("0 recent lost wake-up(s)"),
                 std::string::npos);

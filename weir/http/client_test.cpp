@@ -111,9 +111,8 @@ task<bool> read_request(io::byte_stream& s, std::string& buf, std::string& out) 
 task<result<void>> write_all(io::byte_stream& s, std::string_view data) {
   while (!data.empty()) {
     iovec v{const_cast<char*>(data.data()), data.size()};
-    auto n = co_await s.write_some({&v, 1});
-    if (!n) co_return unexpected(n.error());
-    data.remove_prefix(*n);
+    WEIR_CO_TRY_ASSIGN(const std::size_t n, co_await s.write_some({&v, 1}));
+    data.remove_prefix(n);
   }
   co_return result<void>{};
 }

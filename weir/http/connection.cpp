@@ -253,8 +253,7 @@ task<result<std::string_view>> connection::read_some() {
   const request_head& h = *head_;
   if (body_done_) co_return std::string_view{};
   if (h.expect_continue && !continue_sent_ && !started_ && h.version_minor == 1) {
-    auto r = co_await timed(node_.inner, phase::write, send_continue());
-    if (!r) co_return unexpected(r.error());
+    WEIR_CO_TRY(co_await timed(node_.inner, phase::write, send_continue()));
   }
   for (;;) {
     auto buf = as_sv(t_.buffered());

@@ -158,14 +158,12 @@ task<result<void>> server::listen_on_shard(net::address addr) {
 
 task<result<net::address>> server::listen(net::address addr) {
   ensure_shards(*this, shards_, route_meters_);
-  auto first = co_await on_shard(
-      0, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, addr);
-  if (!first) co_return unexpected(first.error());
+  WEIR_CO_TRY(co_await on_shard(
+      0, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, addr));
   net::address bound = shards_[0]->listener->local_address();
   for (unsigned k = 1; k < shards_.size(); ++k) {
-    auto r = co_await on_shard(
-        k, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, bound);
-    if (!r) co_return unexpected(r.error());
+    WEIR_CO_TRY(co_await on_shard(
+        k, [](server* s, net::address a) { return s->listen_on_shard(a); }, this, bound));
   }
   co_return bound;
 }

@@ -34,9 +34,8 @@ task<result<int>> signal_set::wait() {
   op_awaiter a(h, detail::io_op::kind::read);
   a.op().buf = &info;
   a.op().len = sizeof info;
-  auto n = co_await std::move(a);
-  if (!n) co_return unexpected(n.error());
-  if (*n != sizeof info) co_return unexpected(std::make_error_code(std::errc::io_error));
+  WEIR_CO_TRY_ASSIGN(const std::size_t n, co_await std::move(a));
+  if (n != sizeof info) co_return unexpected(std::make_error_code(std::errc::io_error));
   co_return static_cast<int>(info.ssi_signo);
 }
 

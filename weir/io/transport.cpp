@@ -129,8 +129,7 @@ task<result<transport::bytes>> transport::read_until(std::string_view delim, std
     if (sv.size() >= max) co_return unexpected(make_error_code(errc::limit_exceeded));
     scanned = sv.size() >= delim.size() ? sv.size() - delim.size() + 1 : 0;
     if (eof_) co_return unexpected(make_error_code(b.empty() ? errc::eof : errc::truncated));
-    auto r = co_await read_more();  // may move the bytes to the front; `scanned` is relative
-    if (!r) co_return unexpected(r.error());
+    WEIR_CO_TRY(co_await read_more());  // may move the bytes to the front; `scanned` is relative
   }
 }
 

@@ -48,14 +48,13 @@ bool is_tcp(const address& a) noexcept { return a.family() == AF_INET || a.famil
 // --- stream_socket ----------------------------------------------------------------------------
 
 task<result<stream_socket>> stream_socket::connect(address to) {
-  auto h = make_socket(to.family(), SOCK_STREAM);
-  if (!h) co_return unexpected(h.error());
-  if (is_tcp(to)) (void)setopt(h->fd(), IPPROTO_TCP, TCP_NODELAY, 1);
-  io::op_awaiter op(*h, kind::connect);
+  WEIR_CO_TRY_ASSIGN(auto h, make_socket(to.family(), SOCK_STREAM));
+  if (is_tcp(to)) (void)setopt(h.fd(), IPPROTO_TCP, TCP_NODELAY, 1);
+  io::op_awaiter op(h, kind::connect);
   op.op().addr = to.data();
   op.op().addrlen = to.size();
   WEIR_CO_TRY(co_await op);
-  co_return stream_socket(std::move(*h), to);
+  co_return stream_socket(std::move(h), to);
 }
 
 task<result<stream_socket>> stream_socket::connect(std::string host, std::uint16_t port) {
@@ -300,8 +299,7 @@ task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::b
       co_return static_cast<std::size_t>(got);
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) co_return unexpected(io::last_error());
-    auto r = co_await io::op_awaiter(h_, kind::poll_in);  // readiness on either backend
-    if (!r) co_return unexpected(r.error());
+    WEIR_CO_TRY(co_await io::op_awaiter(h_, kind::poll_in));  // readiness on either backend
   }
 }
 

@@ -20,12 +20,12 @@
 // semaphore of one permit, as Tokio's: detail/permit_queue.hpp over detail/wait_queue.hpp.)
 //
 //   weir::task<weir::result<void>> append(weir::mutex& m, std::vector<int>& log, int v) {
-//     weir::result<weir::mutex_guard> g = co_await m.lock();
-//     if (!g) co_return weir::unexpected(g.error());  // cancelled or timed out while waiting
+//     // the guard, or the error (cancelled, timed out) while waiting:
+//     WEIR_CO_TRY_ASSIGN(weir::mutex_guard g, co_await m.lock());
 //     co_await flush(log);                             // the lock is held across awaits
 //     log.push_back(v);
 //     co_return {};
-//   }                                                  // *g unlocks here
+//   }                                                  // g unlocks here
 //
 //   auto r = co_await weir::with_timeout(100ms, m.lock());  // errc::timed_out if not granted
 #pragma once

@@ -25,8 +25,7 @@
 //
 //   weir::semaphore slots(8);                      // at most 8 uploads at a time
 //   weir::task<weir::result<void>> upload(weir::semaphore& slots, blob b) {
-//     auto permit = co_await slots.acquire();      // result<semaphore_permit>
-//     if (!permit) co_return weir::unexpected(permit.error());
+//     WEIR_CO_TRY_ASSIGN(auto permit, co_await slots.acquire());  // or its error
 //     co_return co_await send(b);
 //   }                                              // the permit returns to `slots` here
 #pragma once

@@ -98,8 +98,7 @@ class fake_transport final : public io::byte_stream {
       case step::end: co_return std::size_t{0};
       case step::hang: {
         script_.pop_front();
-        auto r = co_await sleep_for(std::chrono::hours(24 * 365));
-        if (!r) co_return unexpected(r.error());
+        WEIR_CO_TRY(co_await sleep_for(std::chrono::hours(24 * 365)));
         co_return std::size_t{0};
       }
     }

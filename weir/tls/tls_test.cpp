@@ -180,9 +180,8 @@ task<result<void>> write_all(io::byte_stream& s, std::string data) {
   std::string_view rest = data;
   while (!rest.empty()) {
     iovec v{const_cast<char*>(rest.data()), rest.size()};
-    auto n = co_await s.write_some({&v, 1});
-    if (!n) co_return unexpected(n.error());
-    rest.remove_prefix(*n);
+    WEIR_CO_TRY_ASSIGN(const std::size_t n, co_await s.write_some({&v, 1}));
+    rest.remove_prefix(n);
   }
   co_return result<void>{};
 }
