@@ -210,12 +210,16 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
       const char* label;
     };
     std::vector<raw> raws;
-    [[maybe_unused]] std::int64_t started = 0;
+    [[maybe_unused]] bool running = false;
     sh.registry_mu().lock();
 #if WEIR_REGISTRY
-    started = sh.monitor().started.load(std::memory_order_acquire);
-    if (started) {
-      ss.run_for = detail::cycle_clock::to_ns(ticks - started, ns_per_tick);
+    // A run in progress (odd), timed from when the watchdog first saw it (0: not yet).
+    const detail::run_monitor& m = sh.monitor();
+    const std::uint64_t run = m.seq.load(std::memory_order_acquire);
+    if ((running = run & 1)) {
+      if (m.seen_seq.load(std::memory_order_acquire) == run)
+        ss.run_for =
+            detail::cycle_clock::to_ns(ticks - m.seen_at.load(std::memory_order_relaxed), ns_per_tick);
       if (task_record* r = sh.current_task()) ss.running_task = r->id;
       ss.stuck = threshold.count() > 0 && ss.run_for > threshold;
     }
@@ -231,7 +235,7 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
       t.spawn_site = r.spawn_site;
 #if WEIR_REGISTRY
       t.state = state_name(r.state.load(std::memory_order_relaxed));
-      if (started && r.id == ss.running_task) {
+      if (running && r.id == ss.running_task) {
         t.state = "running";
         t.waiting = ss.run_for;
       }

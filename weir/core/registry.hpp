@@ -70,7 +70,7 @@ struct task_snapshot {
   std::string wait;                     // what it waits on, in words (waiting tasks)
   std::chrono::nanoseconds waiting{0};  // how long (waiting tasks) or running (running task)
   std::uint64_t runs = 0;
-  std::chrono::nanoseconds busy{0};
+  std::chrono::nanoseconds busy{0};  // sampled by the watchdog (every stall_threshold / 4, ≤ 50 ms)
   std::string context;
 };
 
@@ -79,7 +79,9 @@ struct shard_snapshot {
   std::size_t tasks = 0;
   bool stuck = false;                   // its current run is longer than the stall threshold
   std::uint64_t running_task = 0;       // 0: idle or between tasks
-  std::chrono::nanoseconds run_for{0};  // how long the current run has lasted
+  // How long the current run has lasted, as far as the watchdog knows: from its first sight of
+  // the run (within stall_threshold / 4 of its start); 0 for a run it has not seen yet.
+  std::chrono::nanoseconds run_for{0};
   shard_counters counters;              // runs, budget yields, stalls, reactor ops, ...
 };
 

@@ -215,6 +215,30 @@ TEST(Registry, StallIsReportedWhileStuckWithTheShardsBacktrace) {
   EXPECT_EQ(rt.snapshot().stalls, st.size());
 }
 
+TEST(Registry, BusyTimeIsSampledForTheTaskThatRuns) {
+  runtime rt({.shards = 1, .stall_threshold = 20ms});  // the watchdog samples every 5 ms
+  rt.block_on([]() -> task<> {
+    auto h = spawn(
+        []() -> task<> {
+          spin_without_awaits(200ms);
+          (void)co_await sleep_for(10s);
+        }(),
+        "cpu hog");
+    (void)co_await sleep_for(50ms);  // the hog has run by now: it ran before this timer fired
+    const registry_snapshot s = snapshot();
+    const task_snapshot* hog = find(s, "cpu hog");
+    const task_snapshot* m = find(s, "main");
+    CO_ASSERT_TRUE(hog != nullptr && m != nullptr);
+    EXPECT_GE(hog->busy, 100ms);
+    EXPECT_LE(hog->busy, 5s);
+    EXPECT_LT(m->busy, hog->busy);
+    EXPECT_STREQ(hog->state, "waiting");
+    EXPECT_EQ(hog->runs, 1u);
+    h.cancel();
+    (void)co_await h;
+  }());
+}
+
 // One table (shard_counters.hpp) feeds runtime::stats(), snapshots and /metrics: every counter
 // reaches all three, and the families /metrics always had keep their exact lines.
 TEST(Registry, EveryShardCounterReachesStatsSnapshotAndMetrics) {

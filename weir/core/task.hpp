@@ -124,9 +124,11 @@ struct task_record {
   std::atomic<wait_kind> wait{wait_kind::none};
   std::atomic<const char*> wait_label{nullptr};
   std::atomic<std::int64_t> wait_arg{0};
-  std::atomic<std::int64_t> since{0};  // the end of its last run (cycle_clock)
+  std::atomic<std::int64_t> since{0};  // the start of the batch of its last run (cycle_clock)
   std::atomic<std::uint64_t> runs{0};  // runs completed
-  std::atomic<std::int64_t> busy{0};   // cycle_clock ticks
+  // cycle_clock ticks, sampled: the watchdog charges each of its ticks to the task it finds
+  // running (it is the only writer, under the registry lock).
+  std::atomic<std::int64_t> busy{0};
   // Made by the first set_task_context*, deleted when the root frame leaves the registry
   // (shard::forget_root): a plain pointer keeps the root frame's destructor trivial here, a
   // dozen instructions less per spawned task. Under the registry lock.

@@ -61,8 +61,8 @@ void on_stall_signal(int) {
   const int saved = errno;
   if (shard* s = current_shard()) {
     run_monitor& m = s->monitor();
-    const std::int64_t run = m.started.load(std::memory_order_relaxed);
-    if (run != 0 && m.want.load(std::memory_order_acquire) == run)
+    const std::uint64_t run = m.seq.load(std::memory_order_relaxed);
+    if ((run & 1) && m.want.load(std::memory_order_acquire) == run)
       m.frames_n.store(backtrace(m.frames, static_cast<int>(std::size(m.frames))),
                        std::memory_order_release);
     else
@@ -253,7 +253,7 @@ void debug_state::watchdog() {
     if (fds[1].fd >= 0 && (fds[1].revents & POLLIN)) [[maybe_unused]]
       ssize_t r = ::read(fds[1].fd, &v, sizeof v);
     if (stop_.load()) break;
-    if (threshold.count() > 0) check_stalls(cycle_clock::now());
+    sample_runs(cycle_clock::now());
     const unsigned gen = g_dump_gen.load();
     if (gen != dump_gen_ && rt_.options().dump_signal != 0) {
       dump_gen_ = gen;
@@ -264,24 +264,42 @@ void debug_state::watchdog() {
   }
 }
 
-void debug_state::check_stalls(std::int64_t now) {
+void debug_state::sample_runs(std::int64_t now) {
   const auto threshold_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(rt_.options().stall_threshold).count();
   const double ns_per_tick = cycle_clock::ns_per_tick();
+  const std::int64_t interval = last_sample_ ? now - last_sample_ : 0;
+  last_sample_ = now;
   for (unsigned k = 0; k < rt_.size(); ++k) {
     shard& sh = rt_.at(k);
     run_monitor& m = sh.monitor();
-    // A run's start names it (0: none in progress).
-    const std::int64_t started = m.started.load(std::memory_order_acquire);
-    if (!started || started == stalled_run_[k]) continue;  // or reported already
+    const std::uint64_t run = m.seq.load(std::memory_order_acquire);
+    if (!(run & 1)) continue;  // between runs
+#if WEIR_REGISTRY
+    // Busy time by sampling: the interval since the last look goes to the task found running
+    // (over many samples, each task's share of them is its share of the time).
+    sh.registry_mu().lock();
+    if (m.seq.load(std::memory_order_relaxed) == run)
+      if (task_record* t = sh.current_task())
+        t->busy.store(t->busy.load(std::memory_order_relaxed) + interval,
+                      std::memory_order_relaxed);
+    sh.registry_mu().unlock();
+#endif
+    if (run != m.seen_seq.load(std::memory_order_relaxed)) {  // a run not seen before
+      m.seen_at.store(now, std::memory_order_relaxed);
+      m.seen_seq.store(run, std::memory_order_release);
+      continue;
+    }
+    const std::int64_t started = m.seen_at.load(std::memory_order_relaxed);
+    if (threshold_ns <= 0 || run == stalled_run_[k]) continue;  // or reported already
     if (cycle_clock::to_ns(now - started, ns_per_tick).count() <= threshold_ns) continue;
-    stalled_run_[k] = started;
+    stalled_run_[k] = run;
     stall_count_.fetch_add(1);
     ++sh.stats_mut().stalls;  // the watchdog is the counter's only writer
 
     // The shard's backtrace, taken on its own thread while it is stuck.
     m.frames_n.store(0, std::memory_order_relaxed);
-    m.want.store(started, std::memory_order_release);
+    m.want.store(run, std::memory_order_release);
     int n = 0;
     if (const unsigned long tid = sh.thread_id.load(std::memory_order_acquire)) {
       if (pthread_kill(static_cast<pthread_t>(tid), stall_signal_of(rt_.options())) == 0) {
@@ -294,7 +312,7 @@ void debug_state::check_stalls(std::int64_t now) {
     r.shard = k;
     r.ran_for = cycle_clock::to_ns(cycle_clock::now() - started, ns_per_tick);
     sh.registry_mu().lock();
-    if (m.started.load(std::memory_order_relaxed) == started)
+    if (m.seq.load(std::memory_order_relaxed) == run)
       if (const task_record* t = sh.current_task()) {
         r.task = t->id;
         r.name = t->name ? t->name : "";

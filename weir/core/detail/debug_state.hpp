@@ -64,8 +64,10 @@ class debug_state {
     int n = 0;
   };
   void watchdog();
-  // `now`: a cycle_clock reading.
-  void check_stalls(std::int64_t now);
+  // Each tick (`now`: a cycle_clock reading): notes the run in progress on each shard, charges
+  // the time since the last tick to its task (busy time, sampled), and reports a run it has
+  // seen for longer than the stall threshold.
+  void sample_runs(std::int64_t now);
   void flush_pending();  // symbolizes and logs the pending lost-wake-up reports
   // The report as a log record; `backtrace` (preformatted lines) follows it when given.
   void log_lost(const lost_wakeup_report& r, std::string_view backtrace);
@@ -74,7 +76,8 @@ class debug_state {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   int wake_fd_ = -1;                       // eventfd: a report is pending, or stop
-  std::vector<std::int64_t> stalled_run_;  // per shard: the run reported already (its start)
+  std::vector<std::uint64_t> stalled_run_;  // per shard: the run reported already (its seq)
+  std::int64_t last_sample_ = 0;            // sample_runs' last `now`
 
   std::mutex mu_;  // guards the deques and pending_
   std::deque<stall_report> stalls_;

@@ -43,12 +43,17 @@ class registry_lock {
 // What the watchdog sees of the run in progress on a shard (written by the shard thread; its
 // task is shard::current_task(), read under the registry lock).
 struct run_monitor {
-  // The run's first cycle_clock reading, which also names the run (0: between batches; between
-  // two runs of a batch it still holds the earlier one's, for the few instructions of pop()).
-  std::atomic<std::int64_t> started{0};
-  // Stall backtrace: the watchdog sets `want` to the run's `started` and signals the thread; the
+  // Twice the runs begun, plus one while a run is in progress: odd means running, and an odd
+  // value names the run. The shard's thread is its only writer (two plain stores per run); it
+  // reads no clock for it: the watchdog times runs by how long it keeps seeing the same one.
+  std::atomic<std::uint64_t> seq{0};
+  // The watchdog's view (it alone writes these): the run it last saw in progress and the
+  // cycle_clock reading when it first saw it, a lower bound of that run's start.
+  std::atomic<std::uint64_t> seen_seq{0};
+  std::atomic<std::int64_t> seen_at{0};
+  // Stall backtrace: the watchdog sets `want` to the run's `seq` and signals the thread; the
   // handler stores the frames and then `frames_n` (-1: the run had ended).
-  std::atomic<std::int64_t> want{0};
+  std::atomic<std::uint64_t> want{0};
   std::atomic<int> frames_n{0};
   void* frames[48];
 };
