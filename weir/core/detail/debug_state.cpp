@@ -268,7 +268,7 @@ void debug_state::sample_runs(std::int64_t now) {
   const auto threshold_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(rt_.options().stall_threshold).count();
   const double ns_per_tick = cycle_clock::ns_per_tick();
-  const std::int64_t interval = last_sample_ ? now - last_sample_ : 0;
+  [[maybe_unused]] const std::int64_t interval = last_sample_ ? now - last_sample_ : 0;
   last_sample_ = now;
   for (unsigned k = 0; k < rt_.size(); ++k) {
     shard& sh = rt_.at(k);
