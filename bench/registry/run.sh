@@ -33,6 +33,21 @@ done
 out=$(mktemp -d)
 kinds="weir_task weir_virtual"
 
+# A markdown table of medians from FILE's "build name ns" lines, registry on vs compiled out.
+median_table() {  # file first-column-title
+  python3 - "$1" "$2" <<'PY'
+import statistics, sys, collections
+v = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    build, name, t = line.split()
+    v[(build, name)].append(float(t))
+print(f"| {sys.argv[2]} | registry on | compiled out | on / out |\n|---|---|---|---|")
+for name in sorted({n for _, n in v}):
+    on, off = statistics.median(v[("bench", name)]), statistics.median(v[("bench-noreg", name)])
+    print(f"| {name} | {on:.1f} ns | {off:.1f} ns | {on / off:.3f} |")
+PY
+}
+
 echo "## Async tree: ns per tree (median of $ROUNDS), registry on vs compiled out"
 for r in $(seq "$ROUNDS"); do
   for build in bench bench-noreg; do
@@ -43,17 +58,7 @@ for b in json.load(sys.stdin)["benchmarks"]:
     print(sys.argv[1], b["name"], b["real_time"])' "$build" >>"$out/tree.txt"
   done
 done
-python3 - "$out/tree.txt" <<'PY'
-import statistics, sys, collections
-v = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    build, name, t = line.split()
-    v[(build, name)].append(float(t))
-print("| benchmark | registry on | compiled out | on / out |\n|---|---|---|---|")
-for name in sorted({n for _, n in v}):
-    on, off = statistics.median(v[("bench", name)]), statistics.median(v[("bench-noreg", name)])
-    print(f"| {name} | {on:.1f} ns | {off:.1f} ns | {on / off:.3f} |")
-PY
+median_table "$out/tree.txt" benchmark
 
 if command -v valgrind >/dev/null; then
   echo
@@ -79,21 +84,12 @@ echo "## Runtime primitives: ns per op (median of $ROUNDS), registry on vs compi
 for _ in $(seq "$ROUNDS"); do
   for build in bench bench-noreg; do
     for p in $prims; do
-      echo "$build $(build/$build/bench/primitives/bench_primitives "$p" | awk '{print $1, $2}')"
+      echo "$build $(taskset -c "$CPU" build/$build/bench/primitives/bench_primitives "$p" |
+        awk '{print $1, $2}')"
     done >>"$out/prims.txt"
   done
 done
-python3 - "$out/prims.txt" <<'PY'
-import statistics, sys, collections
-v = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    build, name, t = line.split()
-    v[(build, name)].append(float(t))
-print("| op | registry on | compiled out | on / out |\n|---|---|---|---|")
-for name in sorted({n for _, n in v}):
-    on, off = statistics.median(v[("bench", name)]), statistics.median(v[("bench-noreg", name)])
-    print(f"| {name} | {on:.1f} ns | {off:.1f} ns | {on / off:.3f} |")
-PY
+median_table "$out/prims.txt" op
 
 if command -v valgrind >/dev/null; then
   # The Ir of the busiest thread that runs a shard loop.
