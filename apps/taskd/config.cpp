@@ -87,7 +87,7 @@ std::string quote(std::string_view s) {
 
 // ---- the settings ----
 
-enum class kind { address, admin_address, text, choice, count, size, duration, boolean };
+enum class kind { address, admin_address, text, file, choice, count, size, duration, boolean };
 
 constexpr std::array reactor_choices{std::string_view{"auto"}, std::string_view{"uring"},
                                      std::string_view{"epoll"}};
@@ -113,6 +113,9 @@ const std::array settings{
             "address for the HTTP API: host:port, [v6]:port; port 0 picks one"},
     setting{"admin", kind::admin_address, &config::admin, 0, 0, "Network",
             "address for the admin endpoint, or \"off\""},
+    setting{"admin_token_file", kind::file, &config::admin_token_file, 0, 0, "Network",
+            "file whose first line is the bearer token the admin endpoint requires (its browser "
+            "view: /ui#token=...); \"\": none"},
     setting{"shards", kind::count, &config::shards, 0, 256, "Runtime",
             "number of shards (threads); 0: one per CPU"},
     setting{"data_dir", kind::text, &config::data_dir, 0, 0, "Storage",
@@ -172,6 +175,7 @@ std::string expected(const setting& s) {
     case kind::admin_address:
       return "host:port (an IPv4 address, [IPv6] or localhost; port 0-65535) or \"off\"";
     case kind::text: return "a non-empty string";
+    case kind::file: return "a file path, or \"\" for none";
     case kind::choice: {
       std::string out = "one of ";
       for (std::size_t i = 0; i < s.choices.size(); ++i) {
@@ -212,6 +216,7 @@ weir::result<value> check_text(const setting& s, std::string_view text) {
     case kind::text:
       if (text.empty()) return fail(expected(s));
       return value(std::string(text));
+    case kind::file: return value(std::string(text));  // read (and checked) when used
     case kind::choice:
       if (std::find(s.choices.begin(), s.choices.end(), text) == s.choices.end()) {
         return fail(expected(s));
@@ -324,6 +329,7 @@ std::string type_name(const setting& s) {
     case kind::address:
     case kind::admin_address: return "HOST:PORT";
     case kind::text: return "DIR";
+    case kind::file: return "FILE";
     case kind::choice: return "NAME";
     case kind::count: return "N";
     case kind::size: return "SIZE";

@@ -35,6 +35,7 @@ namespace taskd {
 struct config {
   std::string listen = "127.0.0.1:2379";  // host:port; IPv6 as [::1]:2379; port 0: pick one
   std::string admin = "127.0.0.1:9901";   // "off" disables the admin listener ("" becomes "off")
+  std::string admin_token_file;           // its bearer token's file; "": no token
   unsigned shards = 0;                    // 0: one per CPU; max 256
   std::string data_dir = "taskd-data";
   std::chrono::milliseconds request_timeout{5000};  // 1ms .. 1h

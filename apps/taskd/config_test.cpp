@@ -157,6 +157,13 @@ TEST(config, flags_with_equals_and_last_wins) {
   EXPECT_EQ(c.listen, "localhost:0");
 }
 
+TEST(config, admin_token_file) {
+  EXPECT_EQ(parse_ok({}).admin_token_file, "");
+  EXPECT_EQ(parse_ok({"--admin-token-file", "/etc/taskd/admin.token"}).admin_token_file,
+            "/etc/taskd/admin.token");
+  EXPECT_EQ(parse_ok({"--admin-token-file", ""}).admin_token_file, "");
+}
+
 TEST(config, admin_off) {
   EXPECT_EQ(parse_ok({"--admin", "off"}).admin, "off");
   EXPECT_EQ(parse_ok({"--admin", ""}).admin, "off");
@@ -182,10 +189,11 @@ TEST(config, help) {
   EXPECT_FALSE(out.cfg);
   EXPECT_EQ(out.exit_code, 0);
   for (const char* flag :
-       {"--config", "--listen", "--admin", "--shards", "--data-dir", "--request-timeout",
-        "--queue-wait", "--drain-timeout", "--queue-capacity", "--max-batch", "--max-key-bytes",
-        "--max-value-bytes", "--max-body-bytes", "--reactor", "--log-level", "--access-log",
-        "--test-apply-delay", "--print-config", "--version"}) {
+       {"--config",          "--listen",           "--admin",           "--admin-token-file",
+        "--shards",          "--data-dir",         "--request-timeout", "--queue-wait",
+        "--drain-timeout",   "--queue-capacity",   "--max-batch",       "--max-key-bytes",
+        "--max-value-bytes", "--max-body-bytes",   "--reactor",         "--log-level",
+        "--access-log",      "--test-apply-delay", "--print-config",    "--version"}) {
     EXPECT_NE(out.message.find(flag), std::string::npos) << flag;
   }
   EXPECT_NE(out.message.find("TESTING ONLY"), std::string::npos);
@@ -222,6 +230,7 @@ TEST(config, to_toml_default_text) {
             "# taskd: effective configuration (defaults < --config file < flags)\n"
             "listen = \"127.0.0.1:2379\"\n"
             "admin = \"127.0.0.1:9901\"\n"
+            "admin_token_file = \"\"\n"
             "shards = 0\n"
             "data_dir = \"taskd-data\"\n"
             "request_timeout = \"5s\"\n"
@@ -439,7 +448,8 @@ TEST(config, toml_errors_name_file_line_column) {
             "taskd.toml:3:19: request_timeout: expected a duration such as \"5s\" or \"250ms\", "
             "got \"fast\"");
   EXPECT_EQ(toml_error("listen = \"127.0.0.1:2379\"\n\n\n\n\n\nlistne = \"0.0.0.0:1\"\n"),
-            "taskd.toml:7:1: unknown key \"listne\" (known: listen, admin, shards, data_dir, "
+            "taskd.toml:7:1: unknown key \"listne\" (known: listen, admin, admin_token_file, "
+            "shards, data_dir, "
             "request_timeout, queue_wait, drain_timeout, queue_capacity, max_batch, "
             "max_key_bytes, max_value_bytes, max_body_bytes, reactor, log_level, access_log, "
             "test_apply_delay)");
@@ -507,7 +517,8 @@ TEST(config, toml_errors_quote_what_they_got) {
 
 TEST(config, toml_tables_are_errors) {
   const std::string known =
-      " (known: listen, admin, shards, data_dir, request_timeout, queue_wait, drain_timeout, "
+      " (known: listen, admin, admin_token_file, shards, data_dir, request_timeout, queue_wait, "
+      "drain_timeout, "
       "queue_capacity, max_batch, max_key_bytes, max_value_bytes, max_body_bytes, reactor, "
       "log_level, access_log, test_apply_delay)";
   EXPECT_EQ(toml_error("shards = 1\n[server]\nlisten = \"127.0.0.1:1\"\n"),
@@ -576,8 +587,7 @@ TEST_F(config_file_test, flags_win_over_the_file) {
 
 TEST_F(config_file_test, file_errors) {
   const auto missing = (dir_ / "nope.toml").string();
-  EXPECT_EQ(parse_error({"--config", missing}),
-            missing + ": no such file\n");
+  EXPECT_EQ(parse_error({"--config", missing}), missing + ": no such file\n");
   EXPECT_EQ(parse_error({"--config", dir_.string()}),
             dir_.string() + ": is a directory, not a file\n");
   const auto bad = write("bad.toml", "shards = 1\n\nrequest_timeout = \"fast\"\n");
@@ -652,7 +662,7 @@ TEST(config, to_toml_lines) {
   // one comment line, then one "key = value" line per setting
   int lines = 0;
   for (char ch : text) lines += ch == '\n';
-  EXPECT_EQ(lines, 1 + 16);
+  EXPECT_EQ(lines, 1 + 17);
 }
 
 }  // namespace

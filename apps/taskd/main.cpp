@@ -14,6 +14,7 @@
 #include "service.hpp"
 #include "store.hpp"
 
+#include <weir/core/file.hpp>
 #include <weir/core/log.hpp>
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
@@ -57,9 +58,22 @@ weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
   co_await srv.shutdown(drain);
 }
 
+// The admin endpoint's bearer token: the first line of `path` ("" for none).
+weir::result<std::string> read_admin_token(const std::string& path) {
+  if (path.empty()) return std::string();
+  WEIR_TRY_ASSIGN(std::string text, weir::read_file(path, 4096));
+  const std::size_t end = text.find_first_of("\r\n");
+  std::string token = text.substr(0, end);
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty() || token.find_first_of(" \t") != std::string::npos)
+    return weir::unexpected(weir::errc::invalid_input,
+                            path + ": expected the admin token (no spaces) on the first line");
+  return token;
+}
+
 weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signal_set& sigs,
                       taskd::store& st, weir::net::address at,
-                      std::optional<weir::net::address> admin_at) {
+                      std::optional<weir::net::address> admin_at, std::string admin_token) {
   taskd::pipeline_metrics metrics(rt.shard_count());
   taskd::service svc({.shards = rt.shard_count(),
                       .queue_capacity = c.queue_capacity,
@@ -97,7 +111,8 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
   if (admin_at) {
     std::string failed;
     try {
-      admin.emplace(rt, weir::debug::admin_options{.address = *admin_at, .token = {}});
+      admin.emplace(
+          rt, weir::debug::admin_options{.address = *admin_at, .token = std::move(admin_token)});
     } catch (const std::exception& e) {
       failed = e.what();
     }
@@ -175,6 +190,11 @@ int main(int argc, char** argv) {
     }
     admin_at = *a;
   }
+  auto admin_token = read_admin_token(c.admin_token_file);
+  if (!admin_token) {
+    weir::log::error("cannot read the admin token", {{"error", admin_token.error().message()}});
+    return 2;
+  }
   raise_fd_limit();
   weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
   auto opened = taskd::store::open(c.data_dir);
@@ -189,7 +209,7 @@ int main(int argc, char** argv) {
     ro.shards = c.shards;
     ro.backend = c.reactor == "auto" ? "" : c.reactor;
     weir::runtime rt(std::move(ro));
-    rc = rt.block_on(serve(c, rt, sigs, *st, *at, admin_at), "taskd");
+    rc = rt.block_on(serve(c, rt, sigs, *st, *at, admin_at, std::move(*admin_token)), "taskd");
   }
   return rc;
 }

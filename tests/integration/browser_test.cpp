@@ -146,10 +146,28 @@ TEST(Browser, LostWakeupReportAppears) {
   expect_not_blank(png);
 }
 
-TEST(Browser, DataNeedsTheTokenThePageDoesNot) {
-  // taskd's admin endpoint has no token; the example takes none either: the rule is the
-  // admin server's, checked in debug_admin's unit test. Here: the page's files are served with
-  // a policy that forbids inline script and other origins.
+TEST(Browser, TheTokenComesFromTheAddressFragment) {
+  weir::testing::temp_dir dir("taskd-ui-token");
+  const std::string token_file = dir.path() + "/admin.token";
+  std::ofstream(token_file) << "s3cret-token\n";
+  service svc({WEIR_TASKD, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data-dir",
+               dir.path() + "/data", "--log-level", "warn", "--shards", "1", "--admin-token-file",
+               token_file});
+  EXPECT_EQ(get(svc.admin, "/debug/tasks").status, 401);  // the data needs the token
+  const std::string ui = "http://127.0.0.1:" + std::to_string(svc.admin) + "/ui";
+  // The page itself holds no data and loads without it; it says what it needs.
+  std::string dom = chromium(ui);
+  EXPECT_NE(dom.find("wants a bearer token"), std::string::npos) << dom.substr(0, 4000);
+  EXPECT_EQ(dom.find("data-loaded"), std::string::npos);
+  EXPECT_EQ(dom.find("<td>http accept</td>"), std::string::npos);
+  dom = chromium(ui + "#token=s3cret-token");
+  EXPECT_NE(dom.find("data-loaded=\"1\""), std::string::npos) << dom.substr(0, 4000);
+  EXPECT_NE(dom.find("<td>http accept</td>"), std::string::npos);
+  dom = chromium(ui + "#token=wrong");
+  EXPECT_NE(dom.find("wants a bearer token"), std::string::npos);
+}
+
+TEST(Browser, ThePageMayOnlyTalkToItsOwnEndpoint) {
   service svc({WEIR_C_CALLBACK, "--port", "0", "--admin-port", "0"});
   const std::string head = shell(
       "curl -sS -D - -o /dev/null http://127.0.0.1:" + std::to_string(svc.admin) + "/ui/app.js");
