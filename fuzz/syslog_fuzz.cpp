@@ -1,17 +1,24 @@
-// libFuzzer target for logship's syslog parser (apps/logship/syslog.hpp).
+// libFuzzer target for logship's syslog framing and parser (apps/logship/framing.hpp,
+// syslog.hpp).
 //
+// Framing, differential: the input (after two bytes choosing the mode and the size limit) is
+// framed whole and cut into pieces at points drawn from the input itself; both must give the
+// same frames, each within the limit. Parser: every frame, and the input itself, is parsed.
 // Every view the parser returns must lie inside the frame; a refusal must come with a reason
 // and a parse with sane numbers (facility 0-23, severity 0-7, a valid timestamp); parsing is a
 // pure function (the same frame twice gives the same fields); the renderings (ISO 8601, SD
 // values) must not fail. Any mismatch aborts.
 //
 //   build/asan/fuzz/syslog_fuzz fuzz/corpus/syslog -max_total_time=60
+#include "framing.hpp"
 #include "syslog.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -28,10 +35,7 @@ void inside(std::string_view v, std::string_view frame) {
         "view outside the frame");
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view frame(reinterpret_cast<const char*>(data), size);
+int parse_one(std::string_view frame) {
   logship::syslog_message m;
   const char* why = logship::parse_syslog(frame, m);
   logship::syslog_message again;
@@ -60,4 +64,55 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   return 0;
+}
+
+// The frames of `stream` fed in the given pieces ("T:" truncated, "E:" an error).
+std::vector<std::string> frames(logship::framing mode, std::size_t max, std::string_view stream,
+                                const std::vector<std::size_t>& cuts) {
+  logship::framer f(mode, max);
+  std::vector<std::string> got;
+  std::string buf;
+  std::size_t at = 0;
+  auto take = [&](const logship::frame& fr) {
+    if (fr.error) got.push_back(std::string("E:") + fr.error);
+    if (fr.present) {
+      check(fr.bytes.size() <= max, "a frame over the limit");
+      got.push_back((fr.truncated ? "T:" : "") + std::string(fr.bytes));
+    }
+  };
+  for (std::size_t k = 0; k <= cuts.size(); ++k) {
+    const std::size_t end = k < cuts.size() ? cuts[k] : stream.size();
+    buf.append(stream.substr(at, end - at));
+    at = end;
+    for (;;) {
+      logship::frame fr;
+      const std::size_t used = f.next(buf, fr);
+      if (!used) break;
+      check(used <= buf.size(), "consumed more than it had");
+      take(fr);
+      buf.erase(0, used);
+      if (fr.error) return got;
+    }
+  }
+  logship::frame fr;
+  f.finish(buf, fr);
+  take(fr);
+  return got;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size >= 2) {
+    const auto mode = static_cast<logship::framing>(data[0] % 3);
+    const std::size_t max = 1 + data[1] % 64;
+    const std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
+    std::vector<std::size_t> cuts;
+    for (std::size_t i = 0; i < stream.size() && cuts.size() < 8; i += 1 + (data[i % size] % 7))
+      cuts.push_back(i);
+    const auto whole = frames(mode, max, stream, {});
+    check(frames(mode, max, stream, cuts) == whole, "framing depends on how the bytes arrive");
+    for (const std::string& f : whole) parse_one(f);
+  }
+  return parse_one(std::string_view(reinterpret_cast<const char*>(data), size));
 }
