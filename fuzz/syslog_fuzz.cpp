@@ -4,6 +4,8 @@
 // Framing, differential: the input (after two bytes choosing the mode and the size limit) is
 // framed whole and cut into pieces at points drawn from the input itself; both must give the
 // same frames, each within the limit. Parser: every frame, and the input itself, is parsed.
+// Rules: the input is also compiled as a template and as a JMESPath expression, and what
+// compiles is rendered / evaluated (on the input's own JSON when it is JSON).
 // Every view the parser returns must lie inside the frame; a refusal must come with a reason
 // and a parse with sane numbers (facility 0-23, severity 0-7, a valid timestamp); parsing is a
 // pure function (the same frame twice gives the same fields); the renderings (ISO 8601, SD
@@ -11,7 +13,9 @@
 //
 //   build/asan/fuzz/syslog_fuzz fuzz/corpus/syslog -max_total_time=60
 #include "framing.hpp"
+#include "jmespath.hpp"
 #include "syslog.hpp"
+#include "template.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -114,5 +118,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(frames(mode, max, stream, cuts) == whole, "framing depends on how the bytes arrive");
     for (const std::string& f : whole) parse_one(f);
   }
-  return parse_one(std::string_view(reinterpret_cast<const char*>(data), size));
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto t = logship::template_text::compile(text, logship::is_syslog_variable)) {
+    logship::syslog_message m;
+    (void)logship::parse_syslog(text, m);
+    std::string out;
+    t->render(
+        out, [&](std::string_view n, std::string& o) { return logship::syslog_variable(m, n, o); });
+  }
+  if (auto q = logship::jmespath::compile(text)) {
+    (void)q->evaluate(R"({"a":{"b":[1,"x",{"c":true}]},"items":[{"k":"x"},{"k":"y"}]})");
+    (void)q->evaluate(text);
+  }
+  return parse_one(text);
 }
