@@ -411,7 +411,9 @@ struct parser {
     ws();
     if (i < s.size() && s[i] == '!' && s.substr(i, 2) != "!=") {
       ++i;
+      if (++depth > max_depth) return fail("nested deeper than 64"), nullptr;
       node_ptr e = negation();
+      --depth;
       if (!e) return nullptr;
       auto n = std::make_shared<node>();
       n->kind = node::not_;
@@ -434,12 +436,24 @@ struct parser {
     return a;
   }
   node_ptr conjunction() { return binary(&parser::negation, "&&", node::and_); }
-  node_ptr expr() { return binary(&parser::conjunction, "||", node::or_); }
+  // Nesting (parentheses, filters, '!') is bounded: the parser and the evaluator recurse.
+  node_ptr expr() {
+    if (++depth > max_depth) return fail("nested deeper than 64"), nullptr;
+    node_ptr e = binary(&parser::conjunction, "||", node::or_);
+    --depth;
+    return e;
+  }
+  static constexpr int max_depth = 64;
+  int depth = 0;
 };
 
 }  // namespace
 
 weir::result<jmespath> jmespath::compile(std::string_view expression) {
+  // Bounded, as the nesting is: evaluation recurses along chains of || and && too.
+  if (expression.size() > 4096)
+    return weir::unexpected(weir::errc::invalid_input, "expression longer than 4096 characters (" +
+                                                           std::to_string(expression.size()) + ")");
   parser p{expression};
   node_ptr root = p.expr();
   if (root) {

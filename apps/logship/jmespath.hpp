@@ -10,8 +10,9 @@
 // filters on arrays (items[?kind=='x'], projecting what follows: items[?x].name), the current
 // node @, comparisons == != < <= > >= (the ordering ones on numbers), ||, && and ! (JMESPath's
 // truthiness: false, null, "", [] and {} are false), parentheses, raw string literals 'x' and
-// JSON literals `{"a":1}`. Not supported (a compile error): wildcards, slices, multiselect,
-// pipes, functions.
+// scalar JSON literals (`42`, `"x"`, `true`, `null`). Not supported (a compile error):
+// wildcards, slices, multiselect, pipes, functions, object and array literals. An expression
+// is at most 4096 characters and nests at most 64 deep.
 //
 // Thread safety: a compiled expression is immutable; evaluate from any thread.
 #pragma once

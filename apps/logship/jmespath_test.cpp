@@ -82,6 +82,14 @@ TEST(Jmespath, WhatLogRulesDoNotNeedIsACompileErrorWithTheColumn) {
   EXPECT_EQ(compile_error("level =="), "column 9: expected an expression");
   EXPECT_EQ(compile_error(""), "column 1: expected an expression");
   EXPECT_EQ(compile_error("a b"), "column 3: unexpected 'b'");
+  // Nesting and length are bounded (the fuzzer found a stack overflow on 4,000 parentheses).
+  EXPECT_EQ(compile_error(std::string(100, '(') + "a"), "column 65: nested deeper than 64");
+  EXPECT_EQ(compile_error(std::string(100, '!') + "a"), "column 65: nested deeper than 64");
+  EXPECT_EQ(eval(std::string(30, '(') + "level" + std::string(30, ')')), "\"error\" T");
+  std::string chain = "level";
+  while (chain.size() < 4000) chain += " || level";
+  EXPECT_EQ(eval(chain), "\"error\" T");
+  EXPECT_EQ(compile_error(chain + chain), "expression longer than 4096 characters (8002)");
 }
 
 TEST(Jmespath, ANonJsonMessageIsAnError) {
