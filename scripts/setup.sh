@@ -19,6 +19,7 @@ packages=(
   libfmt-dev                         # formatting: weir::log, the registry's renderings
   librocksdb-dev libcli11-dev libtomlplusplus-dev   # taskd: its store, flags, config file
   libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
+  libre2-dev                         # logship's rules: linear-time regexes
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
   chromium                           # the browser view (/ui) is tested in headless Chromium
