@@ -1,5 +1,7 @@
 #include "jmespath.hpp"
 
+#include <weir/http/json.hpp>
+
 #include <simdjson.h>
 
 #include <charconv>
@@ -22,34 +24,12 @@ struct val {
   std::vector<val> items;
 };
 
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          out += b;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 void to_json(const val& v, std::string& out) {
   switch (v.kind) {
     case val::null: out += "null"; break;
     case val::boolean: out += v.b ? "true" : "false"; break;
     case val::number: out += v.s; break;
-    case val::string: json_string(out, v.s); break;
+    case val::string: weir::http::json_escape(out, v.s); break;
     case val::object:
     case val::array: out += simdjson::minify(v.e); break;
     case val::list:

@@ -1,5 +1,7 @@
 #include "rules.hpp"
 
+#include <weir/http/json.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <re2/re2.h>
@@ -37,16 +39,8 @@ void merge_into(const dom::element& a, const dom::element& b, std::string& out) 
     auto key = [&](std::string_view k) {
       if (!first) out += ',';
       first = false;
-      out += '"';
-      for (char c : k) {
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-          continue;
-        }
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
-      }
-      out += "\":";
+      weir::http::json_escape(out, k);
+      out += ':';
     };
     for (auto [k, v] : ao) {
       key(k);
