@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -43,6 +44,19 @@ class service {
       _exit(127);
     }
     close(out[1]);
+    // The first line within 60 s; else the child is asked for a task dump (SIGQUIT: weir's
+    // runtime logs every task to its stderr, which is ours) and killed, and the test fails.
+    pollfd pfd{out[0], POLLIN, 0};
+    if (poll(&pfd, 1, 60'000) != 1) {
+      kill(pid_, SIGQUIT);
+      sleep(2);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      close(out[0]);
+      throw std::runtime_error("no 'listening' line from " + args[0] +
+                               " within 60 s (its task dump is above)");
+    }
     FILE* f = fdopen(out[0], "r");
     char line[256] = "";
     if (!fgets(line, sizeof line, f))
