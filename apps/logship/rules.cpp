@@ -86,6 +86,13 @@ bool json_merge(std::string_view target, std::string_view patch, std::string& ou
   return true;
 }
 
+static weir::result<void> check_default_topic(const std::string& topic) {
+  if (valid_topic(topic)) return {};
+  return weir::unexpected(
+      weir::errc::invalid_input,
+      "default topic \"" + topic + "\": expected 1-249 characters of [A-Za-z0-9._-]");
+}
+
 weir::result<rules> rules::compile(const std::vector<rule_spec>& specs, std::string default_topic) {
   auto all = std::make_shared<std::vector<compiled>>();
   for (std::size_t k = 0; k < specs.size(); ++k) {
@@ -143,6 +150,9 @@ weir::result<rules> rules::compile(const std::vector<rule_spec>& specs, std::str
         if (sa.text.empty()) return fail(at + "expected a template");
         auto t = template_text::compile(sa.text, known);
         if (!t) return fail(at + std::string(t.error().context()));
+        if (ca.kind == compiled::action::forward && t->literal() && !valid_topic(sa.text))
+          return fail(at + "\"" + sa.text +
+                      "\" is not a Kafka topic name (1-249 characters of [A-Za-z0-9._-])");
         ca.text = std::move(*t);
       } else if (!sa.text.empty()) {
         return fail(at + "takes no argument");
@@ -151,8 +161,7 @@ weir::result<rules> rules::compile(const std::vector<rule_spec>& specs, std::str
     }
     all->push_back(std::move(c));
   }
-  if (default_topic.empty())
-    return weir::unexpected(weir::errc::invalid_input, "default topic: empty");
+  WEIR_TRY(check_default_topic(default_topic));
   rules r;
   r.rules_ = std::move(all);
   r.default_topic_ = std::move(default_topic);
@@ -163,9 +172,30 @@ std::string_view rules::name(unsigned i) const {
   return i < rules_->size() ? std::string_view((*rules_)[i].name) : std::string_view();
 }
 
+bool valid_topic(std::string_view t) noexcept {
+  if (t.empty() || t.size() > 249 || t == "." || t == "..") return false;
+  for (char c : t)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+weir::result<rules> rules::with_default_topic(std::string topic) const {
+  WEIR_TRY(check_default_topic(topic));
+  rules r = *this;
+  r.default_topic_ = std::move(topic);
+  return r;
+}
+
+std::size_t rules::size() const noexcept { return rules_->size(); }
+
 void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point now,
                   outcome& out) const {
-  out = outcome();
+  out.dropped = false;  // reusing the strings' and the vector's storage
+  out.rewritten = false;
+  out.topic.clear();
+  out.matched.clear();
   out.payload.assign(m.msg);
   std::string field, value, rendered;
   std::vector<re2::StringPiece> caps;
@@ -214,12 +244,16 @@ void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point
           rendered.clear();
           a.text->render(rendered, lookup);
           out.payload = rendered;
+          out.rewritten = true;
           break;
         case compiled::action::merge: {
           rendered.clear();
           a.text->render(rendered, lookup);
           std::string merged;
-          if (json_merge(out.payload, rendered, merged)) out.payload = std::move(merged);
+          if (json_merge(out.payload, rendered, merged)) {
+            out.payload = std::move(merged);
+            out.rewritten = true;
+          }
           break;
         }
       }

@@ -59,11 +59,16 @@ class rules {
     std::string topic;  // where it goes (unless dropped)
     std::string payload;
     std::vector<unsigned> matched;  // the rules that matched, in order (see name())
+    bool rewritten = false;         // a replace or merge action changed the payload
   };
   void apply(const syslog_message& m, std::chrono::system_clock::time_point now,
              outcome& out) const;
   // Rule `i`'s name ("rule 3" when it has none).
   std::string_view name(unsigned i) const;
+  std::size_t size() const noexcept;
+  const std::string& default_topic() const noexcept { return default_topic_; }
+  // The same rules with another default topic (checked as compile() checks it).
+  weir::result<rules> with_default_topic(std::string topic) const;
 
   struct compiled;  // rules.cpp
 
@@ -71,6 +76,9 @@ class rules {
   std::shared_ptr<const std::vector<compiled>> rules_;
   std::string default_topic_;
 };
+
+// Whether Kafka accepts `topic` as a topic name: 1-249 of [A-Za-z0-9._-], not "." or "..".
+bool valid_topic(std::string_view topic) noexcept;
 
 // Deep-merges the JSON object `patch` into the JSON object `target` (objects merged key by key,
 // arrays extended, anything else replaced); false when either is not a JSON object.

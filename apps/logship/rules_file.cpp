@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <string>
 
 namespace logship {
@@ -27,7 +28,8 @@ weir::result<std::string> text(std::string_view file, const toml::table& t, std:
 
 }  // namespace
 
-weir::result<rules> load_rules(std::string_view toml_text, std::string_view file) {
+weir::result<rules> load_rules(std::string_view toml_text, std::string_view file,
+                               std::span<const std::string_view> also_known) {
   toml::table doc;
   try {
     doc = toml::parse(toml_text, file);
@@ -37,7 +39,8 @@ weir::result<rules> load_rules(std::string_view toml_text, std::string_view file
         place(file, e.source().begin) + "syntax error: " + std::string(e.description()));
   }
   for (const auto& [k, v] : doc)
-    if (k != "default_topic" && k != "rules")
+    if (k != "default_topic" && k != "rules" &&
+        std::find(also_known.begin(), also_known.end(), k.str()) == also_known.end())
       return fail(file, v,
                   "unknown key \"" + std::string(k.str()) + "\" (known: default_topic, rules)");
   WEIR_TRY_ASSIGN(std::string default_topic, text(file, doc, "default_topic", "syslog"));

@@ -19,12 +19,15 @@
 
 #include <weir/core/result.hpp>
 
+#include <span>
 #include <string_view>
 
 namespace logship {
 
 // Parses and checks `text` (the contents of `file`, named in errors): TOML syntax, known keys
 // and types, then every rule (rules::compile: regexes, JMESPath, templates).
-weir::result<rules> load_rules(std::string_view text, std::string_view file);
+// Keys in `also_known` (another part of the file's, the caller's) are left alone.
+weir::result<rules> load_rules(std::string_view text, std::string_view file,
+                               std::span<const std::string_view> also_known = {});
 
 }  // namespace logship

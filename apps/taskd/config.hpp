@@ -23,6 +23,7 @@
 #pragma once
 
 #include <weir/core/result.hpp>
+#include <weir/core/units.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -71,13 +72,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv);
 // first in the file is reported.
 weir::result<void> apply_toml(config& c, std::string_view toml_text, std::string_view file_name);
 
-// "5s", "250ms", "1.5s", "2m", "1h", "100us", "10ns", or a sum such as "1m30s"; a bare "0" is
-// zero. Rounds up to whole milliseconds (so "100us" is 1ms: never shorter than asked). Nothing
-// if malformed or out of range.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
-
-// "4096", "64KiB", "1MiB", "1GiB" (binary multiples only). Nothing if malformed or too large.
-std::optional<std::size_t> parse_size(std::string_view s);
+// Durations and sizes: weir/core/units.hpp.
+using weir::parse_duration;
+using weir::parse_size;
 
 // The effective config as TOML, one "key = value" line per setting after a comment line;
 // apply_toml reads it back to the same config (all but config_file).

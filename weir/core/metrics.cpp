@@ -1,6 +1,7 @@
 #include <weir/core/metrics.hpp>
 
 #include <charconv>
+#include <cstdio>
 #include <memory>
 #include <new>
 #include <utility>
@@ -182,6 +183,15 @@ void prometheus_writer::write_signed(const family& f, std::initializer_list<labe
   std::string& out = select(f);
   append_sample(out, f.name, {}, labels);
   append_int(out, v);
+  out += '\n';
+}
+
+void prometheus_writer::write(const family& f, std::initializer_list<label> labels, double v) {
+  std::string& out = select(f);
+  append_sample(out, f.name, {}, labels);
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.9g", v);
+  out.append(buf, static_cast<std::size_t>(n));
   out += '\n';
 }
 

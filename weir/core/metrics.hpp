@@ -249,6 +249,8 @@ class prometheus_writer {
     else
       write_unsigned(f, labels, static_cast<std::uint64_t>(v));
   }
+  // A sample that is not a whole number (an age in seconds), as %.9g.
+  void write(const family& f, std::initializer_list<label> labels, double v);
   // A histogram: `name_bucket{labels,le="..."}` (cumulative, +Inf last), `name_sum`,
   // `name_count`.
   void write(const family& f, std::initializer_list<label> labels, const histogram::snapshot& h);

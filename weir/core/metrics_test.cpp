@@ -104,6 +104,15 @@ TEST(PrometheusWriter, HistogramBucketsAreCumulative) {
   EXPECT_NE(out.find("x_seconds_count{stage=\"a\"} 3\n"), std::string::npos) << out;
 }
 
+TEST(PrometheusWriter, FractionalSample) {
+  prometheus_writer w;
+  w.write({"x_age_seconds", "Age.", type::gauge}, {}, 1.25);
+  w.write({"x_age_seconds", "Age.", type::gauge}, {{"q", "b"}}, 0.0);
+  EXPECT_EQ(w.take(),
+            "# HELP x_age_seconds Age.\n# TYPE x_age_seconds gauge\nx_age_seconds 1.25\n"
+            "x_age_seconds{q=\"b\"} 0\n");
+}
+
 // The exposition of the latency buckets, byte for byte (what /metrics has always shown).
 TEST(PrometheusWriter, LatencyHistogramText) {
   histogram h(latency_seconds, 1);

@@ -280,6 +280,7 @@ task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::b
   if (n == 0) co_return std::size_t{0};
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
+  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(std::uint32_t))];
   for (;;) {
     for (std::size_t i = 0; i < n; ++i) {
       iov[i] = {bufs[i].data(), bufs[i].size()};
@@ -288,6 +289,8 @@ task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::b
       msgs[i].msg_hdr.msg_namelen = address::capacity();
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
     }
     const int got = ::recvmmsg(h_.fd(), msgs, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
     if (got > 0) {
@@ -295,6 +298,13 @@ task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::b
         out[i].from.set_size(msgs[i].msg_hdr.msg_namelen);
         out[i].size = msgs[i].msg_len;
         out[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        msghdr& mh = msgs[i].msg_hdr;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            std::uint32_t d;
+            std::memcpy(&d, CMSG_DATA(c), sizeof d);
+            drops_ = d;
+          }
       }
       co_return static_cast<std::size_t>(got);
     }

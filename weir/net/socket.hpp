@@ -165,7 +165,7 @@ class udp_socket {
 
   result<address> local_address() const noexcept;
   // Datagrams the kernel dropped for this socket because its receive queue was full (as of
-  // the last recv_from).
+  // the last recv_from or recv_many).
   std::uint64_t drops() const noexcept { return drops_; }
   void close() noexcept { h_.close(); }
 

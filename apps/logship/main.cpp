@@ -1,0 +1,321 @@
+// logship — seed 003's syslog-to-Kafka forwarder, losing nothing. See config.hpp for the
+// flags and the TOML file, pipeline.hpp for the accounting, inputs.hpp and kafka.hpp for the
+// two ends.
+//
+//   logship --tcp 127.0.0.1:5140 --brokers 127.0.0.1:9092 --topic syslog
+//   logship --config logship.toml
+//   logship --embedded-kafka --tcp 127.0.0.1:5140     # librdkafka's mock cluster, in-process
+//   logship --config logship.toml --test lines.txt [--expect golden.txt]
+//
+// Prints "listening on INPUT, ... admin ADDR|off kafka BOOTSTRAP" on stdout once it serves;
+// logs (logfmt) on stderr. SIGTERM / SIGINT: stop accepting, read what peers already sent,
+// deliver everything, exit 0; exit 1 when the drain deadline (or a second signal) left records
+// undelivered (counted dropped{reason="shutdown"}). SIGHUP: read the TLS certificates again.
+#include "config.hpp"
+#include "framing.hpp"
+#include "inputs.hpp"
+#include "kafka.hpp"
+#include "pipeline.hpp"
+#include "template.hpp"
+
+#include <weir/core/file.hpp>
+#include <weir/core/log.hpp>
+#include <weir/core/runtime.hpp>
+#include <weir/core/spawn.hpp>
+#include <weir/debug/admin.hpp>
+#include <weir/io/signal.hpp>
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <optional>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+// Bytes as a reader can see them: printable ASCII as is, the rest \xNN (a frame may hold
+// anything).
+std::string visible(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
+
+// --test: each frame of `wire`, what the parser and the rules make of it.
+std::string explain_all(const logship::pipeline& p, std::string_view wire,
+                        std::size_t max_message) {
+  std::string out;
+  logship::framer f(logship::framing::detect, max_message);
+  std::size_t n = 0;
+  auto one = [&](std::string_view frame, bool truncated) {
+    logship::pipeline::trace t;
+    p.explain(frame, truncated, t);
+    out += fmt::format("line {}: {}\n", ++n, visible(frame));
+    if (t.refused) {
+      out += fmt::format("  not syslog: {}\n", t.refused);
+    } else {
+      static constexpr const char* formats[] = {"rfc5424", "rfc3164", "bare"};
+      out += fmt::format("  parsed {}:", formats[static_cast<int>(t.message.format)]);
+      for (const char* v :
+           {"facility", "severity", "timestamp", "hostname", "appname", "procid", "msgid"}) {
+        std::string val;
+        if (logship::syslog_variable(t.message, v, val))
+          out += fmt::format(" {}={}", v, visible(val));
+      }
+      for (const auto& e : t.message.sd)
+        for (const auto& prm : e.params)
+          out += fmt::format(" sd.{}.{}={}", e.id, prm.name, visible(prm.value()));
+      out += fmt::format("\n  msg: {}\n", visible(t.message.msg));
+      out += "  rules:";
+      if (t.matched.empty()) out += " none";
+      for (unsigned i : t.matched) out += fmt::format(" {}", p.rule_set().name(i));
+      out += '\n';
+    }
+    if (t.dropped) {
+      out += "  dropped by a rule\n";
+      return;
+    }
+    out += fmt::format("  -> topic {}", t.rec.topic);
+    if (!t.rec.key.empty()) out += fmt::format(" key {}", visible(t.rec.key));
+    for (const auto& [k, v] : t.rec.headers) out += fmt::format(" header {}={}", k, visible(v));
+    out += fmt::format("\n  payload: {}\n", visible(t.rec.payload));
+  };
+  std::size_t at = 0;
+  for (;;) {
+    logship::frame fr;
+    const std::size_t used = f.next(wire.substr(at), fr);
+    if (!used) break;
+    if (fr.present) one(fr.bytes, fr.truncated);
+    at += used;
+  }
+  logship::frame fr;
+  f.finish(wire.substr(at), fr);
+  if (fr.present) one(fr.bytes, fr.truncated);
+  return out;
+}
+
+int run_test(const logship::config& c) {
+  auto wire = weir::read_file(c.test_file, 256 << 20);
+  if (!wire) {
+    std::fprintf(stderr, "%s\n", wire.error().message().c_str());
+    return 2;
+  }
+  logship::memory_sink none;
+  auto p = logship::pipeline::create(c.pipe, *c.compiled, none);
+  if (!p) {
+    std::fprintf(stderr, "%s\n", p.error().message().c_str());
+    return 2;
+  }
+  const std::string got = explain_all(**p, *wire, c.limits.max_message);
+  if (c.expect_file.empty()) {
+    std::fputs(got.c_str(), stdout);
+    return 0;
+  }
+  auto want = weir::read_file(c.expect_file, 256 << 20);
+  if (!want) {
+    std::fprintf(stderr, "%s\n", want.error().message().c_str());
+    return 2;
+  }
+  if (*want == got) {
+    std::printf("%s: as expected\n", c.test_file.c_str());
+    return 0;
+  }
+  // The first line that differs, with both versions.
+  std::size_t line = 1, i = 0;
+  while (i < got.size() && i < want->size() && got[i] == (*want)[i]) line += got[i++] == '\n';
+  auto line_at = [&](const std::string& s) {
+    std::size_t b = s.rfind('\n', i == 0 ? 0 : i - 1);
+    b = (b == std::string::npos || i == 0) ? 0 : b + 1;
+    return s.substr(b, s.find('\n', b) - b);
+  };
+  std::fprintf(stderr, "%s:%zu: differs\n  expected: %s\n  got:      %s\n", c.expect_file.c_str(),
+               line, line_at(*want).c_str(), line_at(got).c_str());
+  return 1;
+}
+
+weir::result<std::string> read_admin_token(const std::string& path) {
+  if (path.empty()) return std::string();
+  WEIR_TRY_ASSIGN(std::string text, weir::read_file(path, 4096));
+  std::string token = text.substr(0, text.find_first_of("\r\n"));
+  if (token.empty() || token.find_first_of(" \t") != std::string::npos)
+    return weir::unexpected(weir::errc::invalid_input,
+                            path + ": expected the admin token (no spaces) on the first line");
+  return token;
+}
+
+weir::task<> reload_on_sighup(weir::io::signal_set& hup, logship::inputs* in) {
+  for (;;) {  // (not `while (co_await ...)`: g++ 12 miscompiles a co_await in a condition)
+    auto sig = co_await hup.wait();
+    if (!sig) co_return;
+    (void)in->reload_tls();
+  }
+}
+
+weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, logship::sink& sink,
+                        logship::inputs& in) {
+  auto reloading = weir::spawn(reload_on_sighup(hup, &in), "SIGHUP");
+  auto sig = co_await stop.wait();
+  reloading.cancel();
+  if (!sig) co_return;
+  weir::log::info("stopping: reading what peers sent, delivering everything",
+                  {{"signal", *sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  in.stop();
+  auto second = co_await stop.wait();
+  if (second) {
+    weir::log::warn("second signal: stopping delivery now", {});
+    sink.stop();
+  }
+}
+
+weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::signal_set& stop,
+                      weir::io::signal_set& hup, logship::sink& sink, const std::string& bootstrap,
+                      std::optional<weir::net::address> admin_at, std::string admin_token) {
+  auto p = logship::pipeline::create(c.pipe, *c.compiled, sink);
+  if (!p) {
+    weir::log::error("bad configuration", {{"error", p.error().message()}});
+    co_return 2;
+  }
+  logship::pipeline& pipe = **p;
+  auto in = logship::inputs::bind(c.inputs, c.limits, pipe);
+  if (!in) {
+    weir::log::error("cannot listen", {{"error", in.error().message()}});
+    co_return 1;
+  }
+  std::optional<weir::debug::admin_server> admin;
+  if (admin_at) {
+    std::string failed;  // (no co_return inside a handler: g++ 12 miscompiles it)
+    try {
+      admin.emplace(
+          rt, weir::debug::admin_options{.address = *admin_at, .token = std::move(admin_token)});
+    } catch (const std::exception& e) {
+      failed = e.what();
+    }
+    if (!admin) {
+      weir::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
+      co_return 1;
+    }
+    admin->add_metrics([&pipe](weir::metrics::prometheus_writer& w) { pipe.write_prometheus(w); });
+  }
+  std::string names;
+  const std::vector<std::string> input_names = (*in)->names();  // g++ 12: no temporary range
+  for (const std::string& n : input_names) names += (names.empty() ? "" : ", ") + n;
+  const std::string admin_text = admin ? admin->address().to_string() : "off";
+  std::printf("listening on %s admin %s kafka %s\n", names.c_str(), admin_text.c_str(),
+              bootstrap.c_str());
+  std::fflush(stdout);
+  weir::log::info("listening", {{"inputs", names},
+                                {"admin", admin_text},
+                                {"kafka", bootstrap},
+                                {"rules", std::to_string(c.compiled->size())},
+                                {"default_topic", c.compiled->default_topic()},
+                                {"memory_budget", std::to_string(c.pipe.memory_budget)},
+                                {"reactor", rt.backend_name()}});
+
+  auto signals = weir::spawn(on_signals(stop, hup, sink, **in), "signals");
+  co_await (*in)->run();  // returns once stopped and every connection has closed
+  const bool all = co_await pipe.drain(c.drain_timeout);
+  signals.cancel();
+  (void)co_await signals;
+  const auto t = pipe.counts();
+  const std::string broken = pipe.check_invariant();
+  weir::log::write(all && broken.empty() ? weir::log::level::info : weir::log::level::error,
+                   "stopped",
+                   {{"received", std::to_string(t.received)},
+                    {"delivered", std::to_string(t.delivered)},
+                    {"quarantined", std::to_string(t.quarantined)},
+                    {"dropped", std::to_string(t.dropped)},
+                    {"undelivered", all ? "0" : "some (dropped reason=shutdown)"},
+                    {"invariant", broken.empty() ? "holds" : broken}});
+  co_return all&& broken.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  logship::parse_outcome parsed = logship::parse_command_line(argc, argv);
+  if (!parsed.cfg) {
+    std::fputs(parsed.message.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  const logship::config& c = *parsed.cfg;
+  weir::log::set_level(weir::log::parse_level(c.log_level).value_or(weir::log::level::info));
+  if (!c.test_file.empty()) return run_test(c);
+  if (c.check) {
+    logship::memory_sink none;
+    auto p = logship::pipeline::create(c.pipe, *c.compiled, none);
+    if (!p) {
+      std::fprintf(stderr, "%s: %s\n", c.config_file.empty() ? "flags" : c.config_file.c_str(),
+                   p.error().message().c_str());
+      return 2;
+    }
+    std::printf("%s: ok: %zu inputs, %zu rules, default topic %s, quarantine topic %s\n",
+                c.config_file.empty() ? "flags" : c.config_file.c_str(), c.inputs.size(),
+                c.compiled->size(), c.compiled->default_topic().c_str(),
+                c.pipe.quarantine_topic.c_str());
+    return 0;
+  }
+  std::optional<weir::net::address> admin_at;
+  if (!c.admin.empty() && c.admin != "off") {
+    auto a = weir::net::address::parse(c.admin);
+    if (!a) {
+      weir::log::error("bad admin address", {{"error", a.error().message()}});
+      return 2;
+    }
+    admin_at = *a;
+  }
+  auto admin_token = read_admin_token(c.admin_token_file);
+  if (!admin_token) {
+    weir::log::error("cannot read the admin token", {{"error", admin_token.error().message()}});
+    return 2;
+  }
+  raise_fd_limit();
+  weir::io::signal_set stop({SIGINT, SIGTERM});  // before any thread: all inherit the mask
+  weir::io::signal_set hup({SIGHUP});
+  std::unique_ptr<logship::mock_cluster> mock;
+  logship::kafka_options ko = c.kafka;
+  if (c.embedded_kafka) {
+    auto m = logship::mock_cluster::start(3);
+    if (!m) {
+      weir::log::error("cannot start the embedded Kafka", {{"error", m.error().message()}});
+      return 1;
+    }
+    mock = std::move(*m);
+    ko.brokers = mock->bootstrap();
+    weir::log::info("embedded kafka (librdkafka's mock cluster)", {{"bootstrap", ko.brokers}});
+  }
+  // librdkafka's queue holds at least what the budget lets in, so the budget is what binds.
+  ko.queue_bytes = std::max(ko.queue_bytes, c.pipe.memory_budget * 2);
+  auto sink = logship::kafka_sink::create(ko);
+  if (!sink) {
+    weir::log::error("cannot start the Kafka producer", {{"error", sink.error().message()}});
+    return 2;
+  }
+  int rc;
+  {
+    weir::runtime_options ro;
+    ro.shards = 1;  // the forwarder's work is per line and light: librdkafka's threads do the rest
+    ro.backend = c.reactor == "auto" ? "" : c.reactor;
+    weir::runtime rt(std::move(ro));
+    rc = rt.block_on(serve(c, rt, stop, hup, **sink, ko.brokers, admin_at, std::move(*admin_token)),
+                     "logship");
+  }
+  sink->reset();  // flushes nothing more: every record is delivered or counted
+  return rc;
+}

@@ -1,0 +1,376 @@
+#include "pipeline.hpp"
+
+#include <weir/core/spawn.hpp>
+#include <weir/http/json.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace logship {
+
+namespace {
+
+constexpr std::size_t kMaxTopicSeries = 1000;
+
+std::int64_t ns_since_epoch(weir::clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// The parsed fields as one JSON object (--payload json).
+void to_json(const syslog_message& m, std::string& out) {
+  out += "{\"facility\":\"";
+  out += facility_name(m.facility);
+  out += "\",\"severity\":\"";
+  out += severity_name(m.severity);
+  out += '"';
+  auto field = [&](const char* name, std::string_view v) {
+    if (v.empty()) return;
+    out += ",\"";
+    out += name;
+    out += "\":";
+    weir::http::json_escape(out, v);
+  };
+  if (m.timestamp.present) field("timestamp", m.timestamp.iso8601());
+  field("hostname", m.hostname);
+  field("appname", m.appname);
+  field("procid", m.procid);
+  field("msgid", m.msgid);
+  if (!m.sd.empty()) {
+    out += ",\"sd\":{";
+    for (std::size_t i = 0; i < m.sd.size(); ++i) {
+      if (i) out += ',';
+      weir::http::json_escape(out, m.sd[i].id);
+      out += ":{";
+      for (std::size_t j = 0; j < m.sd[i].params.size(); ++j) {
+        if (j) out += ',';
+        weir::http::json_escape(out, m.sd[i].params[j].name);
+        out += ':';
+        weir::http::json_escape(out, m.sd[i].params[j].value());
+      }
+      out += '}';
+    }
+    out += '}';
+  }
+  out += ",\"msg\":";
+  weir::http::json_escape(out, m.msg);
+  out += '}';
+}
+
+}  // namespace
+
+const char* drop_reason_name(drop_reason r) noexcept {
+  switch (r) {
+    case drop_reason::rule: return "rule";
+    case drop_reason::memory_budget: return "memory_budget";
+    case drop_reason::refused: return "refused";
+    case drop_reason::shutdown: return "shutdown";
+    case drop_reason::count_: break;
+  }
+  return "?";
+}
+
+// The records of one batch on their way, and their share of the budget.
+struct pipeline::shipment {
+  std::vector<record> records;
+  weir::semaphore_permit permit;
+  weir::clock::time_point oldest;
+};
+
+pipeline::pipeline(pipeline_options o, rules r, sink& s)
+    : opts_(std::move(o)),
+      rules_(std::move(r)),
+      sink_(s),
+      budget_(opts_.memory_budget),
+      rule_matches_(rules_.size()) {}
+
+pipeline::~pipeline() = default;
+
+weir::result<std::unique_ptr<pipeline>> pipeline::create(pipeline_options o, rules r, sink& s) {
+  if (!valid_topic(o.quarantine_topic))
+    return weir::unexpected(weir::errc::invalid_input,
+                            "quarantine topic \"" + o.quarantine_topic +
+                                "\": expected 1-249 characters of [A-Za-z0-9._-]");
+  if (o.memory_budget < 64 * 1024)
+    return weir::unexpected(weir::errc::invalid_input, "memory budget: expected at least 65536");
+  std::unique_ptr<pipeline> p(new pipeline(std::move(o), std::move(r), s));
+  if (!p->opts_.key.empty()) {
+    auto k = template_text::compile(p->opts_.key, is_syslog_variable);
+    if (!k)
+      return weir::unexpected(weir::errc::invalid_input,
+                              "key template: " + std::string(k.error().context()));
+    p->key_ = std::move(*k);
+  }
+  for (const auto& [name, text] : p->opts_.headers) {
+    auto t = template_text::compile(text, is_syslog_variable);
+    if (!t)
+      return weir::unexpected(weir::errc::invalid_input, "header \"" + name + "\" template: " +
+                                                             std::string(t.error().context()));
+    p->headers_.emplace_back(name, std::move(*t));
+  }
+  return p;
+}
+
+input_counters& pipeline::add_input(std::string name) {
+  input_counters& c = inputs_.emplace_back();
+  c.name = std::move(name);
+  return c;
+}
+
+void pipeline::render(const syslog_message& m, std::string_view frame, const rules::outcome& o,
+                      bool truncated, record& r) const {
+  r.topic = o.topic;
+  if (o.rewritten) {
+    r.payload = o.payload;
+  } else {
+    switch (opts_.payload) {
+      case payload_mode::raw: r.payload.assign(frame); break;
+      case payload_mode::msg: r.payload.assign(m.msg); break;
+      case payload_mode::json: to_json(m, r.payload); break;
+    }
+  }
+  auto lookup = [&m](std::string_view n, std::string& out) { return syslog_variable(m, n, out); };
+  if (key_) key_->render(r.key, lookup);
+  for (const auto& [name, t] : headers_) {
+    std::string v;
+    t.render(v, lookup);
+    r.headers.emplace_back(name, std::move(v));
+  }
+  if (truncated) r.headers.emplace_back("logship-truncated", "true");
+}
+
+void pipeline::quarantine(std::string_view frame, const char* why, bool truncated,
+                          std::string_view input, record& r) const {
+  r.topic = opts_.quarantine_topic;
+  r.payload.assign(frame);
+  r.quarantined = true;
+  r.headers.emplace_back("logship-reason", why);
+  r.headers.emplace_back("logship-input", input);
+  if (truncated) r.headers.emplace_back("logship-truncated", "true");
+}
+
+void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
+                    std::vector<record>& out) {
+  received_.fetch_add(1, std::memory_order_relaxed);
+  in.received.fetch_add(1, std::memory_order_relaxed);
+  in.bytes.fetch_add(frame.size(), std::memory_order_relaxed);
+  if (truncated) {
+    truncated_.fetch_add(1, std::memory_order_relaxed);
+    in.truncated.fetch_add(1, std::memory_order_relaxed);
+  }
+  record& r = out.emplace_back();
+  r.received = weir::now();
+  in_flight_.fetch_add(1, std::memory_order_relaxed);  // from here on, until an outcome
+  if (const char* why = parse_syslog(frame, scratch_)) {
+    quarantine(frame, why, truncated, in.name, r);
+    return;
+  }
+  rules_.apply(scratch_, std::chrono::system_clock::now(), outcome_);
+  for (unsigned i : outcome_.matched) rule_matches_[i].fetch_add(1, std::memory_order_relaxed);
+  if (outcome_.dropped) {
+    out.pop_back();
+    dropped_[static_cast<std::size_t>(drop_reason::rule)].fetch_add(1, std::memory_order_relaxed);
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!valid_topic(outcome_.topic)) {
+    quarantine(frame, "invalid topic", truncated, in.name, r);
+    r.headers.emplace_back("logship-topic", outcome_.topic);
+    return;
+  }
+  render(scratch_, frame, outcome_, truncated, r);
+}
+
+void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
+  constexpr std::string_view test_input = "test";
+  t = trace();
+  t.rec.received = weir::now();
+  if ((t.refused = parse_syslog(frame, t.message))) {
+    quarantine(frame, t.refused, truncated, test_input, t.rec);
+    return;
+  }
+  rules::outcome o;
+  rules_.apply(t.message, std::chrono::system_clock::now(), o);
+  t.matched = o.matched;
+  t.dropped = o.dropped;
+  if (o.dropped) return;
+  if (!valid_topic(o.topic)) {
+    quarantine(frame, "invalid topic", truncated, test_input, t.rec);
+    t.rec.headers.emplace_back("logship-topic", o.topic);
+    return;
+  }
+  render(t.message, frame, o, truncated, t.rec);
+}
+
+weir::task<void> pipeline::ship(std::vector<record> batch, when_full full) {
+  if (batch.empty()) co_return;
+  std::size_t bytes = 0;
+  for (const record& r : batch) bytes += r.bytes();
+  bytes = std::min(bytes, opts_.memory_budget);  // one batch larger than the budget still goes
+  std::optional<weir::semaphore_permit> permit = budget_.try_acquire(bytes);
+  if (!permit) {
+    if (full == when_full::drop) {
+      dropped_[static_cast<std::size_t>(drop_reason::memory_budget)].fetch_add(
+          batch.size(), std::memory_order_relaxed);
+      in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      co_return;
+    }
+    auto got = co_await budget_.acquire(bytes);
+    if (!got) {  // cancelled while waiting: nothing was shipped
+      dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
+          batch.size(), std::memory_order_relaxed);
+      in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      co_return;
+    }
+    permit = std::move(*got);
+  }
+  const weir::clock::time_point oldest = batch.front().received;
+  auto it = in_flight_list_.insert(in_flight_list_.end(),
+                                   shipment{std::move(batch), std::move(*permit), oldest});
+  if (it == in_flight_list_.begin()) oldest_ns_.store(ns_since_epoch(oldest));
+  shipping_.add();
+  weir::spawn_detached(deliver(it), "logship delivery");
+}
+
+void pipeline::count_delivered(const std::string& topic) {
+  std::lock_guard lk(topics_mu_);
+  auto it = delivered_by_topic_.find(topic);
+  if (it == delivered_by_topic_.end()) {
+    if (delivered_by_topic_.size() >= kMaxTopicSeries)
+      it = delivered_by_topic_.try_emplace("other", 0).first;
+    else
+      it = delivered_by_topic_.emplace(topic, 0).first;
+  }
+  ++it->second;
+}
+
+weir::task<void> pipeline::deliver(std::list<shipment>::iterator it) {
+  co_await sink_.deliver(it->records);
+  for (const record& r : it->records) {
+    if (r.refused) {
+      dropped_[static_cast<std::size_t>(drop_reason::refused)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
+    } else if (r.undelivered) {
+      dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
+          1, std::memory_order_relaxed);
+    } else if (r.quarantined) {
+      quarantined_.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lk(topics_mu_);
+      ++quarantined_by_reason_[r.headers.front().second];
+    } else {
+      delivered_.fetch_add(1, std::memory_order_relaxed);
+      count_delivered(r.topic);
+    }
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  const bool was_oldest = it == in_flight_list_.begin();
+  in_flight_list_.erase(it);  // gives the budget back
+  if (was_oldest)
+    oldest_ns_.store(in_flight_list_.empty() ? 0 : ns_since_epoch(in_flight_list_.front().oldest));
+  shipping_.done();
+}
+
+weir::task<bool> pipeline::drain(weir::clock::duration deadline) {
+  auto done = co_await weir::with_timeout(deadline, shipping_.wait());
+  if (done) co_return true;
+  sink_.stop();
+  (void)co_await shipping_.wait();  // the sink returns what it holds, marked undelivered
+  co_return false;
+}
+
+pipeline::totals pipeline::counts() const noexcept {
+  totals t{};
+  // Read the outcomes before received: a frame taken in between makes received larger, never
+  // smaller, than the sum, so a torn read is recognisable as such (see check_invariant()).
+  t.delivered = delivered_.load();
+  t.quarantined = quarantined_.load();
+  t.spooled = spooled_.load();
+  t.dropped = 0;
+  for (const auto& d : dropped_) t.dropped += d.load();
+  t.in_flight = in_flight_.load();
+  t.received = received_.load();
+  return t;
+}
+
+std::string pipeline::check_invariant() const {
+  const totals t = counts();
+  const std::uint64_t sum = t.delivered + t.in_flight + t.spooled + t.quarantined + t.dropped;
+  if (t.received == sum) return "";
+  return fmt::format(
+      "received {} != delivered {} + in_flight {} + spooled {} + quarantined {} + dropped {}",
+      t.received, t.delivered, t.in_flight, t.spooled, t.quarantined, t.dropped);
+}
+
+void pipeline::write_prometheus(weir::metrics::prometheus_writer& w) const {
+  using weir::metrics::type;
+  const totals t = counts();
+  w.write({"logship_received_total", "Frames received from every input.", type::counter}, {},
+          t.received);
+  w.write({"logship_delivered_total", "Records delivered to their topic.", type::counter}, {},
+          t.delivered);
+  w.write({"logship_in_flight", "Records accepted and not yet delivered.", type::gauge}, {},
+          t.in_flight);
+  w.write({"logship_spooled", "Records in the disk spool.", type::gauge}, {}, t.spooled);
+  w.write({"logship_quarantined_total",
+           "Records delivered to the quarantine topic (not syslog, or an invalid topic).",
+           type::counter},
+          {}, t.quarantined);
+  for (std::size_t i = 0; i < dropped_.size(); ++i)
+    w.write({"logship_dropped_total", "Records dropped, by reason.", type::counter},
+            {{"reason", drop_reason_name(static_cast<drop_reason>(i))}}, dropped_[i].load());
+  w.write({"logship_accounting_difference",
+           "received - (delivered + in_flight + spooled + quarantined + dropped): 0 always.",
+           type::gauge},
+          {},
+          static_cast<std::int64_t>(t.received) -
+              static_cast<std::int64_t>(t.delivered + t.in_flight + t.spooled + t.quarantined +
+                                        t.dropped));
+  w.write({"logship_truncated_total", "Frames cut at the maximum message size (delivered).",
+           type::counter},
+          {}, truncated_.load());
+  const std::int64_t oldest = oldest_ns_.load();
+  w.write({"logship_oldest_undelivered_seconds",
+           "Age of the oldest record not yet delivered (0 when none).", type::gauge},
+          {}, oldest ? static_cast<double>(ns_since_epoch(weir::now()) - oldest) / 1e9 : 0.0);
+  w.write({"logship_memory_budget_bytes", "The memory budget.", type::gauge}, {},
+          opts_.memory_budget);
+  w.write(
+      {"logship_memory_used_bytes", "Bytes of records queued (against the budget).", type::gauge},
+      {}, opts_.memory_budget - budget_.available());
+  for (std::size_t i = 0; i < rule_matches_.size(); ++i)
+    w.write({"logship_rule_matches_total", "Lines each rule matched.", type::counter},
+            {{"rule", rules_.name(static_cast<unsigned>(i))}}, rule_matches_[i].load());
+  {
+    std::lock_guard lk(topics_mu_);
+    for (const auto& [topic, n] : delivered_by_topic_)
+      w.write({"logship_topic_delivered_total", "Records delivered, by topic.", type::counter},
+              {{"topic", topic}}, n);
+    for (const auto& [reason, n] : quarantined_by_reason_)
+      w.write(
+          {"logship_quarantined_by_reason_total", "Quarantined records, by reason.", type::counter},
+          {{"reason", reason}}, n);
+  }
+  for (const input_counters& in : inputs_) {
+    const weir::metrics::label l{"input", in.name};
+    auto c = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+      w.write({name, help, type::counter}, {l}, v.load());
+    };
+    c("logship_input_received_total", "Frames received.", in.received);
+    c("logship_input_bytes_total", "Frame bytes received.", in.bytes);
+    c("logship_input_truncated_total", "Frames cut at the maximum message size.", in.truncated);
+    c("logship_input_framing_errors_total",
+      "Streams closed on a framing error (strict octet counting).", in.framing_errors);
+    c("logship_input_connections_total", "Connections accepted.", in.connections);
+    c("logship_input_connections_refused_total", "Connections refused (max_connections).",
+      in.connections_refused);
+    c("logship_input_tls_handshake_failures_total", "TLS handshakes that failed.",
+      in.tls_handshake_failures);
+    c("logship_input_kernel_drops_total",
+      "Datagrams the kernel dropped before logship read them (SO_RXQ_OVFL).", in.kernel_drops);
+    w.write({"logship_input_connections_open", "Connections open.", type::gauge}, {l},
+            in.connections_open.load());
+  }
+  sink_.write_prometheus(w);
+}
+
+}  // namespace logship
