@@ -184,7 +184,6 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
 void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
   constexpr std::string_view test_input = "test";
   t = trace();
-  t.rec.received = weir::now();
   if ((t.refused = parse_syslog(frame, t.message))) {
     quarantine(frame, t.refused, truncated, test_input, t.rec);
     return;

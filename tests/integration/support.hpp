@@ -26,7 +26,8 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 // A service process started with its ports picked by the OS (port 0); reads the line
-// "listening on 127.0.0.1:P admin 127.0.0.1:A" (or "admin off": admin 0) from its stdout.
+// "listening on 127.0.0.1:P admin 127.0.0.1:A" (or "admin off": admin 0) from its stdout, or
+// any other line starting "listening on " (kept in first_line).
 class service {
  public:
   explicit service(std::vector<std::string> args) {
@@ -58,12 +59,15 @@ class service {
                                " within 60 s (its task dump is above)");
     }
     FILE* f = fdopen(out[0], "r");
-    char line[256] = "";
+    char line[1024] = "";
     if (!fgets(line, sizeof line, f))
       throw std::runtime_error("no 'listening' line from " + args[0]);
+    first_line = line;
     unsigned p = 0, a = 0;
-    if (std::sscanf(line, "listening on 127.0.0.1:%u admin 127.0.0.1:%u", &p, &a) < 1)
+    if (first_line.rfind("listening on ", 0) != 0)
       throw std::runtime_error(std::string("unexpected first line: ") + line);
+    // taskd's form; other services' lines (logship's) are read from first_line.
+    std::sscanf(line, "listening on 127.0.0.1:%u admin 127.0.0.1:%u", &p, &a);
     port = static_cast<std::uint16_t>(p);
     admin = static_cast<std::uint16_t>(a);
     out_ = f;
@@ -85,6 +89,7 @@ class service {
   }
   pid_t pid() const noexcept { return pid_; }
   std::uint16_t port = 0, admin = 0;
+  std::string first_line;
 
  private:
   pid_t pid_ = -1;
