@@ -20,6 +20,8 @@ packages=(
   librocksdb-dev libcli11-dev libtomlplusplus-dev   # taskd: its store, flags, config file
   libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
   libre2-dev                         # logship's rules: linear-time regexes
+  librdkafka-dev                     # logship's Kafka producer (and the mock cluster it tests on)
+  kcat bsdutils                      # logship's tests: kcat reads Kafka, logger sends syslog
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
   chromium                           # the browser view (/ui) is tested in headless Chromium
@@ -28,7 +30,8 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind cargo rustc librust-futures-dev librust-async-trait-dev librust-tokio-dev
              libboost-dev
              nginx golang-go librust-hyper-dev librust-socket2-dev librust-libc-dev
-             librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)  # bench/peers
+             librust-serde-dev librust-serde-derive-dev librust-serde-json-dev  # bench/peers
+             rsyslog rsyslog-kafka)  # bench/logship: rsyslog + omkafka, logship's peer
 fi
 
 missing=()
