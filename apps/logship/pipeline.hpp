@@ -59,7 +59,7 @@ struct pipeline_options {
   std::string key;                                           // a template; "" for no key
   std::vector<std::pair<std::string, std::string>> headers;  // name, value template
   std::string quarantine_topic = "syslog-unparsed";
-  std::size_t memory_budget = 256u << 20;  // bytes across every queued record
+  std::size_t memory_budget = 64u << 20;  // bytes across every queued record
 };
 
 // The reasons a record is dropped (the label of logship_dropped_total).

@@ -38,9 +38,12 @@ struct record {
   const char* refused = nullptr;
   bool undelivered = false;
 
+  // What a queued record costs besides its own bytes: the sink's message header and delivery
+  // state (librdkafka's rd_kafka_msg_t, the completion and its token), measured as ~300 bytes.
+  static constexpr std::size_t queue_overhead = 320;
   // The bytes the record holds (its share of the memory budget).
   std::size_t bytes() const noexcept {
-    std::size_t n = sizeof(record) + topic.size() + key.size() + payload.size();
+    std::size_t n = sizeof(record) + queue_overhead + topic.size() + key.size() + payload.size();
     for (const auto& [k, v] : headers) n += sizeof(headers[0]) + k.size() + v.size();
     return n;
   }
