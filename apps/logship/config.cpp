@@ -279,7 +279,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--linger-ms", linger, "librdkafka linger.ms");
   app.add_option("--kafka-property", props, "any librdkafka property, KEY=VALUE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--memory-budget", budget, "bytes across every queue (\"64MiB\")");
+  app.add_option("--memory-budget", budget, "bytes across every queue (\"32MiB\")");
   app.add_option("--max-message", max_message, "longer frames are truncated (\"64KiB\")");
   app.add_option("--max-connections", max_connections, "per stream input");
   app.add_option("--idle-timeout", idle, "close a connection silent this long (\"10m\")");

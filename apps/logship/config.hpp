@@ -9,7 +9,7 @@
 //   payload = "raw"                   # raw | msg | json
 //   key = "{{hostname}}"              # a template; none by default
 //   admin = "127.0.0.1:9902"          admin_token_file = "token"
-//   memory_budget = "64MiB"           max_message = "64KiB"
+//   memory_budget = "32MiB"           max_message = "64KiB"
 //   max_connections = 10000           idle_timeout = "10m"      drain_timeout = "10s"
 //   [headers]                         # Kafka headers: name = template
 //   host = "{{hostname}}"

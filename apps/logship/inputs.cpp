@@ -221,6 +221,7 @@ weir::task<void> inputs::state::read_stream(stream_input& in, weir::io::byte_str
   std::size_t have = 0;
   weir::clock::time_point last_data = weir::now();
   std::vector<record> batch;
+  batch.reserve(limits.batch_records);
   bool open = true;
   while (open) {
     auto n = co_await weir::with_timeout(
@@ -258,6 +259,7 @@ weir::task<void> inputs::state::read_stream(stream_input& in, weir::io::byte_str
         if (batch.size() >= limits.batch_records) {
           co_await pipe->ship(std::move(batch), when_full::wait);
           batch = {};
+          batch.reserve(limits.batch_records);
         }
       }
       if (consumed) {
@@ -268,6 +270,7 @@ weir::task<void> inputs::state::read_stream(stream_input& in, weir::io::byte_str
     if (!batch.empty()) {
       co_await pipe->ship(std::move(batch), when_full::wait);
       batch = {};
+      batch.reserve(limits.batch_records);
     }
   }
 }

@@ -159,13 +159,18 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
     in.truncated.fetch_add(1, std::memory_order_relaxed);
   }
   record& r = out.emplace_back();
-  r.received = weir::now();
+  // One clock reading per batch (a batch is one read of a stream: the same instant); only the
+  // first record's receive time is used (the shipment's age).
+  if (out.size() == 1) {
+    r.received = weir::now();
+    wall_now_ = std::chrono::system_clock::now();
+  }
   in_flight_.fetch_add(1, std::memory_order_relaxed);  // from here on, until an outcome
   if (const char* why = parse_syslog(frame, scratch_)) {
     quarantine(frame, why, truncated, in.name, r);
     return;
   }
-  rules_.apply(scratch_, std::chrono::system_clock::now(), outcome_);
+  rules_.apply(scratch_, wall_now_, outcome_);
   for (unsigned i : outcome_.matched) rule_matches_[i].fetch_add(1, std::memory_order_relaxed);
   if (outcome_.dropped) {
     out.pop_back();

@@ -59,7 +59,7 @@ struct pipeline_options {
   std::string key;                                           // a template; "" for no key
   std::vector<std::pair<std::string, std::string>> headers;  // name, value template
   std::string quarantine_topic = "syslog-unparsed";
-  std::size_t memory_budget = 64u << 20;  // bytes across every queued record
+  std::size_t memory_budget = 32u << 20;  // bytes across every queued record
 };
 
 // The reasons a record is dropped (the label of logship_dropped_total).
@@ -139,6 +139,7 @@ class pipeline {
   std::deque<input_counters> inputs_;
   syslog_message scratch_;
   rules::outcome outcome_;
+  std::chrono::system_clock::time_point wall_now_{};  // the batch's time, for {{iso8601}}
 
   std::atomic<std::uint64_t> received_{0}, delivered_{0}, in_flight_{0}, spooled_{0},
       quarantined_{0}, truncated_{0};

@@ -196,6 +196,11 @@ void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point
   out.rewritten = false;
   out.topic.clear();
   out.matched.clear();
+  if (rules_->empty()) {  // pass-through: no payload to prepare
+    out.payload.clear();
+    out.topic = default_topic_;
+    return;
+  }
   out.payload.assign(m.msg);
   std::string field, value, rendered;
   std::vector<re2::StringPiece> caps;
