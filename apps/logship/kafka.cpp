@@ -198,6 +198,11 @@ void kafka_sink::replace_broken(const std::shared_ptr<handle>& broken) {
 weir::task<weir::completion<int>> kafka_sink::send(record& r) {
   for (;;) {
     auto [token, done] = weir::make_c_callback<int>("kafka delivery report");
+    if (stopped_.load()) {  // stopped: nothing new goes to librdkafka (it would wait there)
+      weir::c_callback_fire<int>(token, static_cast<int>(RD_KAFKA_RESP_ERR__PURGE_QUEUE));
+      weir::c_callback_release(token);
+      co_return std::move(done);
+    }
     std::shared_ptr<handle> h = current();
     rd_kafka_headers_t* hdrs = nullptr;
     if (!r.headers.empty()) {

@@ -150,16 +150,6 @@ int run_test(const logship::config& c) {
   return 1;
 }
 
-weir::result<std::string> read_admin_token(const std::string& path) {
-  if (path.empty()) return std::string();
-  WEIR_TRY_ASSIGN(std::string text, weir::read_file(path, 4096));
-  std::string token = text.substr(0, text.find_first_of("\r\n"));
-  if (token.empty() || token.find_first_of(" \t") != std::string::npos)
-    return weir::unexpected(weir::errc::invalid_input,
-                            path + ": expected the admin token (no spaces) on the first line");
-  return token;
-}
-
 weir::task<> reload_on_sighup(weir::io::signal_set& hup, logship::inputs* in) {
   for (;;) {  // (not `while (co_await ...)`: g++ 12 miscompiles a co_await in a condition)
     auto sig = co_await hup.wait();
@@ -168,8 +158,16 @@ weir::task<> reload_on_sighup(weir::io::signal_set& hup, logship::inputs* in) {
   }
 }
 
+// The drain deadline: past it, delivery stops and what is left is counted undelivered.
+weir::task<> stop_delivery_after(weir::clock::duration d, logship::sink& sink) {
+  auto slept = co_await weir::sleep_for(d);
+  if (!slept) co_return;  // cancelled: everything was delivered in time
+  weir::log::warn("drain deadline passed: stopping delivery", {});
+  sink.stop();
+}
+
 weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, logship::sink& sink,
-                        logship::inputs& in) {
+                        logship::inputs& in, weir::clock::duration drain_timeout) {
   auto reloading = weir::spawn(reload_on_sighup(hup, &in), "SIGHUP");
   auto sig = co_await stop.wait();
   reloading.cancel();
@@ -177,7 +175,9 @@ weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, l
   weir::log::info("stopping: reading what peers sent, delivering everything",
                   {{"signal", *sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   in.stop();
+  auto deadline = weir::spawn(stop_delivery_after(drain_timeout, sink), "drain deadline");
   auto second = co_await stop.wait();
+  deadline.cancel();
   if (second) {
     weir::log::warn("second signal: stopping delivery now", {});
     sink.stop();
@@ -186,7 +186,7 @@ weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, l
 
 weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::signal_set& stop,
                       weir::io::signal_set& hup, logship::sink& sink, const std::string& bootstrap,
-                      std::optional<weir::net::address> admin_at, std::string admin_token) {
+                      std::optional<weir::debug::admin_options> admin_opts) {
   auto p = logship::pipeline::create(c.pipe, *c.compiled, sink);
   if (!p) {
     weir::log::error("bad configuration", {{"error", p.error().message()}});
@@ -199,11 +199,10 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
     co_return 1;
   }
   std::optional<weir::debug::admin_server> admin;
-  if (admin_at) {
+  if (admin_opts) {
     std::string failed;  // (no co_return inside a handler: g++ 12 miscompiles it)
     try {
-      admin.emplace(
-          rt, weir::debug::admin_options{.address = *admin_at, .token = std::move(admin_token)});
+      admin.emplace(rt, std::move(*admin_opts));
     } catch (const std::exception& e) {
       failed = e.what();
     }
@@ -228,22 +227,25 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
                                 {"memory_budget", std::to_string(c.pipe.memory_budget)},
                                 {"reactor", rt.backend_name()}});
 
-  auto signals = weir::spawn(on_signals(stop, hup, sink, **in), "signals");
+  auto signals = weir::spawn(on_signals(stop, hup, sink, **in, c.drain_timeout), "signals");
   co_await (*in)->run();  // returns once stopped and every connection has closed
+  // (the drain deadline, counted from the signal, is on_signals' business; this one bounds
+  // what is left once the sink was stopped)
   const bool all = co_await pipe.drain(c.drain_timeout);
   signals.cancel();
   (void)co_await signals;
   const auto t = pipe.counts();
+  const std::uint64_t undelivered = pipe.dropped(logship::drop_reason::shutdown);
   const std::string broken = pipe.check_invariant();
-  weir::log::write(all && broken.empty() ? weir::log::level::info : weir::log::level::error,
-                   "stopped",
+  const bool clean = all && undelivered == 0 && broken.empty();
+  weir::log::write(clean ? weir::log::level::info : weir::log::level::error, "stopped",
                    {{"received", std::to_string(t.received)},
                     {"delivered", std::to_string(t.delivered)},
                     {"quarantined", std::to_string(t.quarantined)},
                     {"dropped", std::to_string(t.dropped)},
-                    {"undelivered", all ? "0" : "some (dropped reason=shutdown)"},
+                    {"undelivered", std::to_string(undelivered)},
                     {"invariant", broken.empty() ? "holds" : broken}});
-  co_return all&& broken.empty() ? 0 : 1;
+  co_return clean ? 0 : 1;
 }
 
 }  // namespace
@@ -271,18 +273,9 @@ int main(int argc, char** argv) {
                 c.pipe.quarantine_topic.c_str());
     return 0;
   }
-  std::optional<weir::net::address> admin_at;
-  if (!c.admin.empty() && c.admin != "off") {
-    auto a = weir::net::address::parse(c.admin);
-    if (!a) {
-      weir::log::error("bad admin address", {{"error", a.error().message()}});
-      return 2;
-    }
-    admin_at = *a;
-  }
-  auto admin_token = read_admin_token(c.admin_token_file);
-  if (!admin_token) {
-    weir::log::error("cannot read the admin token", {{"error", admin_token.error().message()}});
+  auto admin = weir::debug::admin_options_from(c.admin, c.admin_token_file);
+  if (!admin) {
+    weir::log::error("bad admin settings", {{"error", admin.error().message()}});
     return 2;
   }
   raise_fd_limit();
@@ -313,8 +306,7 @@ int main(int argc, char** argv) {
     ro.shards = 1;  // the forwarder's work is per line and light: librdkafka's threads do the rest
     ro.backend = c.reactor == "auto" ? "" : c.reactor;
     weir::runtime rt(std::move(ro));
-    rc = rt.block_on(serve(c, rt, stop, hup, **sink, ko.brokers, admin_at, std::move(*admin_token)),
-                     "logship");
+    rc = rt.block_on(serve(c, rt, stop, hup, **sink, ko.brokers, std::move(*admin)), "logship");
   }
   sink->reset();  // flushes nothing more: every record is delivered or counted
   return rc;

@@ -102,6 +102,9 @@ class pipeline {
     std::uint64_t received, delivered, in_flight, spooled, quarantined, dropped;
   };
   totals counts() const noexcept;
+  std::uint64_t dropped(drop_reason r) const noexcept {
+    return dropped_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+  }
   // "" when the invariant holds, else the terms.
   std::string check_invariant() const;
   void write_prometheus(weir::metrics::prometheus_writer& w) const;

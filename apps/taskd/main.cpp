@@ -58,22 +58,9 @@ weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
   co_await srv.shutdown(drain);
 }
 
-// The admin endpoint's bearer token: the first line of `path` ("" for none).
-weir::result<std::string> read_admin_token(const std::string& path) {
-  if (path.empty()) return std::string();
-  WEIR_TRY_ASSIGN(std::string text, weir::read_file(path, 4096));
-  const std::size_t end = text.find_first_of("\r\n");
-  std::string token = text.substr(0, end);
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
-  if (token.empty() || token.find_first_of(" \t") != std::string::npos)
-    return weir::unexpected(weir::errc::invalid_input,
-                            path + ": expected the admin token (no spaces) on the first line");
-  return token;
-}
-
 weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signal_set& sigs,
                       taskd::store& st, weir::net::address at,
-                      std::optional<weir::net::address> admin_at, std::string admin_token) {
+                      std::optional<weir::debug::admin_options> admin_opts) {
   taskd::pipeline_metrics metrics(rt.shard_count());
   taskd::service svc({.shards = rt.shard_count(),
                       .queue_capacity = c.queue_capacity,
@@ -108,11 +95,10 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
     co_return 1;
   }
   std::optional<weir::debug::admin_server> admin;
-  if (admin_at) {
+  if (admin_opts) {
     std::string failed;
     try {
-      admin.emplace(
-          rt, weir::debug::admin_options{.address = *admin_at, .token = std::move(admin_token)});
+      admin.emplace(rt, std::move(*admin_opts));
     } catch (const std::exception& e) {
       failed = e.what();
     }
@@ -181,18 +167,9 @@ int main(int argc, char** argv) {
     weir::log::error("bad listen address", {{"error", at.error().message()}});
     return 2;
   }
-  std::optional<weir::net::address> admin_at;
-  if (!c.admin.empty() && c.admin != "off") {
-    auto a = weir::net::address::parse(c.admin);
-    if (!a) {
-      weir::log::error("bad admin address", {{"error", a.error().message()}});
-      return 2;
-    }
-    admin_at = *a;
-  }
-  auto admin_token = read_admin_token(c.admin_token_file);
-  if (!admin_token) {
-    weir::log::error("cannot read the admin token", {{"error", admin_token.error().message()}});
+  auto admin = weir::debug::admin_options_from(c.admin, c.admin_token_file);
+  if (!admin) {
+    weir::log::error("bad admin settings", {{"error", admin.error().message()}});
     return 2;
   }
   raise_fd_limit();
@@ -209,7 +186,7 @@ int main(int argc, char** argv) {
     ro.shards = c.shards;
     ro.backend = c.reactor == "auto" ? "" : c.reactor;
     weir::runtime rt(std::move(ro));
-    rc = rt.block_on(serve(c, rt, sigs, *st, *at, admin_at, std::move(*admin_token)), "taskd");
+    rc = rt.block_on(serve(c, rt, sigs, *st, *at, std::move(*admin)), "taskd");
   }
   return rc;
 }

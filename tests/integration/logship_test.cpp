@@ -133,19 +133,6 @@ std::map<std::string, int> expected(const std::string& prefix, int n) {
   return out;
 }
 
-int connect_tcp(std::uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 bool write_all(int fd, const std::string& s) {
   std::size_t off = 0;
   while (off < s.size()) {
@@ -277,7 +264,7 @@ TEST(Logship, TenSecondBrokerOutageLosesNothing) {
   args.push_back("--tcp");
   args.push_back("127.0.0.1:0");
   service s(args);
-  const int fd = connect_tcp(port_of(s, "tcp"));
+  const int fd = connect_loopback(port_of(s, "tcp"));
   ASSERT_GE(fd, 0);
   constexpr int kLines = 6000;
   std::atomic<bool> sent{false};
@@ -324,7 +311,7 @@ TEST(Logship, AFullMemoryBudgetPushesBackOnTheSender) {
   auto args = base_args(c);
   for (const char* a : {"--tcp", "127.0.0.1:0", "--memory-budget", "256KiB"}) args.push_back(a);
   service s(args);
-  const int fd = connect_tcp(port_of(s, "tcp"));
+  const int fd = connect_loopback(port_of(s, "tcp"));
   ASSERT_GE(fd, 0);
   const int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -379,7 +366,7 @@ TEST(Logship, RulesRouteMergeDropAndQuarantine) {
                                std::string("--config"), write_file("rules.toml", kRules)})
     args.push_back(a);
   service s(args);
-  const int fd = connect_tcp(port_of(s, "tcp"));
+  const int fd = connect_loopback(port_of(s, "tcp"));
   ASSERT_GE(fd, 0);
   write_all(fd, rfc5424("x", "") + "\n");  // plain: the default topic
   write_all(fd, "<11>1 - web1 app - - - {\"level\":\"error\",\"line\":\"e1\"}\n");
@@ -413,7 +400,7 @@ TEST(Logship, SigtermDeliversWhatPeersAlreadySent) {
   args.push_back("--tcp");
   args.push_back("127.0.0.1:0");
   service s(args);
-  const int fd = connect_tcp(port_of(s, "tcp"));
+  const int fd = connect_loopback(port_of(s, "tcp"));
   ASSERT_GE(fd, 0);
   std::string burst;
   for (int i = 1; i <= 2000; ++i) burst += rfc5424("term-" + std::to_string(i)) + "\n";
@@ -421,6 +408,26 @@ TEST(Logship, SigtermDeliversWhatPeersAlreadySent) {
   EXPECT_EQ(s.stop(SIGTERM), 0);
   close(fd);
   EXPECT_EQ(markers(consume(c.bootstrap(), "syslog", 2000)), expected("term-", 2000));
+}
+
+// Kafka down at SIGTERM: logship stops at the drain deadline, counts what it could not deliver
+// (dropped{reason="shutdown"}) and exits 1, instead of waiting forever or exiting 0.
+TEST(Logship, TheDrainDeadlineBoundsAShutdownWithKafkaDown) {
+  cluster c;
+  for (int b = 1; b <= 3; ++b) c.mc->set_down(b, true);
+  auto args = base_args(c);
+  for (const char* a : {"--tcp", "127.0.0.1:0", "--drain-timeout", "1s"}) args.push_back(a);
+  service s(args);
+  const int fd = connect_loopback(port_of(s, "tcp"));
+  ASSERT_GE(fd, 0);
+  for (int i = 1; i <= 100; ++i) write_all(fd, rfc5424("down-" + std::to_string(i)) + "\n");
+  close(fd);
+  for (int i = 0; i < 100 && metric(metrics(s), "logship_received_total") < 100; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(metric(metrics(s), "logship_in_flight"), 100);
+  const auto t0 = steady::now();
+  EXPECT_EQ(s.stop(SIGTERM), 1);
+  EXPECT_LT(steady::now() - t0, 10s);
 }
 
 TEST(Logship, TestModeIsAGoldenTest) {

@@ -102,24 +102,33 @@ struct reply {
   std::chrono::microseconds took{0};
 };
 
-// One GET over a new connection with a receive timeout.
-inline reply get(std::uint16_t port, const std::string& path,
-                 std::chrono::milliseconds timeout = 10s) {
-  reply r;
-  const auto t0 = steady::now();
+// A blocking TCP connection to 127.0.0.1:port, or -1.
+inline int connect_loopback(std::uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One GET over a new connection with a receive timeout.
+inline reply get(std::uint16_t port, const std::string& path,
+                 std::chrono::milliseconds timeout = 10s) {
+  reply r;
+  const auto t0 = steady::now();
+  const int fd = connect_loopback(port);
+  if (fd < 0) {
     r.status = -1;
     return r;
   }
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   (void)!write(fd, req.data(), req.size());
   std::string in;

@@ -1,5 +1,6 @@
 #include <weir/core/completion.hpp>
 #include <weir/core/embedded.hpp>
+#include <weir/core/file.hpp>
 #include <weir/core/render.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
@@ -341,6 +342,23 @@ const net::address& admin_server::address() const noexcept { return s_->bound; }
 void admin_server::add_metrics(std::function<void(metrics::prometheus_writer&)> source) {
   std::lock_guard lk(s_->mu);
   s_->sources.push_back(std::move(source));
+}
+
+result<std::optional<admin_options>> admin_options_from(std::string_view address,
+                                                        const std::string& token_file) {
+  if (address.empty() || address == "off") return std::optional<admin_options>();
+  admin_options o;
+  WEIR_TRY_ASSIGN(o.address, net::address::parse(address));
+  if (!token_file.empty()) {
+    WEIR_TRY_ASSIGN(std::string text, read_file(token_file, 4096));
+    std::string token = text.substr(0, text.find_first_of("\r\n"));
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
+    if (token.empty() || token.find_first_of(" \t") != std::string::npos)
+      return unexpected(errc::invalid_input,
+                        token_file + ": expected the admin token (no spaces) on the first line");
+    o.token = std::move(token);
+  }
+  return std::optional<admin_options>(std::move(o));
 }
 
 }  // namespace weir::debug

@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace weir::debug {
@@ -36,6 +37,12 @@ struct admin_options {
   net::address address = net::address::loopback_v4(9901);
   std::string token;  // empty: no authentication (keep the address on loopback then)
 };
+
+// A service's admin settings as its flags give them: `address` ("HOST:PORT"; "off" or "": no
+// admin endpoint, nullopt) and `token_file` (the bearer token on its first line, no spaces;
+// "": no token). Errors name the address or the file.
+result<std::optional<admin_options>> admin_options_from(std::string_view address,
+                                                        const std::string& token_file);
 
 class admin_server {
  public:
