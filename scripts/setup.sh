@@ -21,7 +21,8 @@ packages=(
   libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
   libre2-dev                         # logship's rules: linear-time regexes
   librdkafka-dev                     # logship's Kafka producer (and the mock cluster it tests on)
-  kcat bsdutils                      # logship's tests: kcat reads Kafka, logger sends syslog
+  kcat bsdutils rsyslog              # logship's tests: kcat reads Kafka, logger and rsyslog's
+                                     # omfwd send syslog
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
   tmux                               # the `weir top` test drives it in a real terminal
   chromium                           # the browser view (/ui) is tested in headless Chromium
@@ -31,7 +32,7 @@ if [[ "${1:-}" == "--bench" ]]; then
              libboost-dev
              nginx golang-go librust-hyper-dev librust-socket2-dev librust-libc-dev
              librust-serde-dev librust-serde-derive-dev librust-serde-json-dev  # bench/peers
-             rsyslog rsyslog-kafka)  # bench/logship: rsyslog + omkafka, logship's peer
+             rsyslog-kafka)  # bench/logship: rsyslog + omkafka, logship's peer
 fi
 
 missing=()

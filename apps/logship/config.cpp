@@ -89,6 +89,13 @@ std::optional<framing> parse_framing(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<fsync_policy> parse_fsync(std::string_view s) {
+  if (s == "always") return fsync_policy::always;
+  if (s == "interval") return fsync_policy::interval;
+  if (s == "never") return fsync_policy::never;
+  return std::nullopt;
+}
+
 std::optional<payload_mode> parse_payload(std::string_view s) {
   if (s == "raw") return payload_mode::raw;
   if (s == "msg") return payload_mode::msg;
@@ -233,6 +240,26 @@ weir::result<void> apply_toml(config& c, std::string_view text, std::string_view
       }
     }
   }
+  if (const toml::node* sp = doc.get("spool")) {
+    const toml::table* t = sp->as_table();
+    if (!t) return rd.fail(*sp, "spool: expected a table ([spool])");
+    static constexpr std::array<std::string_view, 4> keys = {"dir", "max_bytes", "fsync",
+                                                             "fsync_interval"};
+    WEIR_TRY(rd.known(*t, keys, " in [spool]"));
+    WEIR_TRY(rd.text(*t, "dir", n.spool.dir));
+    std::size_t max = static_cast<std::size_t>(n.spool.max_bytes);
+    WEIR_TRY(rd.size(*t, "max_bytes", max, 1 << 20, std::size_t{1} << 50));
+    n.spool.max_bytes = max;
+    std::string fs;
+    WEIR_TRY(rd.text(*t, "fsync", fs));
+    if (!fs.empty()) {
+      auto f = parse_fsync(fs);
+      if (!f) return rd.fail(*t->get("fsync"), "fsync: expected always, interval or never");
+      n.spool.fsync = *f;
+    }
+    WEIR_TRY(rd.duration(*t, "fsync_interval", n.spool.fsync_interval));
+    if (n.spool.dir.empty()) return rd.fail(*sp, "[spool] needs dir = \"DIR\"");
+  }
   auto r = load_rules(text, file, top);
   if (!r) return weir::unexpected(std::move(r).error());
   n.compiled = std::move(*r);
@@ -249,6 +276,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
       "Prints \"listening on ... admin ...\" on stdout once it serves; logs go to stderr.");
   config c;
   std::string config_path, framing_text, payload_text, budget, max_message, idle, drain;
+  std::string spool_dir, spool_max, spool_fsync;
   std::vector<std::string> tcp, udp, tls, unix_paths, props;
   std::string cert, key, client_ca, topic, quarantine, key_template, brokers, compression;
   bool require_client_cert = false;
@@ -284,6 +312,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--max-connections", max_connections, "per stream input");
   app.add_option("--idle-timeout", idle, "close a connection silent this long (\"10m\")");
   app.add_option("--drain-timeout", drain, "SIGTERM: longest wait for delivery (\"10s\")");
+  app.add_option("--spool", spool_dir, "disk spool directory: records wait there, not in memory");
+  app.add_option("--spool-max-bytes", spool_max, "the spool's bound (\"1GiB\")");
+  app.add_option("--spool-fsync", spool_fsync, "always, interval (1 s), never");
   app.add_option("--admin", c.admin, "admin endpoint HOST:PORT, or off");
   app.add_option("--admin-token-file", c.admin_token_file, "its bearer token (first line)");
   app.add_option("--log-level", c.log_level, "debug, info, warn, error");
@@ -344,6 +375,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     auto v = weir::parse_duration(drain);
     if (!v) return bad("--drain-timeout: expected a duration such as \"10s\"");
     c.drain_timeout = *v;
+  }
+  if (!spool_dir.empty()) c.spool.dir = spool_dir;
+  if (!spool_max.empty()) {
+    auto v = weir::parse_size(spool_max);
+    if (!v || *v < (1u << 20)) return bad("--spool-max-bytes: expected a size of at least 1MiB");
+    c.spool.max_bytes = *v;
+  }
+  if (!spool_fsync.empty()) {
+    auto f = parse_fsync(spool_fsync);
+    if (!f) return bad("--spool-fsync: expected always, interval or never");
+    c.spool.fsync = *f;
   }
   framing fr = framing::detect;
   if (!framing_text.empty()) {

@@ -26,6 +26,10 @@
 //   brokers = "127.0.0.1:9092"        compression = "lz4"   linger_ms = 5   batch_size = "1MiB"
 //   [kafka.properties]                # any librdkafka property, passed through
 //   "socket.keepalive.enable" = "true"
+//   [spool]                           # optional: where records wait when the budget is full
+//   dir = "/var/spool/logship"        max_bytes = "1GiB"
+//   fsync = "interval"                # always | interval | never
+//   fsync_interval = "1s"
 //   [[rules]] ...                     # rules_file.hpp
 // Errors: "logship.toml:7:11: framing: expected detect, octet_counting or newline".
 //
@@ -36,6 +40,7 @@
 #include "kafka.hpp"
 #include "pipeline.hpp"
 #include "rules.hpp"
+#include "spool.hpp"
 
 #include <weir/core/result.hpp>
 
@@ -51,6 +56,7 @@ struct config {
   input_limits limits;
   pipeline_options pipe;
   kafka_options kafka;
+  spool_options spool;  // dir "": no spool
   std::string default_topic = "syslog";
   bool embedded_kafka = false;
   std::string admin = "127.0.0.1:9902";  // "off": none

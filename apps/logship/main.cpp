@@ -9,8 +9,9 @@
 //
 // Prints "listening on INPUT, ... admin ADDR|off kafka BOOTSTRAP" on stdout once it serves;
 // logs (logfmt) on stderr. SIGTERM / SIGINT: stop accepting, read what peers already sent,
-// deliver everything, exit 0; exit 1 when the drain deadline (or a second signal) left records
-// undelivered (counted dropped{reason="shutdown"}). SIGHUP: read the TLS certificates again.
+// deliver everything, exit 0; at the drain deadline (or a second signal) what is left goes to
+// the spool (--spool: exit 0, replayed by the next run), or is counted
+// dropped{reason="shutdown"} (exit 1). SIGHUP: read the TLS certificates again.
 #include "config.hpp"
 #include "framing.hpp"
 #include "inputs.hpp"
@@ -186,8 +187,10 @@ weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, l
 
 weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::signal_set& stop,
                       weir::io::signal_set& hup, logship::sink& sink, const std::string& bootstrap,
-                      std::optional<weir::debug::admin_options> admin_opts) {
-  auto p = logship::pipeline::create(c.pipe, *c.compiled, sink);
+                      std::optional<weir::debug::admin_options> admin_opts, logship::spool* disk) {
+  logship::pipeline_options po = c.pipe;
+  po.spool = disk;
+  auto p = logship::pipeline::create(po, *c.compiled, sink);
   if (!p) {
     weir::log::error("bad configuration", {{"error", p.error().message()}});
     co_return 2;
@@ -228,7 +231,10 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
                                 {"reactor", rt.backend_name()}});
 
   auto signals = weir::spawn(on_signals(stop, hup, sink, **in, c.drain_timeout), "signals");
+  auto replaying = weir::spawn(pipe.replay(), "spool replay");
   co_await (*in)->run();  // returns once stopped and every connection has closed
+  pipe.stop_replay();     // what the spool holds stays there for the next run
+  (void)co_await replaying;
   // (the drain deadline, counted from the signal, is on_signals' business; this one bounds
   // what is left once the sink was stopped)
   const bool all = co_await pipe.drain(c.drain_timeout);
@@ -243,6 +249,7 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
                     {"delivered", std::to_string(t.delivered)},
                     {"quarantined", std::to_string(t.quarantined)},
                     {"dropped", std::to_string(t.dropped)},
+                    {"spooled", std::to_string(t.spooled)},
                     {"undelivered", std::to_string(undelivered)},
                     {"invariant", broken.empty() ? "holds" : broken}});
   co_return clean ? 0 : 1;
@@ -293,6 +300,19 @@ int main(int argc, char** argv) {
     ko.brokers = mock->bootstrap();
     weir::log::info("embedded kafka (librdkafka's mock cluster)", {{"bootstrap", ko.brokers}});
   }
+  std::unique_ptr<logship::spool> disk;
+  if (!c.spool.dir.empty()) {
+    auto opened = logship::spool::open(c.spool);
+    if (!opened) {
+      weir::log::error("cannot open the spool", {{"error", opened.error().message()}});
+      return 1;
+    }
+    disk = std::move(*opened);
+    weir::log::info("spool", {{"dir", c.spool.dir},
+                              {"records", std::to_string(disk->records())},
+                              {"bytes", std::to_string(disk->bytes())},
+                              {"corrupt_bytes_cut", std::to_string(disk->corrupt_bytes())}});
+  }
   // librdkafka's queue holds at least what the budget lets in, so the budget is what binds.
   ko.queue_bytes = std::max(ko.queue_bytes, c.pipe.memory_budget * 2);
   auto sink = logship::kafka_sink::create(ko);
@@ -306,8 +326,10 @@ int main(int argc, char** argv) {
     ro.shards = 1;  // the forwarder's work is per line and light: librdkafka's threads do the rest
     ro.backend = c.reactor == "auto" ? "" : c.reactor;
     weir::runtime rt(std::move(ro));
-    rc = rt.block_on(serve(c, rt, stop, hup, **sink, ko.brokers, std::move(*admin)), "logship");
+    rc = rt.block_on(serve(c, rt, stop, hup, **sink, ko.brokers, std::move(*admin), disk.get()),
+                     "logship");
   }
-  sink->reset();  // flushes nothing more: every record is delivered or counted
+  sink->reset();  // flushes nothing more: every record is delivered, spooled or counted
+  if (disk) (void)disk->sync();
   return rc;
 }

@@ -1,9 +1,13 @@
 #include "pipeline.hpp"
 
+#include <weir/core/blocking.hpp>
+#include <weir/core/log.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/http/json.hpp>
 
 #include <fmt/format.h>
+
+#include <unistd.h>
 
 #include <chrono>
 
@@ -57,6 +61,13 @@ void to_json(const syslog_message& m, std::string& out) {
   out += '}';
 }
 
+// A trailing LF (CR LF) inside a frame is dropped, as rsyslog does on reception
+// (parser.dropTrailingLFOnReception): its omfwd puts one inside octet-counted frames.
+std::string_view without_trailing_lf(std::string_view frame) {
+  while (!frame.empty() && (frame.back() == '\n' || frame.back() == '\r')) frame.remove_suffix(1);
+  return frame;
+}
+
 }  // namespace
 
 const char* drop_reason_name(drop_reason r) noexcept {
@@ -75,6 +86,7 @@ struct pipeline::shipment {
   std::vector<record> records;
   weir::semaphore_permit permit;
   weir::clock::time_point oldest;
+  weir::wait_group* delivered = nullptr;
 };
 
 pipeline::pipeline(pipeline_options o, rules r, sink& s)
@@ -94,6 +106,10 @@ weir::result<std::unique_ptr<pipeline>> pipeline::create(pipeline_options o, rul
   if (o.memory_budget < 64 * 1024)
     return weir::unexpected(weir::errc::invalid_input, "memory budget: expected at least 65536");
   std::unique_ptr<pipeline> p(new pipeline(std::move(o), std::move(r), s));
+  if (p->opts_.spool) {  // what an earlier run left: received then, to be delivered now
+    p->recovered_ = p->opts_.spool->records();
+    p->spooled_ = p->opts_.spool->records();
+  }
   if (!p->opts_.key.empty()) {
     auto k = template_text::compile(p->opts_.key, is_syslog_variable);
     if (!k)
@@ -151,6 +167,7 @@ void pipeline::quarantine(std::string_view frame, const char* why, bool truncate
 
 void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
                     std::vector<record>& out) {
+  frame = without_trailing_lf(frame);
   received_.fetch_add(1, std::memory_order_relaxed);
   in.received.fetch_add(1, std::memory_order_relaxed);
   in.bytes.fetch_add(frame.size(), std::memory_order_relaxed);
@@ -187,6 +204,7 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
 }
 
 void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
+  frame = without_trailing_lf(frame);
   constexpr std::string_view test_input = "test";
   t = trace();
   if ((t.refused = parse_syslog(frame, t.message))) {
@@ -206,17 +224,54 @@ void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
   render(t.message, frame, o, truncated, t.rec);
 }
 
-weir::task<void> pipeline::ship(std::vector<record> batch, when_full full) {
-  if (batch.empty()) co_return;
+weir::task<bool> pipeline::to_spool(const std::vector<record>& batch) {
+  auto appended = opts_.spool->append(batch);
+  if (!appended) {
+    if (spool_errors_.fetch_add(1, std::memory_order_relaxed) == 0)
+      weir::log::error("spool: cannot write; records wait in memory instead",
+                       {{"error", appended.error().message()}});
+    co_return false;
+  }
+  if (!*appended) co_return false;  // full
+  spooled_.fetch_add(batch.size(), std::memory_order_relaxed);
+  in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+  if (opts_.spool->sync_due()) co_await sync_spool();
+  co_return true;
+}
+
+weir::task<void> pipeline::sync_spool() {
+  const int fd = opts_.spool->sync_begin();
+  if (fd < 0) co_return;
+  auto job = weir::blocking([fd] {  // fdatasync takes milliseconds: off the shard
+    const int rc = ::fdatasync(fd);
+    ::close(fd);
+    return rc;
+  });
+  auto rc = co_await std::move(job);
+  if (!rc || *rc != 0) spool_errors_.fetch_add(1, std::memory_order_relaxed);
+}
+
+weir::task<void> pipeline::ship(std::vector<record> batch, when_full full,
+                                weir::wait_group* delivered) {
+  if (batch.empty()) {
+    if (delivered) delivered->done();
+    co_return;
+  }
   std::size_t bytes = 0;
   for (const record& r : batch) bytes += r.bytes();
   bytes = std::min(bytes, opts_.memory_budget);  // one batch larger than the budget still goes
-  std::optional<weir::semaphore_permit> permit = budget_.try_acquire(bytes);
+  const bool replayed = batch.front().from_spool;
+  // Behind records already spooled, new ones queue on disk too: order is kept.
+  const bool behind = opts_.spool && !replayed && opts_.spool->records() > 0;
+  std::optional<weir::semaphore_permit> permit;
+  if (!behind) permit = budget_.try_acquire(bytes);
+  if (!permit && opts_.spool && !replayed && co_await to_spool(batch)) co_return;
   if (!permit) {
     if (full == when_full::drop) {
       dropped_[static_cast<std::size_t>(drop_reason::memory_budget)].fetch_add(
           batch.size(), std::memory_order_relaxed);
       in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      if (delivered) delivered->done();
       co_return;
     }
     auto got = co_await budget_.acquire(bytes);
@@ -224,16 +279,50 @@ weir::task<void> pipeline::ship(std::vector<record> batch, when_full full) {
       dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
           batch.size(), std::memory_order_relaxed);
       in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      if (delivered) delivered->done();
       co_return;
     }
     permit = std::move(*got);
   }
   const weir::clock::time_point oldest = batch.front().received;
-  auto it = in_flight_list_.insert(in_flight_list_.end(),
-                                   shipment{std::move(batch), std::move(*permit), oldest});
+  auto it = in_flight_list_.insert(
+      in_flight_list_.end(), shipment{std::move(batch), std::move(*permit), oldest, delivered});
   if (it == in_flight_list_.begin()) oldest_ns_.store(ns_since_epoch(oldest));
   shipping_.add();
   weir::spawn_detached(deliver(it), "logship delivery");
+}
+
+weir::task<void> pipeline::replay() {
+  spool* sp = opts_.spool;
+  if (!sp) co_return;
+  while (!replay_stopping_) {
+    if (sp->records() == 0 || !sink_.healthy()) {
+      (void)co_await weir::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    std::vector<record> batch;
+    auto n = sp->read(batch, 512);
+    if (!n) {
+      weir::log::error("spool: cannot read; replay paused", {{"error", n.error().message()}});
+      spool_errors_.fetch_add(1, std::memory_order_relaxed);
+      (void)co_await weir::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    const weir::clock::time_point now = weir::now();
+    for (record& r : batch) {
+      r.from_spool = true;
+      r.received = now;
+    }
+    in_flight_.fetch_add(*n, std::memory_order_relaxed);
+    spooled_.fetch_sub(*n, std::memory_order_relaxed);
+    weir::wait_group done;
+    done.add();
+    co_await ship(std::move(batch), when_full::wait, &done);
+    (void)co_await done.wait();
+    if (replay_stopping_) break;  // what was not delivered stays in its segment
+    if (auto c = sp->consumed(); !c)
+      weir::log::error("spool: cannot delete a replayed segment", {{"error", c.error().message()}});
+  }
 }
 
 void pipeline::count_delivered(const std::string& topic) {
@@ -250,10 +339,17 @@ void pipeline::count_delivered(const std::string& topic) {
 
 weir::task<void> pipeline::deliver(std::list<shipment>::iterator it) {
   co_await sink_.deliver(it->records);
-  for (const record& r : it->records) {
+  std::vector<record> undelivered;  // stopped first: to the spool if there is one
+  for (record& r : it->records) {
     if (r.refused) {
       dropped_[static_cast<std::size_t>(drop_reason::refused)].fetch_add(1,
                                                                          std::memory_order_relaxed);
+    } else if (r.undelivered && r.from_spool) {
+      spooled_.fetch_add(1, std::memory_order_relaxed);  // still in its segment
+    } else if (r.undelivered && opts_.spool) {
+      r.undelivered = false;
+      undelivered.push_back(std::move(r));
+      continue;  // counted below
     } else if (r.undelivered) {
       dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
           1, std::memory_order_relaxed);
@@ -267,10 +363,17 @@ weir::task<void> pipeline::deliver(std::list<shipment>::iterator it) {
     }
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
   }
+  if (!undelivered.empty() && !co_await to_spool(undelivered)) {
+    dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(undelivered.size(),
+                                                                        std::memory_order_relaxed);
+    in_flight_.fetch_sub(undelivered.size(), std::memory_order_relaxed);
+  }
+  weir::wait_group* delivered = it->delivered;
   const bool was_oldest = it == in_flight_list_.begin();
   in_flight_list_.erase(it);  // gives the budget back
   if (was_oldest)
     oldest_ns_.store(in_flight_list_.empty() ? 0 : ns_since_epoch(in_flight_list_.front().oldest));
+  if (delivered) delivered->done();
   shipping_.done();
 }
 
@@ -286,6 +389,7 @@ pipeline::totals pipeline::counts() const noexcept {
   totals t{};
   // Read the outcomes before received: a frame taken in between makes received larger, never
   // smaller, than the sum, so a torn read is recognisable as such (see check_invariant()).
+  t.recovered = recovered_.load();
   t.delivered = delivered_.load();
   t.quarantined = quarantined_.load();
   t.spooled = spooled_.load();
@@ -299,10 +403,11 @@ pipeline::totals pipeline::counts() const noexcept {
 std::string pipeline::check_invariant() const {
   const totals t = counts();
   const std::uint64_t sum = t.delivered + t.in_flight + t.spooled + t.quarantined + t.dropped;
-  if (t.received == sum) return "";
+  if (t.received + t.recovered == sum) return "";
   return fmt::format(
-      "received {} != delivered {} + in_flight {} + spooled {} + quarantined {} + dropped {}",
-      t.received, t.delivered, t.in_flight, t.spooled, t.quarantined, t.dropped);
+      "received {} + recovered {} != delivered {} + in_flight {} + spooled {} + quarantined {} + "
+      "dropped {}",
+      t.received, t.recovered, t.delivered, t.in_flight, t.spooled, t.quarantined, t.dropped);
 }
 
 void pipeline::write_prometheus(weir::metrics::prometheus_writer& w) const {
@@ -322,13 +427,27 @@ void pipeline::write_prometheus(weir::metrics::prometheus_writer& w) const {
   for (std::size_t i = 0; i < dropped_.size(); ++i)
     w.write({"logship_dropped_total", "Records dropped, by reason.", type::counter},
             {{"reason", drop_reason_name(static_cast<drop_reason>(i))}}, dropped_[i].load());
+  w.write({"logship_recovered_total",
+           "Records found in the disk spool at start (received by an earlier run).", type::counter},
+          {}, t.recovered);
   w.write({"logship_accounting_difference",
-           "received - (delivered + in_flight + spooled + quarantined + dropped): 0 always.",
+           "received + recovered - (delivered + in_flight + spooled + quarantined + dropped): 0 "
+           "always.",
            type::gauge},
           {},
-          static_cast<std::int64_t>(t.received) -
+          static_cast<std::int64_t>(t.received + t.recovered) -
               static_cast<std::int64_t>(t.delivered + t.in_flight + t.spooled + t.quarantined +
                                         t.dropped));
+  if (const spool* sp = opts_.spool) {
+    w.write({"logship_spool_bytes", "Bytes in the disk spool's segments.", type::gauge}, {},
+            sp->bytes());
+    w.write({"logship_spool_corrupt_bytes_total",
+             "Bytes cut off spool segments at start (a write cut by a crash).", type::counter},
+            {}, sp->corrupt_bytes());
+    w.write(
+        {"logship_spool_errors_total", "Spool writes, reads or syncs that failed.", type::counter},
+        {}, spool_errors_.load());
+  }
   w.write({"logship_truncated_total", "Frames cut at the maximum message size (delivered).",
            type::counter},
           {}, truncated_.load());

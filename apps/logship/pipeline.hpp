@@ -12,7 +12,8 @@
 //   co_await p.drain(5s);                                  // every shipment delivered, or stopped
 //
 // Accounting, an invariant at every instant (checked by check_invariant()):
-//   received = delivered + in_flight + spooled + quarantined + dropped{reason}
+//   received + recovered = delivered + in_flight + spooled + quarantined + dropped{reason}
+// (recovered: what the disk spool held at start, received by an earlier run)
 // received counts frames taken; in_flight those taken and without an outcome yet (in a batch,
 // waiting for the budget, in the sink); delivered counts records the sink delivered to their topic;
 // quarantined those delivered to the quarantine topic (a frame that is not syslog, a rendered
@@ -30,6 +31,7 @@
 
 #include "rules.hpp"
 #include "sink.hpp"
+#include "spool.hpp"
 #include "syslog.hpp"
 #include "template.hpp"
 
@@ -60,6 +62,10 @@ struct pipeline_options {
   std::vector<std::pair<std::string, std::string>> headers;  // name, value template
   std::string quarantine_topic = "syslog-unparsed";
   std::size_t memory_budget = 32u << 20;  // bytes across every queued record
+  // The disk spool (optional, owned by the caller): records go there when the budget is full,
+  // and once the spool holds any, every new record queues behind them there (order kept);
+  // replay() sends them on. Undelivered records at shutdown go there too.
+  logship::spool* spool = nullptr;
 };
 
 // The reasons a record is dropped (the label of logship_dropped_total).
@@ -90,16 +96,24 @@ class pipeline {
   // Parses `frame` and appends what it becomes to `out`: a record for its topic, one for the
   // quarantine topic, or nothing (a rule dropped it: counted).
   void take(std::string_view frame, bool truncated, input_counters& in, std::vector<record>& out);
-  // Hands `batch` to the sink under the memory budget: waits for room, or drops the batch
-  // (counted), as `full` says. Returns once the batch is on its way (its delivery is a task).
-  weir::task<void> ship(std::vector<record> batch, when_full full);
+  // Hands `batch` to the sink under the memory budget: to the spool when there is one and the
+  // budget is full (or the spool is not empty), else waits for room or drops the batch
+  // (counted), as `full` says. Returns once the batch is on its way (its delivery is a task;
+  // `delivered`, when given, is done() once the sink is through with it).
+  weir::task<void> ship(std::vector<record> batch, when_full full,
+                        weir::wait_group* delivered = nullptr);
+  // Sends what the spool holds, oldest first, as the budget lets it; returns once
+  // stop_replay() was called and the batch in progress is through.
+  weir::task<void> replay();
+  void stop_replay() noexcept { replay_stopping_ = true; }
   // Waits until every shipment is delivered; at `deadline` stops the sink (what it holds is
   // then counted dropped{shutdown}). Returns whether everything was delivered.
   weir::task<bool> drain(weir::clock::duration deadline);
 
-  // The invariant's terms.
+  // The invariant's terms (recovered: records found in the spool at start, received by an
+  // earlier run).
   struct totals {
-    std::uint64_t received, delivered, in_flight, spooled, quarantined, dropped;
+    std::uint64_t received, recovered, delivered, in_flight, spooled, quarantined, dropped;
   };
   totals counts() const noexcept;
   std::uint64_t dropped(drop_reason r) const noexcept {
@@ -125,6 +139,8 @@ class pipeline {
   pipeline(pipeline_options o, rules r, sink& s);
   struct shipment;
   weir::task<void> deliver(std::list<shipment>::iterator it);
+  weir::task<bool> to_spool(const std::vector<record>& batch);
+  weir::task<void> sync_spool();
   void render(const syslog_message& m, std::string_view frame, const rules::outcome& o,
               bool truncated, record& r) const;
   void quarantine(std::string_view frame, const char* why, bool truncated, std::string_view input,
@@ -144,8 +160,9 @@ class pipeline {
   rules::outcome outcome_;
   std::chrono::system_clock::time_point wall_now_{};  // the batch's time, for {{iso8601}}
 
-  std::atomic<std::uint64_t> received_{0}, delivered_{0}, in_flight_{0}, spooled_{0},
-      quarantined_{0}, truncated_{0};
+  std::atomic<std::uint64_t> received_{0}, recovered_{0}, delivered_{0}, in_flight_{0}, spooled_{0},
+      quarantined_{0}, truncated_{0}, spool_errors_{0};
+  bool replay_stopping_ = false;
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped_{};
   std::atomic<std::int64_t> oldest_ns_{0};  // receive time of the oldest record in flight
   std::vector<std::atomic<std::uint64_t>> rule_matches_;

@@ -233,6 +233,19 @@ TEST(Pipeline, DrainDeadlineCountsWhatIsUndelivered) {
   EXPECT_EQ(h.p->check_invariant(), "");
 }
 
+// rsyslog's omfwd puts the line's LF inside an octet-counted frame; it is not part of the line.
+TEST(Pipeline, ATrailingLfInsideAFrameIsDropped) {
+  weir::runtime rt({.shards = 1});
+  harness h;
+  rt.block_on([&]() -> weir::task<> {
+    co_await h.feed("<13>1 - h a - - - with lf\n", "<13>1 - h a - - - with crlf\r\n");
+    (void)co_await h.p->drain(5s);
+  }());
+  ASSERT_EQ(h.sink.delivered.size(), 2u);
+  EXPECT_EQ(h.sink.delivered[0].payload, "<13>1 - h a - - - with lf");
+  EXPECT_EQ(h.sink.delivered[1].payload, "<13>1 - h a - - - with crlf");
+}
+
 TEST(Pipeline, TruncatedFramesAreDeliveredFlagged) {
   weir::runtime rt({.shards = 1});
   harness h;

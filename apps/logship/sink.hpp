@@ -34,6 +34,7 @@ struct record {
   std::string payload;
   weir::clock::time_point received{};  // for the oldest undelivered message's age
   bool quarantined = false;            // to the quarantine topic (counted there once delivered)
+  bool from_spool = false;             // replayed from the disk spool (still in its file)
   // Set by the sink: the permanent reason it refused the record, or that it was stopped first.
   const char* refused = nullptr;
   bool undelivered = false;

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -253,6 +254,105 @@ TEST(Logship, TlsFromOpensslSClientWithAClientCertificate) {
         certs::file("client.key") + " < " + write_file("tls2.txt", rfc5424("tls-31") + "\n") +
         " > /dev/null 2>&1");
   EXPECT_EQ(wait_delivered(s, 31), 31);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+// With a spool, a full budget does not hold the sender back: records wait on disk. SIGTERM with
+// Kafka still down spools what memory held (exit 0); the next run replays every line, once.
+TEST(Logship, TheSpoolTakesOverAndSurvivesARestart) {
+  cluster c;
+  for (int b = 1; b <= 3; ++b) c.mc->set_down(b, true);
+  const std::string dir = tmp_dir() + "/spool";
+  auto args = base_args(c);
+  for (const std::string& a :
+       {std::string("--tcp"), std::string("127.0.0.1:0"), std::string("--memory-budget"),
+        std::string("256KiB"), std::string("--spool"), dir, std::string("--spool-fsync"),
+        std::string("always"), std::string("--drain-timeout"), std::string("1s")})
+    args.push_back(a);
+  constexpr int kLines = 3000;
+  {
+    service s(args);
+    const int fd = connect_loopback(port_of(s, "tcp"));
+    ASSERT_GE(fd, 0);
+    const std::string pad(400, 's');
+    std::string all;
+    for (int i = 1; i <= kLines; ++i) all += rfc5424("sp-" + std::to_string(i), " " + pad) + "\n";
+    ASSERT_TRUE(write_all(fd, all));  // 1.3 MB against a 256 KiB budget: not held back
+    close(fd);
+    for (int i = 0; i < 200 && metric(metrics(s), "logship_received_total") < kLines; ++i)
+      std::this_thread::sleep_for(50ms);
+    const std::string m = metrics(s);
+    EXPECT_EQ(metric(m, "logship_received_total"), kLines);
+    EXPECT_GT(metric(m, "logship_spooled"), kLines / 2);
+    EXPECT_EQ(metric(m, "logship_dropped_total{reason=\"memory_budget\"}"), 0);
+    EXPECT_EQ(metric(m, "logship_accounting_difference"), 0);
+    EXPECT_EQ(s.stop(SIGTERM), 0);  // what memory held went to the spool
+  }
+  for (int b = 1; b <= 3; ++b) c.mc->set_down(b, false);
+  service again(args);
+  ASSERT_EQ(wait_delivered(again, kLines, 90s), kLines);
+  const std::string m = metrics(again);
+  EXPECT_EQ(metric(m, "logship_recovered_total"), kLines);
+  EXPECT_EQ(metric(m, "logship_spooled"), 0);
+  EXPECT_EQ(metric(m, "logship_accounting_difference"), 0);
+  EXPECT_EQ(markers(consume(c.bootstrap(), "syslog", kLines, 60s)), expected("sp-", kLines));
+  EXPECT_EQ(again.stop(SIGTERM), 0);
+}
+
+// rsyslog as a relay in front of logship, as a site migrating from it would run it: logger ->
+// rsyslog (imtcp) -> omfwd over TCP with octet-counted framing -> logship.
+TEST(Logship, RsyslogOmfwdRelaysIntoLogship) {
+  ASSERT_FALSE(shell("command -v rsyslogd").empty()) << "rsyslog: scripts/setup.sh installs it";
+  cluster c;
+  auto args = base_args(c);
+  args.push_back("--tcp");
+  args.push_back("127.0.0.1:0");
+  service s(args);
+  // A free port for rsyslog's input: bind, read it, close.
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&sa), &len);
+  const std::string relay_port = std::to_string(ntohs(sa.sin_port));
+  close(probe);
+  const std::string dir = tmp_dir() + "/rsyslog";
+  mkdir(dir.c_str(), 0755);
+  const std::string conf =
+      write_file("rsyslog-relay.conf", "global(workDirectory=\"" + dir +
+                                           "\")\n"
+                                           "module(load=\"imtcp\")\n"
+                                           "input(type=\"imtcp\" port=\"" +
+                                           relay_port +
+                                           "\" address=\"127.0.0.1\" ruleset=\"fwd\")\n"
+                                           "ruleset(name=\"fwd\") {\n"
+                                           "  action(type=\"omfwd\" target=\"127.0.0.1\" port=\"" +
+                                           std::to_string(port_of(s, "tcp")) +
+                                           "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\"\n"
+                                           "         template=\"RSYSLOG_SyslogProtocol23Format\")\n"
+                                           "}\n");
+  const std::string pidfile = dir + "/rsyslogd.pid";
+  shell("rsyslogd -f " + conf + " -i " + pidfile + " 2>&1");
+  int up = -1;
+  for (int i = 0; i < 100 && up < 0; ++i) {
+    up = connect_loopback(static_cast<std::uint16_t>(std::stoi(relay_port)));
+    if (up < 0) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GE(up, 0) << "rsyslog did not listen";
+  close(up);
+  std::string lines;
+  for (int i = 1; i <= 30; ++i) lines += "line=relay-" + std::to_string(i) + "\n";
+  shell("logger --tcp --rfc5424 -n 127.0.0.1 -P " + relay_port + " -f " +
+        write_file("relay.txt", lines));
+  const long long got = wait_delivered(s, 30, 30s);
+  shell("kill $(cat " + pidfile + ") 2>/dev/null");
+  ASSERT_EQ(got, 30);
+  auto msgs = consume(c.bootstrap(), "syslog", 30);
+  EXPECT_EQ(markers(msgs), expected("relay-", 30));
+  // rsyslog's RFC 5424 rendering parsed by logship: nothing quarantined.
+  EXPECT_EQ(metric(metrics(s), "logship_quarantined_total"), 0);
   EXPECT_EQ(s.stop(SIGTERM), 0);
 }
 
