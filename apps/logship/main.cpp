@@ -17,6 +17,7 @@
 #include "inputs.hpp"
 #include "kafka.hpp"
 #include "pipeline.hpp"
+#include "tap.hpp"
 #include "template.hpp"
 
 #include <weir/core/file.hpp>
@@ -188,8 +189,10 @@ weir::task<> on_signals(weir::io::signal_set& stop, weir::io::signal_set& hup, l
 weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::signal_set& stop,
                       weir::io::signal_set& hup, logship::sink& sink, const std::string& bootstrap,
                       std::optional<weir::debug::admin_options> admin_opts, logship::spool* disk) {
+  logship::tap_hub taps;  // /debug/tap; outlives the admin endpoint below
   logship::pipeline_options po = c.pipe;
   po.spool = disk;
+  po.tap = &taps;
   auto p = logship::pipeline::create(po, *c.compiled, sink);
   if (!p) {
     weir::log::error("bad configuration", {{"error", p.error().message()}});
@@ -203,6 +206,7 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
   }
   std::optional<weir::debug::admin_server> admin;
   if (admin_opts) {
+    admin_opts->routes.push_back({"/debug/tap", taps.handler()});
     std::string failed;  // (no co_return inside a handler: g++ 12 miscompiles it)
     try {
       admin.emplace(rt, std::move(*admin_opts));

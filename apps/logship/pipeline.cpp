@@ -1,5 +1,7 @@
 #include "pipeline.hpp"
 
+#include "tap.hpp"
+
 #include <weir/core/blocking.hpp>
 #include <weir/core/log.hpp>
 #include <weir/core/spawn.hpp>
@@ -185,10 +187,14 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
   in_flight_.fetch_add(1, std::memory_order_relaxed);  // from here on, until an outcome
   if (const char* why = parse_syslog(frame, scratch_)) {
     quarantine(frame, why, truncated, in.name, r);
+    if (opts_.tap && opts_.tap->active()) offer_to_tap(r.topic, frame);
     return;
   }
   rules_.apply(scratch_, wall_now_, outcome_);
   for (unsigned i : outcome_.matched) rule_matches_[i].fetch_add(1, std::memory_order_relaxed);
+  if (opts_.tap && opts_.tap->active())
+    offer_to_tap(outcome_.dropped ? "(dropped)" : outcome_.topic,
+                 outcome_.rewritten ? std::string_view(outcome_.payload) : frame);
   if (outcome_.dropped) {
     out.pop_back();
     dropped_[static_cast<std::size_t>(drop_reason::rule)].fetch_add(1, std::memory_order_relaxed);
@@ -201,6 +207,12 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
     return;
   }
   render(scratch_, frame, outcome_, truncated, r);
+}
+
+void pipeline::offer_to_tap(std::string_view topic, std::string_view payload) const {
+  std::vector<std::string_view> names;
+  for (unsigned i : outcome_.matched) names.push_back(rules_.name(i));
+  opts_.tap->offer(topic, payload, names);
 }
 
 void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {

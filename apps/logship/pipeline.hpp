@@ -66,6 +66,7 @@ struct pipeline_options {
   // and once the spool holds any, every new record queues behind them there (order kept);
   // replay() sends them on. Undelivered records at shutdown go there too.
   logship::spool* spool = nullptr;
+  class tap_hub* tap = nullptr;  // /debug/tap (optional, owned by the caller)
 };
 
 // The reasons a record is dropped (the label of logship_dropped_total).
@@ -146,6 +147,7 @@ class pipeline {
   void quarantine(std::string_view frame, const char* why, bool truncated, std::string_view input,
                   record& r) const;
   void count_delivered(const std::string& topic);
+  void offer_to_tap(std::string_view topic, std::string_view payload) const;
 
   pipeline_options opts_;
   rules rules_;

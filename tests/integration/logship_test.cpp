@@ -493,6 +493,38 @@ TEST(Logship, RulesRouteMergeDropAndQuarantine) {
   EXPECT_EQ(s.stop(SIGTERM), 0);
 }
 
+// /debug/tap streams the lines passing a rule or a topic, bounded, while traffic flows.
+TEST(Logship, TheTapStreamsWhatPassesARule) {
+  cluster c;
+  auto args = base_args(c);
+  for (const std::string& a : {std::string("--tcp"), std::string("127.0.0.1:0"),
+                               std::string("--config"), write_file("tap.toml", kRules)})
+    args.push_back(a);
+  service s(args);
+  std::string tapped;
+  std::thread reader([&] {
+    tapped = shell("curl -sN --max-time 20 'http://127.0.0.1:" + std::to_string(admin_port(s)) +
+                   "/debug/tap?rule=errors&lines=3&seconds=15'");
+  });
+  std::this_thread::sleep_for(500ms);  // the tap is open
+  const int fd = connect_loopback(port_of(s, "tcp"));
+  ASSERT_GE(fd, 0);
+  for (int i = 1; i <= 5; ++i) {
+    write_all(fd, "<11>1 - web1 app - - - {\"level\":\"error\",\"line\":\"t" + std::to_string(i) +
+                      "\"}\n");
+    write_all(fd, rfc5424("plain-" + std::to_string(i)) + "\n");
+  }
+  close(fd);
+  reader.join();
+  EXPECT_EQ(std::count(tapped.begin(), tapped.end(), '\n'), 3) << tapped;
+  EXPECT_NE(tapped.find(R"(topic=errors rules=errors {"level":"error","line":"t1","routed":true})"),
+            std::string::npos)
+      << tapped;
+  EXPECT_EQ(tapped.find("plain-"), std::string::npos) << tapped;
+  EXPECT_EQ(get(admin_port(s), "/debug/tap").status, 400);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
 // SIGTERM right after a burst: what the peer sent is read and delivered before logship exits 0.
 TEST(Logship, SigtermDeliversWhatPeersAlreadySent) {
   cluster c;

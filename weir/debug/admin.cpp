@@ -274,6 +274,11 @@ http::router make_routes(admin_server::state& s) {
       }
     res.body("ok\n");
   });
+  for (const admin_route& extra : s.opt.routes)
+    r.get(extra.path, [&s, h = extra.handler](http::request& req, http::response& res) -> task<> {
+      if (!authorized(s, req, res)) co_return;
+      co_await h(req, res);
+    });
   return r;
 }
 

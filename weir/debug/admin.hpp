@@ -14,6 +14,7 @@
 //   GET /metrics           Prometheus text: the runtime's counters (write_runtime_metrics)
 //                          and every add_metrics() source (per-route HTTP latency, ...)
 //   GET /healthz           200 "ok", or 503 naming a shard stuck longer than the threshold
+//   GET <route>            each of admin_options::routes (a service's own)
 // With a token, every request needs `Authorization: Bearer <token>` (else 401).
 // `weir top` and `weir dump` (tools/weir) are its clients.
 //
@@ -24,18 +25,33 @@
 
 #include <weir/core/metrics.hpp>
 #include <weir/core/runtime.hpp>
+#include <weir/core/task.hpp>
 #include <weir/net/address.hpp>
 
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+
+namespace weir::http {
+class request;
+class response;
+}  // namespace weir::http
 
 namespace weir::debug {
+
+// A service's own GET route on the admin endpoint (logship's /debug/tap): token-protected as
+// the rest; its handler runs on the admin thread, so it must be safe there.
+struct admin_route {
+  std::string path;
+  std::function<task<void>(http::request&, http::response&)> handler;
+};
 
 struct admin_options {
   net::address address = net::address::loopback_v4(9901);
   std::string token;  // empty: no authentication (keep the address on loopback then)
+  std::vector<admin_route> routes;
 };
 
 // A service's admin settings as its flags give them: `address` ("HOST:PORT"; "off" or "": no
