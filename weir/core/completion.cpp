@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 namespace weir {
 namespace {
@@ -61,6 +60,7 @@ namespace {
 
 struct slot {
   std::atomic<std::uint64_t> word{0};
+  std::atomic<std::uint32_t> next_free{0};  // on the free list: the next slot's index + 1
   // Written before arming (release); a stale claimer may read them while the slot is reused,
   // hence atomics, but only the winner of `word` uses what it read.
   std::atomic<void*> state{nullptr};
@@ -70,15 +70,45 @@ struct slot {
 constexpr std::uint64_t fired_bit = 1, armed_bit = 2;
 constexpr std::size_t chunk_size = 1024, max_chunks = 4096;  // 4M tokens alive at once
 
+// Free slots form a lock-free stack (a register on a shard and a release on a library's thread
+// happen for every token: librdkafka's delivery reports made a mutex here a hot spot). The head
+// is (tag << 32 | index + 1); the tag, bumped by every push and pop, keeps a stale pop from
+// succeeding (ABA). Growth, rare, takes the mutex.
 struct table {
   std::atomic<slot*> chunks[max_chunks] = {};
-  std::mutex mu;  // free list and growth
-  std::vector<std::uint32_t> free;
+  std::atomic<std::uint64_t> free_head{0};
+  std::mutex mu;  // growth
   std::uint32_t used = 0;
 
   slot* at(std::uint32_t idx) noexcept {
     slot* c = chunks[idx / chunk_size].load(std::memory_order_acquire);
     return c ? &c[idx % chunk_size] : nullptr;
+  }
+  bool pop(std::uint32_t& idx) noexcept {
+    std::uint64_t h = free_head.load(std::memory_order_acquire);
+    while (h & 0xffffffffu) {
+      const auto i = static_cast<std::uint32_t>(h & 0xffffffffu) - 1;
+      // A slot once on the free list has its chunk: index it without at()'s null check.
+      slot* chunk = chunks[i / chunk_size].load(std::memory_order_acquire);
+      const std::uint32_t next = chunk[i % chunk_size].next_free.load(std::memory_order_relaxed);
+      const std::uint64_t nh = ((h >> 32) + 1) << 32 | next;
+      if (free_head.compare_exchange_weak(h, nh, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+        idx = i;
+        return true;
+      }
+    }
+    return false;
+  }
+  void push(std::uint32_t idx) noexcept {
+    slot* s = &chunks[idx / chunk_size].load(std::memory_order_acquire)[idx % chunk_size];
+    std::uint64_t h = free_head.load(std::memory_order_relaxed);
+    std::uint64_t nh;
+    do {
+      s->next_free.store(static_cast<std::uint32_t>(h & 0xffffffffu), std::memory_order_relaxed);
+      nh = ((h >> 32) + 1) << 32 | (std::uint64_t{idx} + 1);
+    } while (!free_head.compare_exchange_weak(h, nh, std::memory_order_release,
+                                              std::memory_order_relaxed));
   }
 };
 
@@ -112,17 +142,12 @@ bool decode(void* token, std::uint32_t& idx, std::uint32_t& gen) noexcept {
 void* c_callback_register(void* state, void (*drop)(void*) noexcept) noexcept {
   table& t = tokens();
   std::uint32_t idx;
-  {
+  if (!t.pop(idx)) {
     std::lock_guard lk(t.mu);
-    if (!t.free.empty()) {
-      idx = t.free.back();
-      t.free.pop_back();
-    } else {
-      idx = t.used++;
-      auto& c = t.chunks[idx / chunk_size];
-      if (!c.load(std::memory_order_relaxed))
-        c.store(new slot[chunk_size], std::memory_order_release);
-    }
+    idx = t.used++;
+    auto& c = t.chunks[idx / chunk_size];
+    if (!c.load(std::memory_order_relaxed))
+      c.store(new slot[chunk_size], std::memory_order_release);
   }
   slot* s = t.at(idx);
   s->state.store(state, std::memory_order_relaxed);
@@ -178,11 +203,7 @@ void c_callback_release(void* token) noexcept {
     if (s->word.compare_exchange_weak(w, next, std::memory_order_acq_rel)) break;
   }
   const bool fired = w & fired_bit;
-  {
-    table& t = tokens();
-    std::lock_guard lk(t.mu);
-    t.free.push_back(idx);
-  }
+  tokens().push(idx);
   if (!fired) drop(state);  // the source dies unfired: the lost-wake-up path
 }
 

@@ -1,5 +1,6 @@
 // on_shard, blocking, completion: everything that crosses threads (runs under TSan too).
 #include <weir/core/blocking.hpp>
+#include <weir/core/c_callback.hpp>
 #include <weir/core/completion.hpp>
 #include <weir/core/on_shard.hpp>
 
@@ -12,7 +13,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace weir {
 namespace {
@@ -154,6 +157,54 @@ TEST(Completion, CancelWhileWaitingThenLateFireIsHarmless) {
   };
   EXPECT_EQ(rt.block_on(t(&th)), errc::timed_out);
   th.join();
+}
+
+// Tokens registered on a shard while two foreign threads fire and release others, as
+// librdkafka's report thread does: every value arrives once, the free list (lock-free) never
+// hands one slot out twice.
+TEST(CCallback, TokensChurnAcrossThreads) {
+  runtime rt({.shards = 1});
+  std::mutex mu;
+  std::vector<void*> pending;  // tokens for the library threads
+  std::atomic<bool> done{false};
+  auto library = [&] {
+    while (!done.load()) {
+      void* t = nullptr;
+      {
+        std::lock_guard lk(mu);
+        if (!pending.empty()) {
+          t = pending.back();
+          pending.pop_back();
+        }
+      }
+      if (!t) {
+        std::this_thread::yield();
+        continue;
+      }
+      EXPECT_TRUE(c_callback_fire<int>(t, 7));
+      c_callback_release(t);
+    }
+  };
+  std::thread a(library), b(library);
+  const int sum = rt.block_on([](std::mutex& mu, std::vector<void*>& pending) -> task<int> {
+    int total = 0;
+    for (int round = 0; round < 200; ++round) {
+      std::vector<completion<int>> waits;
+      waits.reserve(50);
+      for (int i = 0; i < 50; ++i) {
+        auto [token, c] = make_c_callback<int>("churn");
+        waits.push_back(std::move(c));
+        std::lock_guard lk(mu);
+        pending.push_back(token);
+      }
+      for (auto& w : waits) total += (co_await w).value_or(-1000);
+    }
+    co_return total;
+  }(mu, pending));
+  done = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(sum, 200 * 50 * 7);
 }
 
 }  // namespace
