@@ -1,7 +1,10 @@
 // bench/logship's load: N RFC 5424 lines of ~420 bytes (a JSON message, one in ten at
 // level=error) over C TCP connections as fast as the forwarder takes them, then the time until
 // Kafka holds all of them (the sum of the topics' high watermarks, polled every 50 ms).
-//   logship_gen PORT LINES CONNS BOOTSTRAP TOPIC[,TOPIC...]
+//   logship_gen PORT LINES CONNS BOOTSTRAP TOPIC[,TOPIC...] [RATE]
+// RATE (lines/s over all connections; 0 or absent: as fast as the forwarder reads) paces the
+// load for the outage case. It waits for arrivals until all came, or until none came for 20 s
+// after the last line was sent (a forwarder that lost lines).
 // Prints: "sent LINES in S s, arrived A in T s" (T from the first byte sent).
 #include <librdkafka/rdkafka.h>
 
@@ -36,7 +39,7 @@ std::string line(long i) {
   return s;
 }
 
-void send_range(int port, long from, long to) {
+void send_range(int port, long from, long to, double rate) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -47,9 +50,14 @@ void send_range(int port, long from, long to) {
     std::exit(1);
   }
   std::string buf;
+  const auto t0 = steady::now();
   for (long i = from; i < to; ++i) {
     buf += line(i);
-    if (buf.size() >= 64 * 1024 || i + 1 == to) {
+    if (rate > 0 && (i - from) % 50 == 49) {  // paced: in bursts of 50, on schedule
+      const auto due = t0 + std::chrono::duration<double>(static_cast<double>(i - from + 1) / rate);
+      std::this_thread::sleep_until(std::chrono::time_point_cast<steady::duration>(due));
+    }
+    if (buf.size() >= 64 * 1024 || i + 1 == to || (rate > 0 && (i - from) % 50 == 49)) {
       std::size_t off = 0;
       while (off < buf.size()) {
         const ssize_t n = send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
@@ -92,10 +100,11 @@ long arrived(rd_kafka_t* rk, const std::vector<std::string>& topics) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: logship_gen PORT LINES CONNS BOOTSTRAP TOPIC[,TOPIC...]\n");
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: logship_gen PORT LINES CONNS BOOTSTRAP TOPIC[,TOPIC...] [RATE]\n");
     return 2;
   }
+  const double rate = argc == 7 ? std::atof(argv[6]) : 0;
   const int port = std::atoi(argv[1]);
   const long lines = std::atol(argv[2]);
   const int conns = std::atoi(argv[3]);
@@ -111,14 +120,22 @@ int main(int argc, char** argv) {
   const auto t0 = steady::now();
   std::vector<std::thread> senders;
   for (int c = 0; c < conns; ++c)
-    senders.emplace_back(send_range, port, lines * c / conns, lines * (c + 1) / conns);
+    senders.emplace_back(send_range, port, lines * c / conns, lines * (c + 1) / conns,
+                         rate / conns);
   for (auto& s : senders) s.join();
   const double sent_s = std::chrono::duration<double>(steady::now() - t0).count();
-  long got = 0;
+  long got = 0, last = -1;
   const auto limit = t0 + std::chrono::seconds(600);
+  auto progress = steady::now();
   while (steady::now() < limit) {
     got = arrived(rk, topics) - before;
     if (got >= lines) break;
+    if (got != last) {
+      last = got;
+      progress = steady::now();
+    } else if (steady::now() - progress > std::chrono::seconds(20)) {
+      break;  // nothing more is coming: the rest was lost
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const double all_s = std::chrono::duration<double>(steady::now() - t0).count();

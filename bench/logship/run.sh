@@ -19,6 +19,10 @@
 #   - the forwarder's CPU time (utime + stime of /proc/PID/stat) and peak RSS (VmHWM) at that
 #     moment; then SIGTERM.
 # msgs/s = LINES / (first byte sent .. last line in Kafka). CPU µs/msg = CPU time / LINES.
+# Case outage (CASES="outage", or with the others): OUTAGE_LINES [300000] sent at OUTAGE_RATE
+# [20000] lines/s (pass-through configs); 2.5 s in, every broker goes down for 10 s (the mock
+# process takes SIGUSR1 / SIGUSR2); "lost" is what never reached Kafka (the generator stops
+# waiting when nothing arrived for 20 s).
 # Method (as bench/http/run.sh): the script re-runs itself under `setsid -w` in its own
 # scheduler autogroup, raised to nice -20 when root.
 set -euo pipefail
@@ -64,8 +68,13 @@ run_one() {  # round case forwarder
   for _ in $(seq 1 100); do grep -q bootstrap "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
   local boot
   boot=$(sed -n 's/^bootstrap //p' "$work/mock.out")
-  local topics=bench
+  local topics=bench lines=$LINES rate=0 conf=$case
   [[ "$case" == rules ]] && topics=bench,errors
+  if [[ "$case" == outage ]]; then
+    lines=${OUTAGE_LINES:-300000}
+    rate=${OUTAGE_RATE:-20000}
+    conf=pass
+  fi
   local pid
   if [[ "$fwd" == logship ]]; then
     local extra=()
@@ -78,7 +87,7 @@ run_one() {  # round case forwarder
     brokers=$(echo "$boot" | sed 's/\([^,]*\)/"\1"/g')
     mkdir -p "$work/rsyslog"
     sed -e "s|@WORKDIR@|$work/rsyslog|" -e "s|@PORT@|$PORT|" -e "s|@BROKERS@|$brokers|" \
-      "bench/logship/rsyslog-$case.conf" >"$work/rsyslog.conf"
+      "bench/logship/rsyslog-$conf.conf" >"$work/rsyslog.conf"
     taskset -c "$SERVER_CPU" rsyslogd -n -f "$work/rsyslog.conf" -i "$work/rsyslog.pid" \
       >/dev/null 2>"$work/fwd.err" &
     pid=$!
@@ -89,9 +98,14 @@ run_one() {  # round case forwarder
     wait "$pid" "$mock" 2>/dev/null || true
     return
   fi
-  local out rc=0
-  out=$(taskset -c "$LOAD_CPU" "$B/bench/logship/logship_gen" "$PORT" "$LINES" "$CONNS" "$boot" \
-    "$topics") || rc=$?
+  local out rc=0 outage=""
+  if [[ "$case" == outage ]]; then
+    (sleep 2.5; kill -USR1 "$mock"; sleep 10; kill -USR2 "$mock") &
+    outage=$!
+  fi
+  out=$(taskset -c "$LOAD_CPU" "$B/bench/logship/logship_gen" "$PORT" "$lines" "$CONNS" "$boot" \
+    "$topics" "$rate") || rc=$?
+  [[ -n "$outage" ]] && wait "$outage" 2>/dev/null
   local ticks hwm
   ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
@@ -102,7 +116,7 @@ run_one() {  # round case forwarder
   local all arrived
   all=$(echo "$out" | sed -n 's/.*arrived [0-9]* in \([0-9.]*\) s.*/\1/p')
   arrived=$(echo "$out" | sed -n 's/.*arrived \([0-9]*\) in.*/\1/p')
-  echo "{\"round\":$round,\"case\":\"$case\",\"fwd\":\"$fwd\",\"lines\":$LINES,\"arrived\":${arrived:-0},\"seconds\":${all:-0},\"cpu_ticks\":$ticks,\"hz\":$(getconf CLK_TCK),\"hwm_kb\":$hwm,\"rc\":$rc}" >>"$results"
+  echo "{\"round\":$round,\"case\":\"$case\",\"fwd\":\"$fwd\",\"lines\":$lines,\"arrived\":${arrived:-0},\"seconds\":${all:-0},\"cpu_ticks\":$ticks,\"hz\":$(getconf CLK_TCK),\"hwm_kb\":$hwm,\"rc\":$rc}" >>"$results"
   echo "round $round $case $fwd: $out, cpu $ticks ticks, peak RSS $hwm kB" >&2
 }
 
@@ -118,7 +132,7 @@ python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = {}
-for case in ["pass", "rules"]:
+for case in ["pass", "rules", "outage"]:
     for fwd in ["logship", "rsyslog"]:
         rs = [r for r in rows if r["case"] == case and r["fwd"] == fwd and "error" not in r]
         if not rs:
