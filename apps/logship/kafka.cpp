@@ -222,7 +222,9 @@ weir::task<weir::completion<int>> kafka_sink::send(record& r) {
                               RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_HEADERS(hdrs),
                               RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ++produced_;
+      if (++produced_ == opts_.test_fatal_after)
+        rd_kafka_test_fatal_error(h->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "LOGSHIP_TEST_FATAL_AFTER");
       co_return std::move(done);
     }
     if (hdrs) rd_kafka_headers_destroy(hdrs);  // not taken on failure

@@ -44,6 +44,10 @@ struct kafka_options {
   std::size_t queue_bytes = 1 << 30;  // librdkafka's queue (above logship's memory budget)
   // Any other librdkafka property, passed through (after the above: it may override them).
   std::vector<std::pair<std::string, std::string>> properties;
+  // Tests only: raise a fatal producer error (rd_kafka_test_fatal_error) after this many
+  // produce calls, as a fenced or replaced cluster would (0: never). logship reads it from
+  // LOGSHIP_TEST_FATAL_AFTER.
+  std::uint64_t test_fatal_after = 0;
 };
 
 class kafka_sink final : public sink {

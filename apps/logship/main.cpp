@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 namespace {
@@ -317,6 +318,8 @@ int main(int argc, char** argv) {
                               {"bytes", std::to_string(disk->bytes())},
                               {"corrupt_bytes_cut", std::to_string(disk->corrupt_bytes())}});
   }
+  if (const char* f = std::getenv("LOGSHIP_TEST_FATAL_AFTER"))  // tests only (kafka.hpp)
+    ko.test_fatal_after = std::strtoull(f, nullptr, 10);
   // librdkafka's queue holds at least what the budget lets in, so the budget is what binds.
   ko.queue_bytes = std::max(ko.queue_bytes, c.pipe.memory_budget * 2);
   auto sink = logship::kafka_sink::create(ko);

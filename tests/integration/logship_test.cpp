@@ -403,6 +403,41 @@ TEST(Logship, TenSecondBrokerOutageLosesNothing) {
   EXPECT_EQ(s.stop(SIGTERM), 0);
 }
 
+// The producer fails for good mid-stream (a fatal idempotence error, as when the cluster is
+// replaced and the producer fenced; raised here with librdkafka's rd_kafka_test_fatal_error):
+// logship starts a new producer and produces what the old one held again. Every line arrives;
+// duplicates only among the resent ones.
+TEST(Logship, AFatalProducerErrorIsSurvived) {
+  cluster c;
+  auto args = base_args(c);
+  args.push_back("--tcp");
+  args.push_back("127.0.0.1:0");
+  setenv("LOGSHIP_TEST_FATAL_AFTER", "700", 1);
+  service s(args);
+  unsetenv("LOGSHIP_TEST_FATAL_AFTER");
+  const int fd = connect_loopback(port_of(s, "tcp"));
+  ASSERT_GE(fd, 0);
+  constexpr int kLines = 3000;
+  for (int i = 1; i <= kLines; ++i) {
+    write_all(fd, rfc5424("fatal-" + std::to_string(i)) + "\n");
+    if (i % 100 == 0) std::this_thread::sleep_for(20ms);
+  }
+  close(fd);
+  ASSERT_EQ(wait_delivered(s, kLines, 60s), kLines);
+  const std::string m = metrics(s);
+  EXPECT_EQ(metric(m, "logship_kafka_producers_started_total"), 2);
+  auto seen = markers(consume(c.bootstrap(), "syslog", kLines, 60s));
+  int duplicates = 0;
+  for (auto& [k, n] : seen) {
+    duplicates += n - 1;
+    n = 1;
+  }
+  EXPECT_EQ(seen, expected("fatal-", kLines));
+  EXPECT_LE(duplicates, metric(m, "logship_kafka_resent_total"));
+  EXPECT_EQ(metric(m, "logship_accounting_difference"), 0);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
 // With Kafka down and the memory budget full, logship stops reading: the sender's writes
 // stall in the kernel's window, nothing is dropped, and everything arrives when Kafka returns.
 TEST(Logship, AFullMemoryBudgetPushesBackOnTheSender) {
