@@ -131,6 +131,7 @@ weir::result<void> kafka_sink::start_producer() {
   ++producers_started_;
   std::lock_guard lk(mu_);
   h_ = std::move(h);
+  replaced_.fetch_add(1, std::memory_order_release);
   return {};
 }
 
@@ -195,7 +196,9 @@ void kafka_sink::replace_broken(const std::shared_ptr<handle>& broken) {
   std::thread([o = std::move(old)]() mutable { o.reset(); }).detach();
 }
 
-weir::task<weir::completion<int>> kafka_sink::send(record& r) {
+// `h`: the producer the caller saw last (one look per batch, not per record); a newer one is
+// taken when it was replaced.
+weir::task<weir::completion<int>> kafka_sink::send(record& r, std::shared_ptr<handle>& h) {
   for (;;) {
     auto [token, done] = weir::make_c_callback<int>("kafka delivery report");
     if (stopped_.load()) {  // stopped: nothing new goes to librdkafka (it would wait there)
@@ -203,7 +206,10 @@ weir::task<weir::completion<int>> kafka_sink::send(record& r) {
       weir::c_callback_release(token);
       co_return std::move(done);
     }
-    std::shared_ptr<handle> h = current();
+    if (replaced_.load(std::memory_order_acquire) != seen_replacements_) {
+      h = current();
+      seen_replacements_ = replaced_.load(std::memory_order_acquire);
+    }
     rd_kafka_headers_t* hdrs = nullptr;
     if (!r.headers.empty()) {
       hdrs = rd_kafka_headers_new(r.headers.size());
@@ -211,15 +217,18 @@ weir::task<weir::completion<int>> kafka_sink::send(record& r) {
         rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                             static_cast<ssize_t>(v.size()));
     }
+    // The receive time is the Kafka timestamp (else librdkafka reads the clock per message).
     rd_kafka_resp_err_t err;
     if (r.key.empty())
       err = rd_kafka_producev(h->rk, RD_KAFKA_V_TOPIC(r.topic.c_str()),
                               RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
-                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
+                              RD_KAFKA_V_TIMESTAMP(r.wall_ms), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     else
       err = rd_kafka_producev(h->rk, RD_KAFKA_V_TOPIC(r.topic.c_str()),
                               RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
-                              RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                              RD_KAFKA_V_TIMESTAMP(r.wall_ms), RD_KAFKA_V_HEADERS(hdrs),
                               RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (++produced_ == opts_.test_fatal_after)
@@ -243,7 +252,8 @@ weir::task<weir::completion<int>> kafka_sink::send(record& r) {
 
 weir::task<void> kafka_sink::deliver(std::span<record> batch) {
   std::vector<std::optional<weir::completion<int>>> waits(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) waits[i].emplace(co_await send(batch[i]));
+  std::shared_ptr<handle> h = current();
+  for (std::size_t i = 0; i < batch.size(); ++i) waits[i].emplace(co_await send(batch[i], h));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     record& r = batch[i];
     for (int attempt = 0;; ++attempt) {
@@ -259,7 +269,7 @@ weir::task<void> kafka_sink::deliver(std::span<record> batch) {
         r.undelivered = true;
         break;
       }
-      std::shared_ptr<handle> h = current();
+      h = current();
       if (h && rd_kafka_fatal_error(h->rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
         replace_broken(h);
       // Purged by a replaced producer: at once; otherwise after a back-off.
@@ -267,7 +277,7 @@ weir::task<void> kafka_sink::deliver(std::span<record> batch) {
         (void)co_await weir::sleep_for(backoff(attempt));
       ++resent_;
       waits[i].reset();
-      waits[i].emplace(co_await send(r));
+      waits[i].emplace(co_await send(r, h));
     }
   }
 }

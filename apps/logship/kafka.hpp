@@ -69,7 +69,7 @@ class kafka_sink final : public sink {
   explicit kafka_sink(kafka_options o) : opts_(std::move(o)) {}
   weir::result<void> start_producer();
   std::shared_ptr<handle> current() const;
-  weir::task<weir::completion<int>> send(record& r);
+  weir::task<weir::completion<int>> send(record& r, std::shared_ptr<handle>& h);
   void replace_broken(const std::shared_ptr<handle>& broken);
 
   kafka_options opts_;
@@ -80,7 +80,9 @@ class kafka_sink final : public sink {
   // Written on the shard and by the poller thread: plain atomics, relaxed.
   std::atomic<std::uint64_t> produced_{0}, delivered_{0}, failed_attempts_{0}, resent_{0},
       queue_full_waits_{0}, producers_started_{0}, lost_reports_{0};
-  std::string stats_json_;  // librdkafka's last statistics (under mu_)
+  std::string stats_json_;                  // librdkafka's last statistics (under mu_)
+  std::atomic<std::uint64_t> replaced_{0};  // producers started: a send sees a new one
+  std::uint64_t seen_replacements_ = 0;     // the shard's last look
 };
 
 // librdkafka's mock cluster (3 brokers by default) on loopback ports, for --embedded-kafka and

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace logship {
@@ -61,6 +62,15 @@ void to_json(const syslog_message& m, std::string& out) {
   out += ",\"msg\":";
   weir::http::json_escape(out, m.msg);
   out += '}';
+}
+
+// The pipeline's counters have one writer, its shard (readers are the admin thread): a relaxed
+// load and store, no locked read-modify-write per record.
+void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+void unbump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
 }
 
 // A trailing LF (CR LF) inside a frame is dropped, as rsyslog does on reception
@@ -170,12 +180,12 @@ void pipeline::quarantine(std::string_view frame, const char* why, bool truncate
 void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
                     std::vector<record>& out) {
   frame = without_trailing_lf(frame);
-  received_.fetch_add(1, std::memory_order_relaxed);
-  in.received.fetch_add(1, std::memory_order_relaxed);
-  in.bytes.fetch_add(frame.size(), std::memory_order_relaxed);
+  bump(received_);
+  bump(in.received);
+  bump(in.bytes, frame.size());
   if (truncated) {
-    truncated_.fetch_add(1, std::memory_order_relaxed);
-    in.truncated.fetch_add(1, std::memory_order_relaxed);
+    bump(truncated_);
+    bump(in.truncated);
   }
   record& r = out.emplace_back();
   // One clock reading per batch (a batch is one read of a stream: the same instant); only the
@@ -184,21 +194,23 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
     r.received = weir::now();
     wall_now_ = std::chrono::system_clock::now();
   }
-  in_flight_.fetch_add(1, std::memory_order_relaxed);  // from here on, until an outcome
+  r.wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall_now_.time_since_epoch()).count();
+  bump(in_flight_);  // from here on, until an outcome
   if (const char* why = parse_syslog(frame, scratch_)) {
     quarantine(frame, why, truncated, in.name, r);
     if (opts_.tap && opts_.tap->active()) offer_to_tap(r.topic, frame);
     return;
   }
   rules_.apply(scratch_, wall_now_, outcome_);
-  for (unsigned i : outcome_.matched) rule_matches_[i].fetch_add(1, std::memory_order_relaxed);
+  for (unsigned i : outcome_.matched) bump(rule_matches_[i]);
   if (opts_.tap && opts_.tap->active())
     offer_to_tap(outcome_.dropped ? "(dropped)" : outcome_.topic,
                  outcome_.rewritten ? std::string_view(outcome_.payload) : frame);
   if (outcome_.dropped) {
     out.pop_back();
-    dropped_[static_cast<std::size_t>(drop_reason::rule)].fetch_add(1, std::memory_order_relaxed);
-    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    bump(dropped_[static_cast<std::size_t>(drop_reason::rule)]);
+    unbump(in_flight_);
     return;
   }
   if (!valid_topic(outcome_.topic)) {
@@ -239,14 +251,14 @@ void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
 weir::task<bool> pipeline::to_spool(const std::vector<record>& batch) {
   auto appended = opts_.spool->append(batch);
   if (!appended) {
-    if (spool_errors_.fetch_add(1, std::memory_order_relaxed) == 0)
+    if (spool_errors_.fetch_add(1, std::memory_order_relaxed) == 0)  // first: log
       weir::log::error("spool: cannot write; records wait in memory instead",
                        {{"error", appended.error().message()}});
     co_return false;
   }
   if (!*appended) co_return false;  // full
-  spooled_.fetch_add(batch.size(), std::memory_order_relaxed);
-  in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+  bump(spooled_, batch.size());
+  unbump(in_flight_, batch.size());
   if (opts_.spool->sync_due()) co_await sync_spool();
   co_return true;
 }
@@ -260,7 +272,7 @@ weir::task<void> pipeline::sync_spool() {
     return rc;
   });
   auto rc = co_await std::move(job);
-  if (!rc || *rc != 0) spool_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (!rc || *rc != 0) bump(spool_errors_);
 }
 
 weir::task<void> pipeline::ship(std::vector<record> batch, when_full full,
@@ -280,17 +292,15 @@ weir::task<void> pipeline::ship(std::vector<record> batch, when_full full,
   if (!permit && opts_.spool && !replayed && co_await to_spool(batch)) co_return;
   if (!permit) {
     if (full == when_full::drop) {
-      dropped_[static_cast<std::size_t>(drop_reason::memory_budget)].fetch_add(
-          batch.size(), std::memory_order_relaxed);
-      in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      bump(dropped_[static_cast<std::size_t>(drop_reason::memory_budget)], batch.size());
+      unbump(in_flight_, batch.size());
       if (delivered) delivered->done();
       co_return;
     }
     auto got = co_await budget_.acquire(bytes);
     if (!got) {  // cancelled while waiting: nothing was shipped
-      dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
-          batch.size(), std::memory_order_relaxed);
-      in_flight_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      bump(dropped_[static_cast<std::size_t>(drop_reason::shutdown)], batch.size());
+      unbump(in_flight_, batch.size());
       if (delivered) delivered->done();
       co_return;
     }
@@ -316,7 +326,7 @@ weir::task<void> pipeline::replay() {
     auto n = sp->read(batch, 512);
     if (!n) {
       weir::log::error("spool: cannot read; replay paused", {{"error", n.error().message()}});
-      spool_errors_.fetch_add(1, std::memory_order_relaxed);
+      bump(spool_errors_);
       (void)co_await weir::sleep_for(std::chrono::seconds(1));
       continue;
     }
@@ -325,8 +335,8 @@ weir::task<void> pipeline::replay() {
       r.from_spool = true;
       r.received = now;
     }
-    in_flight_.fetch_add(*n, std::memory_order_relaxed);
-    spooled_.fetch_sub(*n, std::memory_order_relaxed);
+    bump(in_flight_, *n);
+    unbump(spooled_, *n);
     weir::wait_group done;
     done.add();
     co_await ship(std::move(batch), when_full::wait, &done);
@@ -337,48 +347,54 @@ weir::task<void> pipeline::replay() {
   }
 }
 
-void pipeline::count_delivered(const std::string& topic) {
+void pipeline::count_delivered(std::span<const std::pair<std::string_view, std::uint64_t>> n) {
   std::lock_guard lk(topics_mu_);
-  auto it = delivered_by_topic_.find(topic);
-  if (it == delivered_by_topic_.end()) {
-    if (delivered_by_topic_.size() >= kMaxTopicSeries)
-      it = delivered_by_topic_.try_emplace("other", 0).first;
-    else
-      it = delivered_by_topic_.emplace(topic, 0).first;
+  for (const auto& [topic, count] : n) {
+    auto it = delivered_by_topic_.find(topic);
+    if (it == delivered_by_topic_.end()) {
+      if (delivered_by_topic_.size() >= kMaxTopicSeries)
+        it = delivered_by_topic_.try_emplace("other", 0).first;
+      else
+        it = delivered_by_topic_.emplace(std::string(topic), 0).first;
+    }
+    it->second += count;
   }
-  ++it->second;
 }
 
 weir::task<void> pipeline::deliver(std::list<shipment>::iterator it) {
   co_await sink_.deliver(it->records);
   std::vector<record> undelivered;  // stopped first: to the spool if there is one
+  std::vector<std::pair<std::string_view, std::uint64_t>> by_topic;  // a batch has few topics
   for (record& r : it->records) {
     if (r.refused) {
-      dropped_[static_cast<std::size_t>(drop_reason::refused)].fetch_add(1,
-                                                                         std::memory_order_relaxed);
+      bump(dropped_[static_cast<std::size_t>(drop_reason::refused)]);
     } else if (r.undelivered && r.from_spool) {
-      spooled_.fetch_add(1, std::memory_order_relaxed);  // still in its segment
+      bump(spooled_);  // still in its segment
     } else if (r.undelivered && opts_.spool) {
       r.undelivered = false;
       undelivered.push_back(std::move(r));
       continue;  // counted below
     } else if (r.undelivered) {
-      dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(
-          1, std::memory_order_relaxed);
+      bump(dropped_[static_cast<std::size_t>(drop_reason::shutdown)]);
     } else if (r.quarantined) {
-      quarantined_.fetch_add(1, std::memory_order_relaxed);
+      bump(quarantined_);
       std::lock_guard lk(topics_mu_);
       ++quarantined_by_reason_[r.headers.front().second];
     } else {
-      delivered_.fetch_add(1, std::memory_order_relaxed);
-      count_delivered(r.topic);
+      bump(delivered_);
+      auto t = std::find_if(by_topic.begin(), by_topic.end(),
+                            [&](const auto& e) { return e.first == r.topic; });
+      if (t == by_topic.end())
+        by_topic.emplace_back(r.topic, 1);
+      else
+        ++t->second;
     }
-    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    unbump(in_flight_);
   }
+  count_delivered(by_topic);
   if (!undelivered.empty() && !co_await to_spool(undelivered)) {
-    dropped_[static_cast<std::size_t>(drop_reason::shutdown)].fetch_add(undelivered.size(),
-                                                                        std::memory_order_relaxed);
-    in_flight_.fetch_sub(undelivered.size(), std::memory_order_relaxed);
+    bump(dropped_[static_cast<std::size_t>(drop_reason::shutdown)], undelivered.size());
+    unbump(in_flight_, undelivered.size());
   }
   weir::wait_group* delivered = it->delivered;
   const bool was_oldest = it == in_flight_list_.begin();

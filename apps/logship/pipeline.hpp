@@ -48,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -146,7 +147,7 @@ class pipeline {
               bool truncated, record& r) const;
   void quarantine(std::string_view frame, const char* why, bool truncated, std::string_view input,
                   record& r) const;
-  void count_delivered(const std::string& topic);
+  void count_delivered(std::span<const std::pair<std::string_view, std::uint64_t>> n);
   void offer_to_tap(std::string_view topic, std::string_view payload) const;
 
   pipeline_options opts_;

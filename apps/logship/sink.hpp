@@ -33,6 +33,7 @@ struct record {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string payload;
   weir::clock::time_point received{};  // for the oldest undelivered message's age
+  std::int64_t wall_ms = 0;            // when received, Unix ms: the Kafka timestamp (0: now)
   bool quarantined = false;            // to the quarantine topic (counted there once delivered)
   bool from_spool = false;             // replayed from the disk spool (still in its file)
   // Set by the sink: the permanent reason it refused the record, or that it was stopped first.

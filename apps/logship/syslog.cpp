@@ -16,6 +16,7 @@ bool is_print_ascii(char c) { return c >= 33 && c <= 126; }  // RFC 5424's PRINT
 struct reader {
   std::string_view s;
   std::size_t i = 0;
+  std::size_t sd_used = 0;  // elements of m.sd filled for this frame (the rest is storage)
 
   bool done() const { return i >= s.size(); }
   char peek() const { return i < s.size() ? s[i] : '\0'; }
@@ -135,7 +136,10 @@ const char* parse_structured_data(reader& r, syslog_message& m) {
   if (r.eat('-')) return nullptr;
   if (r.peek() != '[') return "rfc5424: expected STRUCTURED-DATA ('-' or '[')";
   while (r.eat('[')) {
-    sd_element e;
+    // Reuse the element (and its params' storage) an earlier frame left: no allocation per line.
+    if (r.sd_used == m.sd.size()) m.sd.emplace_back();
+    sd_element& e = m.sd[r.sd_used++];
+    e.params.clear();
     e.id = sd_name(r);
     if (e.id.empty()) return "rfc5424: bad SD-ID";
     while (r.eat(' ')) {
@@ -161,7 +165,6 @@ const char* parse_structured_data(reader& r, syslog_message& m) {
       e.params.push_back(p);
     }
     if (!r.eat(']')) return "rfc5424: expected ']' or ' ' in SD-ELEMENT";
-    m.sd.push_back(std::move(e));
   }
   return nullptr;
 }
@@ -338,10 +341,10 @@ std::string syslog_message::param(std::string_view id, std::string_view name, bo
   return {};
 }
 
-const char* parse_syslog(std::string_view frame, syslog_message& m) {
-  m = syslog_message();
+namespace {
+
+const char* parse_frame(std::string_view frame, reader& r, syslog_message& m) {
   if (frame.empty()) return "empty line";
-  reader r{frame};
   if (r.peek() != '<') {
     m.pri_missing = true;
     m.format = syslog_format::bare;
@@ -358,6 +361,18 @@ const char* parse_syslog(std::string_view frame, syslog_message& m) {
     if (n <= 3 && probe.peek() == ' ') return parse_5424(r, m);
   }
   return parse_3164(r, m);
+}
+
+}  // namespace
+
+const char* parse_syslog(std::string_view frame, syslog_message& m) {
+  std::vector<sd_element> storage = std::move(m.sd);  // kept across frames: see above
+  m = syslog_message();
+  m.sd = std::move(storage);
+  reader r{frame};
+  const char* why = parse_frame(frame, r, m);
+  m.sd.resize(r.sd_used);
+  return why;
 }
 
 }  // namespace logship
