@@ -4,6 +4,7 @@
 
 #include <weir/core/blocking.hpp>
 #include <weir/core/log.hpp>
+#include <weir/core/registry.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/http/json.hpp>
 
@@ -19,6 +20,7 @@ namespace logship {
 namespace {
 
 constexpr std::size_t kMaxTopicSeries = 1000;
+constexpr std::size_t kAnnounceRulesFrom = 4096;  // bytes: see take()
 
 std::int64_t ns_since_epoch(weir::clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -202,7 +204,19 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
     if (opts_.tap && opts_.tap->active()) offer_to_tap(r.topic, frame);
     return;
   }
-  rules_.apply(scratch_, wall_now_, outcome_);
+  // A rule's time is linear in the line (RE2, JMESPath), so only a long line can make one stall
+  // the shard: for those, the task's context names the rule running ("rule slow"), and a stall
+  // report says which. Short lines skip it (it takes the registry's lock).
+  struct announce final : rules::observer {
+    const rules* set;
+    explicit announce(const rules* s) : set(s) {}
+    void entering(unsigned rule) noexcept override {
+      weir::set_task_context_detail("rule", set->name(rule));
+    }
+  } named(&rules_);
+  const bool long_line = frame.size() >= kAnnounceRulesFrom && rules_.size() > 0;
+  rules_.apply(scratch_, wall_now_, outcome_, long_line ? &named : nullptr);
+  if (long_line) weir::set_task_context_detail("", "");
   for (unsigned i : outcome_.matched) bump(rule_matches_[i]);
   if (opts_.tap && opts_.tap->active())
     offer_to_tap(outcome_.dropped ? "(dropped)" : outcome_.topic,

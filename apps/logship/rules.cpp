@@ -190,8 +190,8 @@ weir::result<rules> rules::with_default_topic(std::string topic) const {
 
 std::size_t rules::size() const noexcept { return rules_->size(); }
 
-void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point now,
-                  outcome& out) const {
+void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point now, outcome& out,
+                  observer* watch) const {
   out.dropped = false;  // reusing the strings' and the vector's storage
   out.rewritten = false;
   out.topic.clear();
@@ -205,6 +205,7 @@ void rules::apply(const syslog_message& m, std::chrono::system_clock::time_point
   std::string field, value, rendered;
   std::vector<re2::StringPiece> caps;
   for (const compiled& c : *rules_) {
+    if (watch) watch->entering(static_cast<unsigned>(&c - rules_->data()));
     field.clear();
     syslog_variable(m, c.field, field);
     if (c.field == "msg") field = out.payload;  // the payload as the actions before made it

@@ -61,8 +61,16 @@ class rules {
     std::vector<unsigned> matched;  // the rules that matched, in order (see name())
     bool rewritten = false;         // a replace or merge action changed the payload
   };
-  void apply(const syslog_message& m, std::chrono::system_clock::time_point now,
-             outcome& out) const;
+  // Told before each rule runs on a message (the pipeline names the running rule in its task's
+  // context for long lines, so a stall report names the rule).
+  struct observer {
+    virtual void entering(unsigned rule) noexcept = 0;
+
+   protected:
+    ~observer() = default;
+  };
+  void apply(const syslog_message& m, std::chrono::system_clock::time_point now, outcome& out,
+             observer* watch = nullptr) const;
   // Rule `i`'s name ("rule 3" when it has none).
   std::string_view name(unsigned i) const;
   std::size_t size() const noexcept;

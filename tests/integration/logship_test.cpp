@@ -545,6 +545,43 @@ TEST(Logship, TheTapStreamsWhatPassesARule) {
   EXPECT_EQ(s.stop(SIGTERM), 0);
 }
 
+// hotdog's lesson: a CPU-heavy rule (RE2 is linear, but a capturing pattern on a 900 KB line
+// still takes tens of milliseconds) stalls its own connection's turn, is reported by the stall
+// watchdog with the rule's name, and does not stop another connection's lines.
+TEST(Logship, ASlowRuleIsReportedByNameAndOtherConnectionsFlow) {
+  cluster c;
+  const std::string cfg = write_file("slow.toml", R"(max_message = "2MiB"
+[[rules]]
+name = "slow"
+regex = '(?P<x>[a-z]*)(?P<y>[a-z]*)(?P<z>[a-z]*)q'
+actions = [ { forward = "slow" } ]
+)");
+  auto args = base_args(c, {"--tcp", "127.0.0.1:0", "--config", cfg});
+  service s(args);
+  const std::uint16_t port = port_of(s, "tcp");
+  std::thread heavy([port] {
+    const int fd = connect_loopback(port);
+    std::string big(900'000, 'a');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 16);
+    for (int i = 0; i < 4; ++i) write_all(fd, "<13>1 - h app - - - " + big + "q\n");
+    close(fd);
+  });
+  const int fd = connect_loopback(port);
+  ASSERT_GE(fd, 0);
+  for (int i = 1; i <= 20; ++i) {
+    write_all(fd, rfc5424("fast-" + std::to_string(i)) + "\n");  // no 'q': not the slow rule's
+    std::this_thread::sleep_for(20ms);
+  }
+  close(fd);
+  heavy.join();
+  ASSERT_EQ(wait_delivered(s, 24, 60s), 24);
+  EXPECT_EQ(consume(c.bootstrap(), "slow", 4).size(), 4u);
+  EXPECT_EQ(markers(consume(c.bootstrap(), "syslog", 20)), expected("fast-", 20));
+  const std::string stalls = get(admin_port(s), "/debug/stalls").body;
+  EXPECT_NE(stalls.find("rule slow"), std::string::npos) << stalls;
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
 // SIGTERM right after a burst: what the peer sent is read and delivered before logship exits 0.
 TEST(Logship, SigtermDeliversWhatPeersAlreadySent) {
   cluster c;
