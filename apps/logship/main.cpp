@@ -26,9 +26,9 @@
 #include <weir/core/spawn.hpp>
 #include <weir/debug/admin.hpp>
 #include <weir/io/signal.hpp>
+#include <weir/net/socket.hpp>
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -37,14 +37,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-void raise_fd_limit() {
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &r);
-  }
-}
 
 // Bytes as a reader can see them: printable ASCII as is, the rest \xNN (a frame may hold
 // anything).
@@ -290,7 +282,7 @@ int main(int argc, char** argv) {
     weir::log::error("bad admin settings", {{"error", admin.error().message()}});
     return 2;
   }
-  raise_fd_limit();
+  weir::net::raise_fd_limit();
   weir::io::signal_set stop({SIGINT, SIGTERM});  // before any thread: all inherit the mask
   weir::io::signal_set hup({SIGHUP});
   std::unique_ptr<logship::mock_cluster> mock;

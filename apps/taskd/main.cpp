@@ -22,8 +22,7 @@
 #include <weir/debug/admin.hpp>
 #include <weir/http/server.hpp>
 #include <weir/io/signal.hpp>
-
-#include <sys/resource.h>
+#include <weir/net/socket.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -33,15 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace http = weir::http;
-
-// Thousands of connections need thousands of descriptors: take the hard limit.
-void raise_fd_limit() {
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &r);
-  }
-}
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
@@ -172,7 +162,7 @@ int main(int argc, char** argv) {
     weir::log::error("bad admin settings", {{"error", admin.error().message()}});
     return 2;
   }
-  raise_fd_limit();
+  weir::net::raise_fd_limit();
   weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
   auto opened = taskd::store::open(c.data_dir);
   if (!opened) {

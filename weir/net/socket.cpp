@@ -232,6 +232,14 @@ task<result<stream_socket>> listener::accept() {
   }
 }
 
+void raise_fd_limit() noexcept {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 // --- udp_socket -------------------------------------------------------------------------------
 
 result<udp_socket> udp_socket::bind(const address& at) {

@@ -131,6 +131,10 @@ class listener {
 using tcp_listener = listener;
 using unix_listener = listener;
 
+// A server of thousands of connections needs thousands of descriptors: raises this process's
+// soft RLIMIT_NOFILE to its hard limit (quietly keeps it when that fails).
+void raise_fd_limit() noexcept;
+
 // A UDP socket. Datagrams are never merged or split; a datagram larger than the buffer is
 // truncated (the result says how long it was). Drops (the kernel's receive queue overflowing)
 // are counted by the kernel: see `drops()` (SO_RXQ_OVFL).
