@@ -60,6 +60,11 @@ std::string describe_fd(const char* op, std::int64_t fd, bool peer) {
 // What a waiting task waits on, in words.
 std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std::int64_t now) {
   std::string out;
+  // A labelled wait on a descriptor: the label says what for ("tx ring full, 256 slots").
+  if (label && *label && k >= wait_kind::read && k <= wait_kind::readiness) {
+    out = label;
+    return out + ": " + describe_wait(k, arg, nullptr, now);
+  }
   switch (k) {
     case wait_kind::none: return "suspended";
     case wait_kind::sleep:
@@ -81,7 +86,7 @@ std::string describe_wait(wait_kind k, std::int64_t arg, const char* label, std:
     case wait_kind::semaphore:
       fmt::format_to(std::back_inserter(out), "semaphore acquire: {} permit(s)", arg);
       return out;
-    case wait_kind::notify: return "notify";
+    case wait_kind::notify: return label && *label ? std::string(label) : std::string("notify");
     case wait_kind::wait_group:
       fmt::format_to(std::back_inserter(out), "wait_group: {} outstanding", arg);
       return out;

@@ -30,7 +30,10 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
   return true;
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+namespace {
+
+// The exact total in nanoseconds; `inexact` when digits below a nanosecond were given.
+std::optional<std::uint64_t> parse_nanoseconds(std::string_view s, bool& inexact) {
   struct unit {
     std::string_view name;
     u64 ns;
@@ -40,12 +43,9 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
       {"ms", 1'000'000}, {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
   constexpr u64 max = std::numeric_limits<u64>::max();
   constexpr u64 billion = 1'000'000'000;
-  if (s == "0") return std::chrono::milliseconds(0);
+  if (s == "0") return 0;
   if (s.empty()) return std::nullopt;
-  // Exact in nanoseconds; `inexact` records digits below a nanosecond, so that the rounding up
-  // to milliseconds below is a true ceiling.
   u64 total = 0;
-  bool inexact = false;
   std::size_t i = 0;
   while (i < s.size()) {
     const std::size_t int_begin = i;
@@ -81,8 +81,25 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
     if (part < whole * u->ns || total > max - part) return std::nullopt;
     total += part;
   }
-  const u64 ms = total / 1'000'000 + ((total % 1'000'000 != 0 || inexact) ? 1 : 0);
+  return total;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+  bool inexact = false;  // so that the rounding up is a true ceiling
+  const auto total = parse_nanoseconds(s, inexact);
+  if (!total) return std::nullopt;
+  const u64 ms = *total / 1'000'000 + ((*total % 1'000'000 != 0 || inexact) ? 1 : 0);
   return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ms));
+}
+
+std::optional<std::chrono::nanoseconds> parse_duration_ns(std::string_view s) {
+  bool inexact = false;
+  const auto total = parse_nanoseconds(s, inexact);
+  if (!total || *total > static_cast<u64>(std::numeric_limits<std::int64_t>::max()))
+    return std::nullopt;
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(*total + (inexact ? 1 : 0)));
 }
 
 std::optional<std::size_t> parse_size(std::string_view s) {

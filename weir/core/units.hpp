@@ -17,6 +17,8 @@ namespace weir {
 // zero. Rounds up to whole milliseconds (so "100us" is 1ms: never shorter than asked). Nothing
 // if malformed or out of range.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+// The same forms, to the nanosecond (a slow NIC's "50us" per frame).
+std::optional<std::chrono::nanoseconds> parse_duration_ns(std::string_view s);
 
 // "4096", "64KiB", "1MiB", "1GiB" (binary multiples only). Nothing if malformed or too large.
 std::optional<std::size_t> parse_size(std::string_view s);

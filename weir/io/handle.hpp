@@ -59,20 +59,27 @@ class handle {
 class op_awaiter {
  public:
   op_awaiter(handle& h, detail::io_op::kind k) noexcept : h_(&h) { op_.k = k; }
-  op_awaiter(op_awaiter&& o) noexcept : h_(o.h_) { copy_op(o.op_); }
+  op_awaiter(op_awaiter&& o) noexcept : h_(o.h_), label_(o.label_) { copy_op(o.op_); }
   op_awaiter& operator=(op_awaiter&&) = delete;
   ~op_awaiter() {
     if (op_.in_flight) r_->cancel_now(op_);
   }
 
   detail::io_op& op() noexcept { return op_; }
+  // What the wait is for, shown in dumps before the fd ("tx ring full, 256 slots: read fd 7").
+  // The text must outlive the handle (dumps read it from any thread).
+  op_awaiter& labelled(const char* text) noexcept {
+    label_ = text;
+    return *this;
+  }
 
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {
     r_ = &h_->bind();
     op_.fs = &h_->state();
-    if (std::error_code ec = w_.prepare(h, &on_cancel, this, wait_of(op_.k), h_->state().fd)) {
+    if (std::error_code ec =
+            w_.prepare(h, &on_cancel, this, wait_of(op_.k), h_->state().fd, label_)) {
       reason_ = ec;
       op_.res = -ECANCELED;
       return false;
@@ -127,6 +134,7 @@ class op_awaiter {
   detail::io_op op_;
   detail::waiter w_;
   std::error_code reason_;
+  const char* label_ = nullptr;
 };
 
 // The error of a failed system call (errno) as an error_code.

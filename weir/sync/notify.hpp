@@ -79,6 +79,9 @@ class notify {
   // awaiter may be moved before it is awaited (to pass it to with_timeout), not after.
   [[nodiscard]] notified_awaiter notified();
 
+  // What a task waiting here waits for, in dumps instead of "notify" ("arp resolve
+  // 192.0.2.1"). The text must stay valid as long as the notify (dumps read it from any thread).
+  void set_label(const char* text) noexcept { label_ = text; }
   // Wakes the first waiter, or stores the permit if nobody waits. Call on the notify's shard.
   void notify_one() noexcept;
   // Wakes every current waiter; stores no permit. Call on the notify's shard.
@@ -95,6 +98,7 @@ class notify {
   // runs); one picked by notify_all is `released` (nothing to pass on).
   detail::wait_queue waiters_;
   bool permit_ = false;  // invariant: permit_ implies waiters_.empty()
+  const char* label_ = nullptr;
 };
 
 struct notify::wait_policy {
@@ -111,6 +115,7 @@ struct notify::wait_policy {
     return detail::wait_state::granted;
   }
   static std::int64_t wait_arg(const notify&, const node_type&) noexcept { return 0; }
+  static const char* wait_label(const notify& n) noexcept { return n.label_; }
   static void give_back(notify& n, node_type&) noexcept { n.notify_one(); }  // pass it on
   static void left_queue(notify&) noexcept {}
 };

@@ -1,0 +1,88 @@
+#include "ring_link.hpp"
+
+#include <weir/core/time.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace netstack {
+
+using weir::result;
+using weir::task;
+using weir::unexpected;
+
+task<result<void>> await_eventfd(weir::io::handle& efd, const char* label) {
+  std::uint64_t value = 0;
+  weir::io::op_awaiter read(efd, weir::detail::io_op::kind::read);
+  read.op().buf = &value;
+  read.op().len = sizeof value;
+  read.labelled(label);
+  auto r = co_await read;
+  if (!r) co_return unexpected(r.error());
+  co_return result<void>{};
+}
+
+ring_link::ring_link(shm_region& region, tx_stats& tx)
+    : tx_(region.tx()),
+      rx_(region.rx()),
+      st_(tx),
+      tx_space_(::dup(region.fds().tx_space), false),
+      rx_data_(::dup(region.fds().rx_data), false),
+      tx_data_signal_(region.fds().tx_data),
+      rx_space_signal_(region.fds().rx_space) {
+  std::snprintf(full_label_, sizeof full_label_, "tx ring full, %u slots", tx_.slots());
+  std::snprintf(behind_label_, sizeof behind_label_, "tx ring full, %u slots (behind another sender)",
+                tx_.slots());
+  space_.set_label(behind_label_);
+}
+
+task<result<void>> ring_link::send_frame(packet& p) {
+  counting k(st_, p);
+  for (;;) {
+    if (std::byte* slot = tx_.try_reserve()) {
+      std::memcpy(slot, p.data(), p.len);
+      if (tx_.commit(p.len)) signal_eventfd(tx_data_signal_);
+      k.done(true);
+      co_return result<void>{};
+    }
+    p.waited = true;
+    if (space_waiter_) {
+      auto woken = co_await space_.notified();
+      if (!woken) {
+        k.done(false);
+        co_return unexpected(woken.error());
+      }
+      continue;
+    }
+    if (!tx_.begin_wait_space()) continue;
+    space_waiter_ = true;
+    auto r = co_await await_eventfd(tx_space_, full_label_);
+    space_waiter_ = false;
+    tx_.end_wait_space();
+    space_.notify_all();
+    if (!r) {
+      k.done(false);
+      co_return unexpected(r.error());
+    }
+  }
+}
+
+task<> ring_link::receive_loop(stack& s) {
+  unsigned run = 0;
+  for (;;) {
+    auto f = rx_.try_peek();
+    if (!f.empty()) {
+      s.receive(f);
+      if (rx_.release()) signal_eventfd(rx_space_signal_);
+      if (++run % 64 == 0) co_await weir::yield_now{};
+      continue;
+    }
+    if (!rx_.begin_wait_data()) continue;
+    auto r = co_await await_eventfd(rx_data_, "rx ring empty (idle)");
+    rx_.end_wait_data();
+    if (!r) co_return;
+  }
+}
+
+}  // namespace netstack
