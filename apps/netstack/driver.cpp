@@ -56,19 +56,29 @@ struct driver {
   weir::io::handle tx_data, rx_space;  // waited on
   weir::io::handle tap;
 
-  // TX ring -> the NIC.
+  // TX ring -> the NIC. With a delay, frame k leaves no earlier than k delays after the first
+  // (timers are coarser than a delay of microseconds: the driver sleeps when it is ahead).
   task<result<void>> tx_pump() {
+    auto due = std::chrono::steady_clock::now();
+    bool idle = true;
     for (;;) {
       auto f = tx.try_peek();
       if (f.empty()) {
         st.tx_ring_waits.fetch_add(1, std::memory_order_relaxed);
+        idle = true;
         if (!tx.begin_wait_data()) continue;
         auto r = co_await await_eventfd(tx_data, "tx ring empty (idle)");
         tx.end_wait_data();
         if (!r) co_return unexpected(r.error());
         continue;
       }
-      if (o.delay.count()) (void)co_await weir::sleep_for(o.delay);
+      if (o.delay.count()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (idle) due = now;  // no credit for time without frames
+        idle = false;
+        due += o.delay;
+        if (due > now) (void)co_await weir::sleep_for(due - now);
+      }
       switch (o.mode) {
         case driver_mode::tap: {
           for (;;) {
