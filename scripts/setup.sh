@@ -24,6 +24,7 @@ packages=(
   kcat bsdutils rsyslog              # logship's tests: kcat reads Kafka, logger and rsyslog's
                                      # omfwd send syslog
   curl python3 wrk iproute2          # integration tests: real HTTP clients, nstat's reset counters
+  iputils-ping                       # netstack's tests: the kernel's ping against the stack
   tmux                               # the `weir top` test drives it in a real terminal
   chromium                           # the browser view (/ui) is tested in headless Chromium
 )

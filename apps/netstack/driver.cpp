@@ -2,7 +2,6 @@
 
 #include "ring_link.hpp"
 
-#include <weir/core/file.hpp>
 #include <weir/core/log.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
@@ -144,15 +143,47 @@ struct driver {
     }
   }
 
-  // The kernel's count of frames it dropped because nobody read the TAP fast enough.
+  // The kernel's count of frames it dropped because nobody read the TAP fast enough: the TAP's
+  // TX drops in /proc/net/dev (procfs shows this process's network namespace; an in-memory
+  // read, which never blocks).
   task<result<void>> watch_kernel_drops() {
-    const std::string path = "/sys/class/net/" + o.tap + "/statistics/tx_dropped";
+    const int fd = ::open("/proc/net/dev", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      weir::log::warn("cannot read /proc/net/dev: the kernel's TAP drops are not reported",
+                      {{"error", weir::io::last_error().message()}});
+      co_return result<void>{};  // the driver goes on without
+    }
+    const std::string key = o.tap + ":";
     for (;;) {
-      if (auto text = weir::read_file(path, 64))
-        st.tap_kernel_drops.store(std::strtoull(text->c_str(), nullptr, 10),
-                                  std::memory_order_relaxed);
+      char text[16384];
+      const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+      if (n > 0) {
+        const std::string_view all(text, static_cast<std::size_t>(n));
+        for (std::size_t at = 0; at < all.size();) {
+          std::size_t end = all.find('\n', at);
+          if (end == std::string_view::npos) end = all.size();
+          std::string_view line = all.substr(at, end - at);
+          at = end + 1;
+          while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+          if (!line.starts_with(key)) continue;
+          // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs
+          // drop ...: the TX drops are the 12th number.
+          std::string numbers(line.substr(key.size()));
+          const char* p = numbers.c_str();
+          unsigned long long v = 0;
+          for (int i = 0; i < 12; ++i) {
+            char* next = nullptr;
+            v = std::strtoull(p, &next, 10);
+            p = next;
+          }
+          st.tap_kernel_drops.store(v, std::memory_order_relaxed);
+        }
+      }
       auto slept = co_await weir::sleep_for(500ms);
-      if (!slept) co_return unexpected(slept.error());
+      if (!slept) {
+        ::close(fd);
+        co_return unexpected(slept.error());
+      }
     }
   }
 };
@@ -169,6 +200,7 @@ task<int> serve(driver& d, weir::io::signal_set& stop, int parent_fd) {
     co_return out;
   };
   auto watch_parent = [&]() -> task<result<std::size_t>> { co_return co_await parent_gone; };
+  d.st.ready.store(1, std::memory_order_release);
   auto r = co_await weir::when_any(pumps(), stop.wait(), watch_parent());
   switch (r.index()) {
     case 0:

@@ -208,6 +208,20 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
   netstack::counters counts;
   netstack::ring_link link(run.region, counts.link);
   netstack::stack st(link, run.so, counts);
+  // The driver first: until it has the NIC, frames would go nowhere.
+  for (int i = 0; i < 10000 && !run.region.stats().ready.load(std::memory_order_acquire); ++i) {
+    int status = 0;
+    if (::waitpid(run.driver_pid, &status, WNOHANG) == run.driver_pid) {
+      run.driver_pid = -1;
+      weir::log::error("the driver did not start", {{"status", std::to_string(status)}});
+      co_return 1;
+    }
+    (void)co_await weir::sleep_for(1ms);
+  }
+  if (!run.region.stats().ready.load(std::memory_order_acquire)) {
+    weir::log::error("the driver did not get ready within 10 s", {});
+    co_return 1;
+  }
   auto background = weir::spawn(st.run(), "arp + icmp");
   auto receiving = weir::spawn(link.receive_loop(st), "rx ring -> stack");
   std::unique_ptr<netstack::udp_socket> echo_sock;

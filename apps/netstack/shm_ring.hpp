@@ -39,6 +39,7 @@ struct driver_stats {
   std::atomic<std::uint64_t> rx_ring_full{0};            // times the driver stopped reading
   std::atomic<std::uint64_t> tx_ring_waits{0};           // times the driver found TX empty
   std::atomic<std::uint64_t> tap_kernel_drops{0};        // the TAP's tx_dropped (the kernel's)
+  std::atomic<std::uint32_t> ready{0};                   // 1 once the driver moves frames
 };
 
 // One ring as either side sees it. Copyable view over the shared mapping.
