@@ -97,6 +97,17 @@ function(weir_fuzzer)
   target_compile_options(${W_NAME} PRIVATE ${WEIR_WARNINGS} -fsanitize=fuzzer)
   target_link_libraries(${W_NAME} PRIVATE ${W_DEPS})
   target_link_options(${W_NAME} PRIVATE -fsanitize=fuzzer)
+  # The code under test gets the fuzzer's coverage instrumentation too (else libFuzzer sees only
+  # the harness and cannot find its way into the parser).
+  foreach(dep IN LISTS W_DEPS)
+    if(TARGET ${dep})
+      get_target_property(real ${dep} ALIASED_TARGET)
+      if(NOT real)
+        set(real ${dep})
+      endif()
+      target_compile_options(${real} PRIVATE -fsanitize=fuzzer-no-link)
+    endif()
+  endforeach()
   set(work ${CMAKE_CURRENT_BINARY_DIR}/${W_NAME}_corpus)
   file(MAKE_DIRECTORY ${work})
   weir_add_test(NAME ${W_NAME}

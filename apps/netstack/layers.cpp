@@ -222,7 +222,8 @@ task<result<void>> ipv4_layer::send(packet& p, ipv4 dst, std::uint8_t proto) {
       to = *r;
     }
   }
-  write_ipv4(p.prepend(ipv4_header_size), p.len, next_id_++, 64, proto, net_.addr, dst);
+  const std::size_t n = p.len;  // (before prepend: argument order is unspecified)
+  write_ipv4(p.prepend(ipv4_header_size), n, next_id_++, 64, proto, net_.addr, dst);
   auto r = co_await l2_.send(p, to, ethertype_ipv4);
   k.done(r.has_value());
   co_return r;
