@@ -98,9 +98,10 @@ function(weir_fuzzer)
   target_link_libraries(${W_NAME} PRIVATE ${W_DEPS})
   target_link_options(${W_NAME} PRIVATE -fsanitize=fuzzer)
   # The code under test gets the fuzzer's coverage instrumentation too (else libFuzzer sees only
-  # the harness and cannot find its way into the parser).
+  # the harness and cannot find its way into the parser). Only in sanitizer builds, whose
+  # runtime serves the hooks to the other binaries linking those libraries.
   foreach(dep IN LISTS W_DEPS)
-    if(TARGET ${dep})
+    if(WEIR_SANITIZE AND TARGET ${dep})
       get_target_property(real ${dep} ALIASED_TARGET)
       if(NOT real)
         set(real ${dep})

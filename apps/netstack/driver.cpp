@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -63,6 +64,7 @@ struct driver {
     for (;;) {
       auto f = tx.try_peek();
       if (f.empty()) {
+        if (tx.spin_for_data(shm_ring::spins_before_sleep)) continue;
         st.tx_ring_waits.fetch_add(1, std::memory_order_relaxed);
         idle = true;
         if (!tx.begin_wait_data()) continue;
@@ -100,6 +102,7 @@ struct driver {
           for (;;) {
             slot = rx.try_reserve();
             if (slot) break;
+            if (rx.spin_for_space(shm_ring::spins_before_sleep)) continue;
             st.rx_ring_full.fetch_add(1, std::memory_order_relaxed);
             if (!rx.begin_wait_space()) continue;
             auto r = co_await await_eventfd(rx_space, "rx ring full");
@@ -124,6 +127,7 @@ struct driver {
     for (;;) {
       std::byte* slot = rx.try_reserve();
       if (!slot) {
+        if (rx.spin_for_space(shm_ring::spins_before_sleep)) continue;
         st.rx_ring_full.fetch_add(1, std::memory_order_relaxed);
         if (!rx.begin_wait_space()) continue;
         auto r = co_await await_eventfd(rx_space, "rx ring full: not reading the TAP");
@@ -216,6 +220,13 @@ task<int> serve(driver& d, weir::io::signal_set& stop, int parent_fd) {
 }  // namespace
 
 int run_driver(const driver_options& o) {
+  if (o.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(o.cpu, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0)
+      weir::log::warn("cannot pin the driver", {{"cpu", std::to_string(o.cpu)}});
+  }
   weir::io::signal_set stop({SIGINT, SIGTERM});
   auto region = shm_region::attach(o.fds);
   if (!region) {

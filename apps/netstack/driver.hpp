@@ -23,6 +23,7 @@ struct driver_options {
   std::string tap;                      // the TAP device's name (created if missing)
   std::chrono::nanoseconds delay{0};    // per TX frame: a slow NIC
   shm_region::fds_t fds;                // inherited from the stack process
+  int cpu = -1;                         // >= 0: pin the driver to this CPU
 };
 
 // The driver's main: returns the exit code.

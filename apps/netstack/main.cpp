@@ -59,6 +59,7 @@ struct options {
   std::uint64_t count = 100000;
   std::size_t size = 64;
   unsigned flows = 1;
+  int driver_cpu = -1;  // pin the driver to this CPU (benchmarks)
 };
 
 struct flood_result {
@@ -310,7 +311,7 @@ pid_t start_driver(const options& o, const netstack::shm_region& region) {
   for (int i = 0; i < 5; ++i) tmp[i] = ::fcntl(from[i], F_DUPFD_CLOEXEC, 10);
   for (int i = 0; i < 5; ++i) ::dup2(tmp[i], 3 + i);  // dup2: the copies survive exec
   std::vector<std::string> args = {"netstack", "driver", "--mode", o.driver, "--tap", o.tap,
-                                   "--delay", o.driver_delay};
+                                   "--delay", o.driver_delay, "--cpu", std::to_string(o.driver_cpu)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -326,6 +327,7 @@ int driver_command(int argc, char** argv) {
   app.add_option("--mode", mode)->check(CLI::IsMember({"tap", "null", "loopback"}));
   app.add_option("--tap", d.tap);
   app.add_option("--delay", delay);
+  app.add_option("--cpu", d.cpu);
   try {
     app.parse(argc - 1, argv + 1);
   } catch (const CLI::ParseError& e) {
@@ -374,6 +376,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(12, 1472))->capture_default_str();
   app.add_option("--flows", o.flows, "flood senders, each from its own port")
       ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--driver-cpu", o.driver_cpu, "pin the driver process to this CPU");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -44,6 +44,9 @@ task<result<void>> ring_link::send_frame(packet& p) {
       std::memcpy(slot, p.data(), p.len);
       if (tx_.commit(p.len)) signal_eventfd(tx_data_signal_);
       k.done(true);
+      // A slot taken at once is an I/O that completed at once: it spends the run's cooperative
+      // budget, so a sender the ring never stops still lets the shard's other tasks run.
+      if (!weir::detail::tl_shard->coop_proceed()) co_await weir::yield_now{};
       co_return result<void>{};
     }
     p.waited = true;
@@ -55,6 +58,7 @@ task<result<void>> ring_link::send_frame(packet& p) {
       }
       continue;
     }
+    if (tx_.spin_for_space(shm_ring::spins_before_sleep)) continue;
     if (!tx_.begin_wait_space()) continue;
     space_waiter_ = true;
     auto r = co_await await_eventfd(tx_space_, full_label_);
@@ -69,15 +73,15 @@ task<result<void>> ring_link::send_frame(packet& p) {
 }
 
 task<> ring_link::receive_loop(stack& s) {
-  unsigned run = 0;
   for (;;) {
     auto f = rx_.try_peek();
     if (!f.empty()) {
       s.receive(f);
       if (rx_.release()) signal_eventfd(rx_space_signal_);
-      if (++run % 64 == 0) co_await weir::yield_now{};
+      if (!weir::detail::tl_shard->coop_proceed()) co_await weir::yield_now{};  // (as above)
       continue;
     }
+    if (rx_.spin_for_data(shm_ring::spins_before_sleep)) continue;
     if (!rx_.begin_wait_data()) continue;
     auto r = co_await await_eventfd(rx_data_, "rx ring empty (idle)");
     rx_.end_wait_data();

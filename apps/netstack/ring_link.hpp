@@ -22,7 +22,7 @@ class ring_link final : public link_tx {
   ring_link(shm_region& region, tx_stats& tx);
 
   weir::task<weir::result<void>> send_frame(packet& p) override;
-  // Feeds RX frames to `s` until cancelled (yields every 64 frames to let senders run).
+  // Feeds RX frames to `s` until cancelled (within the run's cooperative budget).
   weir::task<> receive_loop(stack& s);
   // Frames in the TX ring the driver has not taken yet.
   std::size_t tx_pending() const noexcept { return tx_.used(); }

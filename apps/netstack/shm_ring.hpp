@@ -102,6 +102,31 @@ class shm_ring {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return c_->producer_sleeping.load(std::memory_order_relaxed) != 0;
   }
+  // Consumer, before it sleeps: looks for a frame `spins` more times, a pause apart (a few
+  // microseconds), so that a producer in full flow finds it awake and writes no eventfd: a
+  // wake-up costs both sides a system call, a short spin costs one side a few microseconds.
+  // True when a frame came. Nothing spins longer: an idle side sleeps.
+  bool spin_for_data(unsigned spins) noexcept {
+    for (unsigned i = 0; i < spins; ++i) {
+      if (c_->head.load(std::memory_order_acquire) != c_->tail.load(std::memory_order_relaxed))
+        return true;
+      pause();
+    }
+    return false;
+  }
+  // Producer, before it sleeps: as spin_for_data(), for a free slot.
+  bool spin_for_space(unsigned spins) noexcept {
+    for (unsigned i = 0; i < spins; ++i) {
+      if (c_->head.load(std::memory_order_relaxed) - c_->tail.load(std::memory_order_acquire) <=
+          mask_)
+        return true;
+      pause();
+    }
+    return false;
+  }
+  // How long the sides spin before they sleep (spin_for_*).
+  static constexpr unsigned spins_before_sleep = 1024;
+
   // Consumer about to sleep: as begin_wait_space().
   bool begin_wait_data() noexcept {
     c_->consumer_sleeping.store(1, std::memory_order_relaxed);
@@ -116,6 +141,13 @@ class shm_ring {
 
  private:
   std::byte* slot(std::uint64_t i) const noexcept { return slots_ + (i & mask_) * slot_stride; }
+  static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
 
   ring_control* c_ = nullptr;
   std::byte* slots_ = nullptr;

@@ -3,6 +3,8 @@
 // budget, shutdown, lost wake-ups, shard affinity) is in conformance_test.cpp.
 #include <weir/sync/notify.hpp>
 
+#include <weir/core/registry.hpp>
+#include <weir/core/render.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
@@ -164,6 +166,29 @@ TEST(Notify, WaitersWokenByNotifyAllAndDestroyedPassNothingOn) {
   EXPECT_EQ(resumed, 0);
   EXPECT_FALSE(n.has_permit());  // notify_all stores nothing, even through destroyed waiters
   EXPECT_EQ(n.waiting(), 0u);
+}
+
+// --- what dumps say -------------------------------------------------------------------------
+
+TEST(Notify, ALabelNamesTheWaitInDumps) {
+  runtime rt({.shards = 1});
+  rt.block_on([]() -> task<> {
+    notify plain, named;
+    named.set_label("arp resolve 192.0.2.1");
+    std::vector<int> order;
+    auto a = spawn(wait_and_record(&plain, &order, 1, 0ms), "plain");
+    auto b = spawn(wait_and_record(&named, &order, 2, 0ms), "named");
+    co_await settle();
+    const std::string dump = format_dump(snapshot());
+    EXPECT_NE(dump.find("'plain' waiting"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("on notify\n"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("on arp resolve 192.0.2.1\n"), std::string::npos) << dump;
+    plain.notify_one();
+    named.notify_one();
+    co_await a;
+    co_await b;
+    EXPECT_EQ(order.size(), 2u);
+  }());
 }
 
 }  // namespace
