@@ -225,6 +225,7 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
   }
   auto background = weir::spawn(st.run(), "arp + icmp");
   auto receiving = weir::spawn(link.receive_loop(st), "rx ring -> stack");
+  auto doorbell = weir::spawn(link.doorbell(), "tx ring doorbell");
   std::unique_ptr<netstack::udp_socket> echo_sock;
   std::optional<weir::join_handle<void>> echoing;
   if (o.echo_port) {
@@ -296,6 +297,8 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
   }
   receiving.cancel();
   background.cancel();
+  doorbell.cancel();
+  (void)co_await doorbell;
   (void)co_await receiving;
   (void)co_await background;
   co_return rc;

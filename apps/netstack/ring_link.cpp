@@ -35,6 +35,7 @@ ring_link::ring_link(shm_region& region, tx_stats& tx)
   std::snprintf(behind_label_, sizeof behind_label_, "tx ring full, %u slots (behind another sender)",
                 tx_.slots());
   space_.set_label(behind_label_);
+  doorbell_.set_label("tx ring: nothing new to announce");
 }
 
 task<result<void>> ring_link::send_frame(packet& p) {
@@ -42,7 +43,11 @@ task<result<void>> ring_link::send_frame(packet& p) {
   for (;;) {
     if (std::byte* slot = tx_.try_reserve()) {
       std::memcpy(slot, p.data(), p.len);
-      if (tx_.commit(p.len)) signal_eventfd(tx_data_signal_);
+      tx_.publish(p.len);
+      if (!doorbell_armed_) {
+        doorbell_armed_ = true;
+        doorbell_.notify_one();
+      }
       k.done(true);
       // A slot taken at once is an I/O that completed at once: it spends the run's cooperative
       // budget, so a sender the ring never stops still lets the shard's other tasks run.
@@ -50,6 +55,7 @@ task<result<void>> ring_link::send_frame(packet& p) {
       co_return result<void>{};
     }
     p.waited = true;
+    if (doorbell_armed_) ring_doorbell();  // the driver must be awake to make room
     if (space_waiter_) {
       auto woken = co_await space_.notified();
       if (!woken) {
@@ -72,15 +78,33 @@ task<result<void>> ring_link::send_frame(packet& p) {
   }
 }
 
+task<> ring_link::doorbell() {
+  for (;;) {
+    auto armed = co_await doorbell_.notified();
+    if (!armed) co_return;
+    if (doorbell_armed_) ring_doorbell();
+  }
+}
+
 task<> ring_link::receive_loop(stack& s) {
+  unsigned unreported = 0;  // slots freed since the last look at the driver (one fence per 32)
+  auto report = [&] {
+    unreported = 0;
+    if (rx_.producer_asleep()) signal_eventfd(rx_space_signal_);
+  };
   for (;;) {
     auto f = rx_.try_peek();
     if (!f.empty()) {
       s.receive(f);
-      if (rx_.release()) signal_eventfd(rx_space_signal_);
-      if (!weir::detail::tl_shard->coop_proceed()) co_await weir::yield_now{};  // (as above)
+      rx_.release_only();
+      if (++unreported == 32) report();
+      if (!weir::detail::tl_shard->coop_proceed()) {  // (as above)
+        if (unreported) report();
+        co_await weir::yield_now{};
+      }
       continue;
     }
+    if (unreported) report();
     if (rx_.spin_for_data(shm_ring::spins_before_sleep)) continue;
     if (!rx_.begin_wait_data()) continue;
     auto r = co_await await_eventfd(rx_data_, "rx ring empty (idle)");

@@ -24,6 +24,10 @@ class ring_link final : public link_tx {
   weir::task<weir::result<void>> send_frame(packet& p) override;
   // Feeds RX frames to `s` until cancelled (within the run's cooperative budget).
   weir::task<> receive_loop(stack& s);
+  // Wakes the driver for what send_frame() published, once per burst: send_frame() publishes
+  // each frame and arms this task, which runs when the sender suspends or yields (as a NIC
+  // driver rings its doorbell after a batch). Until cancelled.
+  weir::task<> doorbell();
   // Frames in the TX ring the driver has not taken yet.
   std::size_t tx_pending() const noexcept { return tx_.used(); }
 
@@ -34,6 +38,12 @@ class ring_link final : public link_tx {
   int tx_data_signal_, rx_space_signal_;  // what it wakes the driver with
   bool space_waiter_ = false;             // one sender waits on the eventfd, the others here:
   weir::notify space_;
+  bool doorbell_armed_ = false;  // frames published since the last look at the driver
+  weir::notify doorbell_;
+  void ring_doorbell() noexcept {
+    doorbell_armed_ = false;
+    if (tx_.consumer_asleep()) signal_eventfd(tx_data_signal_);
+  }
   char full_label_[48], behind_label_[64];
 };
 

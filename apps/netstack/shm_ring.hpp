@@ -65,9 +65,18 @@ class shm_ring {
   // Publishes the reserved slot holding `len` bytes; true when the consumer must be woken
   // (it sleeps): then write the data eventfd.
   bool commit(std::uint32_t len) noexcept {
+    publish(len);
+    return consumer_asleep();
+  }
+  // commit() in two halves, so that a burst of frames pays for one fence (the fence waits for
+  // the index's cache line to come back from the other core): publish each frame, then ask
+  // once, before the producer's task suspends or yields, whether the consumer sleeps.
+  void publish(std::uint32_t len) noexcept {
     const std::uint64_t h = c_->head.load(std::memory_order_relaxed);
     std::memcpy(slot(h), &len, sizeof len);
     c_->head.store(h + 1, std::memory_order_release);
+  }
+  bool consumer_asleep() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return c_->consumer_sleeping.load(std::memory_order_relaxed) != 0;
   }
@@ -98,7 +107,14 @@ class shm_ring {
   }
   // Frees the oldest slot; true when the producer must be woken (write the space eventfd).
   bool release() noexcept {
+    release_only();
+    return producer_asleep();
+  }
+  // release() in two halves, as publish() and consumer_asleep().
+  void release_only() noexcept {
     c_->tail.store(c_->tail.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  bool producer_asleep() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return c_->producer_sleeping.load(std::memory_order_relaxed) != 0;
   }
