@@ -197,19 +197,14 @@ weir::task<int> serve(const logship::config& c, weir::runtime& rt, weir::io::sig
     weir::log::error("cannot listen", {{"error", in.error().message()}});
     co_return 1;
   }
-  std::optional<weir::debug::admin_server> admin;
-  if (admin_opts) {
-    admin_opts->routes.push_back({"/debug/tap", taps.handler()});
-    std::string failed;  // (no co_return inside a handler: g++ 12 miscompiles it)
-    try {
-      admin.emplace(rt, std::move(*admin_opts));
-    } catch (const std::exception& e) {
-      failed = e.what();
-    }
-    if (!admin) {
-      weir::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
-      co_return 1;
-    }
+  if (admin_opts) admin_opts->routes.push_back({"/debug/tap", taps.handler()});
+  auto started = weir::debug::start_admin(rt, std::move(admin_opts));
+  if (!started) {
+    weir::log::error("cannot start the admin endpoint", {{"error", started.error().message()}});
+    co_return 1;
+  }
+  std::unique_ptr<weir::debug::admin_server> admin = std::move(*started);
+  if (admin) {
     admin->add_metrics([&pipe](weir::metrics::prometheus_writer& w) { pipe.write_prometheus(w); });
   }
   std::string names;

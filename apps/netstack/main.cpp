@@ -237,18 +237,13 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
     echo_sock = std::move(*s);
     echoing.emplace(weir::spawn(echo(*echo_sock), "udp echo"));
   }
-  std::optional<weir::debug::admin_server> admin;
-  if (admin_opts) {
-    std::string failed;  // (no co_return inside a handler: g++ 12 miscompiles it)
-    try {
-      admin.emplace(rt, std::move(*admin_opts));
-    } catch (const std::exception& e) {
-      failed = e.what();
-    }
-    if (!admin) {
-      weir::log::error("cannot start the admin endpoint", {{"addr", o.admin}, {"error", failed}});
-      co_return 1;
-    }
+  auto started = weir::debug::start_admin(rt, std::move(admin_opts));
+  if (!started) {
+    weir::log::error("cannot start the admin endpoint", {{"error", started.error().message()}});
+    co_return 1;
+  }
+  std::unique_ptr<weir::debug::admin_server> admin = std::move(*started);
+  if (admin) {
     admin->add_metrics([&](weir::metrics::prometheus_writer& w) {
       counts.write(w);
       write_driver_metrics(run.region.stats(), run.region.slots(), link.tx_pending(), w);

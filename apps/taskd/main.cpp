@@ -84,20 +84,15 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
     weir::log::error("cannot listen", {{"addr", c.listen}, {"error", where.error().message()}});
     co_return 1;
   }
-  std::optional<weir::debug::admin_server> admin;
-  if (admin_opts) {
-    std::string failed;
-    try {
-      admin.emplace(rt, std::move(*admin_opts));
-    } catch (const std::exception& e) {
-      failed = e.what();
-    }
-    if (!admin) {
-      weir::log::error("cannot start the admin endpoint", {{"addr", c.admin}, {"error", failed}});
-      co_await srv.shutdown(0ms);
-      co_await srv.run();
-      co_return 1;
-    }
+  auto started = weir::debug::start_admin(rt, std::move(admin_opts));
+  if (!started) {
+    weir::log::error("cannot start the admin endpoint", {{"error", started.error().message()}});
+    co_await srv.shutdown(0ms);
+    co_await srv.run();
+    co_return 1;
+  }
+  std::unique_ptr<weir::debug::admin_server> admin = std::move(*started);
+  if (admin) {
     admin->add_metrics([&srv](weir::metrics::prometheus_writer& w) { srv.write_prometheus(w); });
     admin->add_metrics([&svc](weir::metrics::prometheus_writer& w) { svc.write_prometheus(w); });
   }

@@ -43,57 +43,20 @@ void fresh_tap() {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
-// netstack as a process: its stdout read line by line, its stderr kept in a file.
+// netstack as a process (support.hpp's service), its stderr kept in a file.
 class netstack_process {
  public:
-  explicit netstack_process(std::vector<std::string> args) {
-    args.insert(args.begin(), WEIR_NETSTACK);
-    err_path_ = "/tmp/netstack_test_" + std::to_string(::getpid()) + "_" + std::to_string(++n_);
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      const int e = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(e, 2);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    out_ = fdopen(out[0], "r");
-    first_line = line(20s);
-  }
+  explicit netstack_process(std::vector<std::string> args)
+      : err_path_("/tmp/netstack_test_" + std::to_string(::getpid()) + "_" + std::to_string(++n_)),
+        svc_(with_binary(std::move(args)), err_path_),
+        first_line(svc_.first_line) {}
   ~netstack_process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_) fclose(out_);
+    if (svc_.pid() > 0) svc_.stop(SIGKILL);
     ::unlink(err_path_.c_str());
   }
-  // The next stdout line ("" at EOF or after `timeout`).
-  std::string line(std::chrono::milliseconds timeout) {
-    pollfd p{fileno(out_), POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
-    char buf[2048];
-    return fgets(buf, sizeof buf, out_) ? std::string(buf) : std::string();
-  }
-  // Waits for the exit: the code, 128 + a signal, or -1 after `timeout`.
-  int wait(std::chrono::milliseconds timeout) {
-    for (auto end = steady::now() + timeout; steady::now() < end; std::this_thread::sleep_for(20ms)) {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-    }
-    return -1;
-  }
+  std::string line(std::chrono::milliseconds timeout) { return svc_.line(timeout); }
+  int wait(std::chrono::milliseconds timeout) { return svc_.wait(timeout); }
+  pid_t pid() const { return svc_.pid(); }
   std::string errors() const {
     std::ifstream f(err_path_);
     return std::string(std::istreambuf_iterator<char>(f), {});
@@ -108,14 +71,18 @@ class netstack_process {
     std::smatch m;
     return std::regex_search(first_line, m, std::regex(R"(driver (\d+))")) ? std::stoi(m[1]) : -1;
   }
-  pid_t pid() const { return pid_; }
-  std::string first_line;
 
  private:
+  static std::vector<std::string> with_binary(std::vector<std::string> args) {
+    args.insert(args.begin(), WEIR_NETSTACK);
+    return args;
+  }
   static inline int n_ = 0;
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
   std::string err_path_;
+  service svc_;
+
+ public:
+  std::string first_line;
 };
 
 std::vector<std::string> stack_args(std::vector<std::string> more = {}) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,12 +31,17 @@ using steady = std::chrono::steady_clock;
 // any other line starting "listening on " (kept in first_line).
 class service {
  public:
-  explicit service(std::vector<std::string> args) {
+  // `stderr_path`: where the process's stderr goes (a file, truncated); empty: the test's.
+  explicit service(std::vector<std::string> args, const std::string& stderr_path = "") {
     int out[2];
     if (pipe(out) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], 1);
+      if (!stderr_path.empty()) {
+        const int e = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        dup2(e, 2);
+      }
       close(out[0]);
       close(out[1]);
       std::vector<char*> argv;
@@ -86,6 +92,25 @@ class service {
     waitpid(pid_, &st, 0);
     pid_ = -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  // The next line of its stdout ("" at EOF or after `timeout`).
+  std::string line(std::chrono::milliseconds timeout) {
+    pollfd p{fileno(out_), POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
+    char buf[2048];
+    return fgets(buf, sizeof buf, out_) ? std::string(buf) : std::string();
+  }
+  // Waits for it to exit by itself: its exit code, 128 + the signal that ended it, or -1 when
+  // it still runs after `timeout`.
+  int wait(std::chrono::milliseconds timeout) {
+    for (auto end = steady::now() + timeout;; usleep(20'000)) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      if (steady::now() >= end) return -1;
+    }
   }
   pid_t pid() const noexcept { return pid_; }
   std::uint16_t port = 0, admin = 0;

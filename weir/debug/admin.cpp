@@ -316,6 +316,17 @@ task<> serve(admin_server::state& s, std::promise<std::error_code>& ready) {
 
 }  // namespace
 
+result<std::unique_ptr<admin_server>> start_admin(runtime& target,
+                                                  std::optional<admin_options> o) {
+  if (!o) return std::unique_ptr<admin_server>();
+  const std::string where = o->address.to_string();
+  try {
+    return std::make_unique<admin_server>(target, std::move(*o));
+  } catch (const std::system_error& e) {
+    return unexpected(error(e.code(), "admin endpoint " + where));
+  }
+}
+
 admin_server::admin_server(runtime& target, admin_options o)
     : s_(new state{target, std::move(o), {}, {}, {}, {}, {}, metric_history()}) {
   std::promise<std::error_code> ready;

@@ -80,4 +80,9 @@ class admin_server {
   std::unique_ptr<state> s_;
 };
 
+// Starts the admin endpoint a service's flags asked for (nullopt: none, nullptr): the server,
+// or the error naming the address — for services' coroutines, which cannot catch around a
+// co_return.
+result<std::unique_ptr<admin_server>> start_admin(runtime& target, std::optional<admin_options> o);
+
 }  // namespace weir::debug

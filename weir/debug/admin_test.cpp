@@ -138,6 +138,15 @@ TEST(Admin, RefusesAnAddressInUse) {
   runtime rt({.shards = 1});
   admin_server a(rt, {.address = net::address::loopback_v4(0), .token = {}});
   EXPECT_THROW(admin_server(rt, {.address = a.address(), .token = {}}), std::system_error);
+  // start_admin: the same as an error naming the address; none asked for, none started.
+  auto taken = start_admin(rt, admin_options{.address = a.address(), .token = {}});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code(), std::errc::address_in_use);
+  EXPECT_NE(taken.error().message().find(a.address().to_string()), std::string::npos)
+      << taken.error().message();
+  auto none = start_admin(rt, std::nullopt);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, nullptr);
 }
 
 }  // namespace
