@@ -185,8 +185,8 @@ TEST(Notify, ALabelNamesTheWaitInDumps) {
     EXPECT_NE(dump.find("on arp resolve 192.0.2.1\n"), std::string::npos) << dump;
     plain.notify_one();
     named.notify_one();
-    co_await a;
-    co_await b;
+    (void)co_await a;
+    (void)co_await b;
     EXPECT_EQ(order.size(), 2u);
   }());
 }
