@@ -148,18 +148,16 @@ struct running {
   pid_t driver_pid;
   int driver_pidfd;
   netstack::stack_options so;
-  std::chrono::nanoseconds delay;  // (the driver's; kept for the log)
 };
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 // Resolves once the driver process has exited, with its status in words.
 task<std::string> driver_exit(running& run) {
-  weir::io::handle h(run.driver_pidfd, false);
+  weir::io::handle h(::dup(run.driver_pidfd), false);  // (main closes the original)
   weir::io::op_awaiter gone(h, weir::detail::io_op::kind::poll_in);
   gone.labelled("the driver process");
   auto r = co_await gone;
-  h.release();
   if (!r) co_return std::string();
   int st = 0;
   if (::waitpid(run.driver_pid, &st, 0) != run.driver_pid) co_return std::string("gone");
@@ -410,8 +408,7 @@ int main(int argc, char** argv) {
     }
     so.gateway = *g;
   }
-  auto delay = weir::parse_duration_ns(o.driver_delay);
-  if (!delay) {
+  if (!weir::parse_duration_ns(o.driver_delay)) {  // (checked here; the driver applies it)
     std::fprintf(stderr, "netstack: --driver-delay %s: expected a duration (50us, 1ms)\n",
                  o.driver_delay.c_str());
     return 2;
@@ -433,7 +430,7 @@ int main(int argc, char** argv) {
     std::perror("netstack: fork");
     return 1;
   }
-  running run{o, *region, pid, pidfd_open(pid), so, *delay};
+  running run{o, *region, pid, pidfd_open(pid), so};
   if (run.driver_pidfd < 0) {
     std::perror("netstack: pidfd_open");
     ::kill(pid, SIGKILL);
