@@ -211,9 +211,7 @@ task<int> serve(driver& d, weir::io::signal_set& stop, int parent_fd) {
       weir::log::error("driver stopped", {{"error", std::get<0>(r).error().message()}});
       co_return 1;
     case 1: co_return 0;
-    default:
-      weir::log::error("the stack process is gone: the driver exits", {});
-      co_return 1;
+    default: weir::log::error("the stack process is gone: the driver exits", {}); co_return 1;
   }
 }
 

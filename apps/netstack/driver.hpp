@@ -20,10 +20,10 @@ enum class driver_mode { tap, null, loopback };
 
 struct driver_options {
   driver_mode mode = driver_mode::tap;
-  std::string tap;                      // the TAP device's name (created if missing)
-  std::chrono::nanoseconds delay{0};    // per TX frame: a slow NIC
-  shm_region::fds_t fds;                // inherited from the stack process
-  int cpu = -1;                         // >= 0: pin the driver to this CPU
+  std::string tap;                    // the TAP device's name (created if missing)
+  std::chrono::nanoseconds delay{0};  // per TX frame: a slow NIC
+  shm_region::fds_t fds;              // inherited from the stack process
+  int cpu = -1;                       // >= 0: pin the driver to this CPU
 };
 
 // The driver's main: returns the exit code.

@@ -14,7 +14,6 @@ using weir::task;
 using weir::unexpected;
 using namespace std::chrono_literals;
 
-
 void counters::write(weir::metrics::prometheus_writer& w) const {
   using weir::metrics::family;
   using weir::metrics::type;
@@ -26,8 +25,11 @@ void counters::write(weir::metrics::prometheus_writer& w) const {
                              "answer, too big), by layer"};
   static const family in_send{"netstack_tx_in_progress", "Sends in progress, by layer",
                               type::gauge};
-  const std::pair<const char*, const tx_stats*> layers[] = {
-      {"socket", &socket}, {"udp", &udp}, {"ipv4", &ipv4}, {"ethernet", &ethernet}, {"link", &link}};
+  const std::pair<const char*, const tx_stats*> layers[] = {{"socket", &socket},
+                                                            {"udp", &udp},
+                                                            {"ipv4", &ipv4},
+                                                            {"ethernet", &ethernet},
+                                                            {"link", &link}};
   for (auto [name, s] : layers) {
     w.write(sent, {{"layer", name}}, s->sent);
     w.write(waited, {{"layer", name}}, s->waited);
@@ -45,8 +47,9 @@ void counters::write(weir::metrics::prometheus_writer& w) const {
                               "drops nothing)"};
   w.declare(dropped);
   for (std::size_t i = 1; i < drop_count; ++i)
-    w.write(dropped, {{"layer", drop_layer(static_cast<drop>(i))},
-                      {"reason", drop_reason(static_cast<drop>(i))}},
+    w.write(dropped,
+            {{"layer", drop_layer(static_cast<drop>(i))},
+             {"reason", drop_reason(static_cast<drop>(i))}},
             drops[i]);
   static const family arp_f{"netstack_arp_total", "ARP events"};
   w.write(arp_f, {{"event", "request_sent"}}, arp_requests_sent);
@@ -131,8 +134,7 @@ task<result<mac>> arp::resolve(ipv4 ip, packet& p) {
         if (!s->waiters) {
           slot = s.get();
           slot->ip = ip;
-          std::snprintf(slot->label, sizeof slot->label, "arp resolve %s",
-                        ip.to_string().c_str());
+          std::snprintf(slot->label, sizeof slot->label, "arp resolve %s", ip.to_string().c_str());
           slot->answered.set_label(slot->label);
           break;
         }
@@ -275,8 +277,10 @@ task<> icmp_layer::run() {
       --count_;
       make_echo_reply(out_.payload(), out_.len);
       auto sent = co_await l3_.send(out_, to, proto_icmp);
-      if (sent) ++c_.icmp_echo_replies;
-      else if (sent.error() == weir::condition::cancellation) co_return;
+      if (sent)
+        ++c_.icmp_echo_replies;
+      else if (sent.error() == weir::condition::cancellation)
+        co_return;
       // other errors (no ARP answer for the asker) are counted by the layer that met them
     }
     auto woken = co_await ready_.notified();
@@ -306,7 +310,7 @@ void udp_layer::receive(const ipv4_view& ip) noexcept {
 }
 
 weir::result<std::unique_ptr<udp_socket>> udp_socket::bind(udp_layer& u, std::uint16_t port,
-                                                            l4_tx* tx, std::size_t queue) {
+                                                           l4_tx* tx, std::size_t queue) {
   if (port == 0) {
     for (int i = 0; i < 16384 && !port; ++i) {
       const std::uint16_t p = u.next_ephemeral_;
@@ -386,8 +390,6 @@ stack::stack(link_tx& link, const stack_options& o, counters& counts)
   ip.attach(icmp, udp);
 }
 
-task<> stack::run() {
-  co_await weir::when_all(arp.run(), icmp.run());
-}
+task<> stack::run() { co_await weir::when_all(arp.run(), icmp.run()); }
 
 }  // namespace netstack

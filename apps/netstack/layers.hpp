@@ -127,8 +127,8 @@ struct arp_options {
   std::chrono::milliseconds entry_ttl{60'000};
   std::chrono::milliseconds retry_interval{1'000};
   int attempts = 3;
-  std::size_t max_pending = 16;   // destinations being resolved at once; more wait
-  std::size_t reply_queue = 64;   // requests to answer; more are dropped (counted)
+  std::size_t max_pending = 16;  // destinations being resolved at once; more wait
+  std::size_t reply_queue = 64;  // requests to answer; more are dropped (counted)
 };
 
 class arp {
@@ -189,7 +189,8 @@ class arp {
 
 class ipv4_layer final : public l3_tx {
  public:
-  ipv4_layer(l2_tx& l2, arp& a, const mac& self_mac, ipv4_net net, ipv4 gateway, counters& c) noexcept
+  ipv4_layer(l2_tx& l2, arp& a, const mac& self_mac, ipv4_net net, ipv4 gateway,
+             counters& c) noexcept
       : l2_(l2), arp_(a), self_mac_(self_mac), net_(net), gateway_(gateway), c_(c) {}
   void attach(icmp_layer& i, udp_layer& u) noexcept {
     icmp_ = &i;
@@ -275,8 +276,8 @@ class udp_socket {
  public:
   // Port 0 picks a free one from 49152 up. EADDRINUSE when the port is taken.
   static weir::result<std::unique_ptr<udp_socket>> bind(udp_layer& u, std::uint16_t port,
-                                                         l4_tx* tx = nullptr,
-                                                         std::size_t queue = 256);
+                                                        l4_tx* tx = nullptr,
+                                                        std::size_t queue = 256);
   ~udp_socket();
   udp_socket(const udp_socket&) = delete;
   udp_socket& operator=(const udp_socket&) = delete;

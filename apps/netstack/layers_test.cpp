@@ -61,7 +61,8 @@ stack_options options() {
   return o;
 }
 
-frame eth_frame(const mac& dst, std::uint16_t type, const frame& payload, const mac& src = peer_mac) {
+frame eth_frame(const mac& dst, std::uint16_t type, const frame& payload,
+                const mac& src = peer_mac) {
   frame f(14 + payload.size());
   write_eth(f.data(), dst, src, type);
   std::memcpy(f.data() + 14, payload.data(), payload.size());
@@ -135,7 +136,7 @@ TEST(Layers, AnswersPingWithTheSamePayload) {
   fake_link link;
   with_stack(link, [&](stack& s) -> weir::task<> {
     s.arp.learn(peer_ip, peer_mac);
-    frame echo = {std::byte{8}, std::byte{0}, std::byte{0}, std::byte{0},
+    frame echo = {std::byte{8},    std::byte{0},    std::byte{0}, std::byte{0},
                   std::byte{0x12}, std::byte{0x34}, std::byte{0}, std::byte{1}};
     for (int i = 0; i < 56; ++i) echo.push_back(static_cast<std::byte>(i));
     const std::uint16_t sum = checksum_fold(checksum_add(0, echo));
@@ -164,9 +165,11 @@ TEST(Layers, UdpToABoundPortAndToNone) {
     auto sock = udp_socket::bind(s.udp, 7, nullptr, 2);
     EXPECT_TRUE(sock);
     EXPECT_FALSE(udp_socket::bind(s.udp, 7));  // taken
-    s.receive(eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 7, "one"))));
+    s.receive(
+        eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 7, "one"))));
     s.receive(eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 8, "x"))));
-    s.receive(eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 7, "two"))));
+    s.receive(
+        eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 7, "two"))));
     s.receive(eth_frame(self_mac, ethertype_ipv4, ip_packet(proto_udp, udp_segment(5000, 7, "3"))));
     EXPECT_EQ(s.c.dropped(drop::udp_no_port), 1u);
     EXPECT_EQ(s.c.dropped(drop::udp_rcvbuf_full), 1u);  // a queue of 2
@@ -208,7 +211,8 @@ TEST(Layers, SendingResolvesTheNextHopFirst) {
     EXPECT_TRUE(e.dst.is_broadcast());
     EXPECT_EQ(a.op, 1);
     EXPECT_EQ(a.tpa, peer_ip);
-    s.receive(eth_frame(self_mac, ethertype_arp, arp_packet(2, peer_mac, peer_ip, self_mac, self_ip)));
+    s.receive(
+        eth_frame(self_mac, ethertype_arp, arp_packet(2, peer_mac, peer_ip, self_mac, self_ip)));
     auto sent = co_await sending;
     EXPECT_TRUE(sent);
     EXPECT_EQ(link.frames.size(), 1u);
@@ -220,7 +224,8 @@ TEST(Layers, SendingResolvesTheNextHopFirst) {
     EXPECT_EQ(parse_ipv4(e.payload, ip), drop::none);
     EXPECT_EQ(parse_udp(ip.payload, ip.src, ip.dst, u), drop::none);
     EXPECT_EQ(u.dst_port, 9000);
-    EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()), text);
+    EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()),
+              text);
     EXPECT_EQ(s.c.arp_resolved, 1u);
     EXPECT_EQ(s.c.socket.waited, 1u);  // the ARP wait counts as a wait of each layer above
     EXPECT_EQ(s.c.ipv4.waited, 1u);
@@ -289,8 +294,9 @@ TEST(Layers, AFullLinkSuspendsEveryLayerAndDropsNothing) {
         EXPECT_EQ(parse_eth(f, e), drop::none);
         EXPECT_EQ(parse_ipv4(e.payload, ip), drop::none);
         EXPECT_EQ(parse_udp(ip.payload, ip.src, ip.dst, u), drop::none);
-        EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()),
-                  std::to_string(got));
+        EXPECT_EQ(
+            std::string_view(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()),
+            std::to_string(got));
         ++got;
       }
       co_await weir::yield_now{};
@@ -312,11 +318,11 @@ TEST(Layers, MalformedFramesAreCountedByLayerAndReason) {
   with_stack(link, [&](stack& s) -> weir::task<> {
     auto sock = udp_socket::bind(s.udp, 7);
     frame good = ip_packet(proto_udp, udp_segment(1, 7, "ok"));
-    s.receive(frame(10));                                                   // short
-    s.receive(frame(max_frame + 1));                                        // oversize
-    s.receive(eth_frame({{2, 0, 0, 0, 0, 0x33}}, ethertype_ipv4, good));   // another station
-    s.receive(eth_frame(self_mac, 0x86dd, good));                          // IPv6
-    s.receive(eth_frame(self_mac, ethertype_arp, frame(20)));              // short ARP
+    s.receive(frame(10));                                                 // short
+    s.receive(frame(max_frame + 1));                                      // oversize
+    s.receive(eth_frame({{2, 0, 0, 0, 0, 0x33}}, ethertype_ipv4, good));  // another station
+    s.receive(eth_frame(self_mac, 0x86dd, good));                         // IPv6
+    s.receive(eth_frame(self_mac, ethertype_arp, frame(20)));             // short ARP
     auto bad = good;
     bad[0] = std::byte{0x43};
     s.receive(eth_frame(self_mac, ethertype_ipv4, bad));  // IHL 12

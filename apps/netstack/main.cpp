@@ -25,8 +25,8 @@
 #include <weir/io/handle.hpp>
 #include <weir/io/signal.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -70,8 +70,8 @@ struct flood_result {
 // One flow of the flood: `n` datagrams from its own port, payload = flow (4 bytes), sequence
 // number (8 bytes, big-endian), then a pattern; sent back to back, each send_to waiting while
 // the layers below are full.
-task<> flood_flow(netstack::udp_layer& udp, netstack::endpoint to, unsigned flow,
-                  std::uint64_t n, std::size_t size, flood_result& out) {
+task<> flood_flow(netstack::udp_layer& udp, netstack::endpoint to, unsigned flow, std::uint64_t n,
+                  std::size_t size, flood_result& out) {
   auto sock = netstack::udp_socket::bind(udp, 0);
   if (!sock) {
     out.error = sock.error().message();
@@ -195,8 +195,8 @@ task<int> run_flood(const options& o, netstack::stack& st, netstack::ring_link& 
       static_cast<unsigned long long>(sent), o.size, to.to_string().c_str(), secs,
       static_cast<double>(sent) / secs, static_cast<double>(sent) * o.size * 8 / secs / 1e9,
       sent ? cpu * 1e9 / static_cast<double>(sent) : 0.0,
-      static_cast<unsigned long long>(st.c.socket.waited),
-      static_cast<unsigned long long>(failed), error.empty() ? "" : ": ", error.c_str());
+      static_cast<unsigned long long>(st.c.socket.waited), static_cast<unsigned long long>(failed),
+      error.empty() ? "" : ": ", error.c_str());
   std::fflush(stdout);
   co_return failed == 0 && link.tx_pending() == 0 ? 0 : 1;
 }
@@ -271,8 +271,8 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
       weir::log::error("--flood wants IPV4:PORT", {{"got", o.flood}});
       co_return 2;
     }
-    const netstack::endpoint to{*host, static_cast<std::uint16_t>(
-                                           std::atoi(o.flood.c_str() + colon + 1))};
+    const netstack::endpoint to{*host,
+                                static_cast<std::uint16_t>(std::atoi(o.flood.c_str() + colon + 1))};
     co_return co_await run_flood(o, st, link, to);
   };
   auto r = co_await weir::when_any(work(), driver_exit(run));
@@ -280,8 +280,7 @@ task<int> serve(running& run, weir::runtime& rt, weir::io::signal_set& stop,
   if (r.index() == 0) {
     rc = std::get<0>(r);
   } else {
-    weir::log::error("the driver process is gone: the stack exits",
-                     {{"driver", std::get<1>(r)}});
+    weir::log::error("the driver process is gone: the stack exits", {{"driver", std::get<1>(r)}});
     rc = 1;
   }
   if (echoing) {
@@ -306,8 +305,9 @@ pid_t start_driver(const options& o, const netstack::shm_region& region) {
   int tmp[5];
   for (int i = 0; i < 5; ++i) tmp[i] = ::fcntl(from[i], F_DUPFD_CLOEXEC, 10);
   for (int i = 0; i < 5; ++i) ::dup2(tmp[i], 3 + i);  // dup2: the copies survive exec
-  std::vector<std::string> args = {"netstack", "driver", "--mode", o.driver, "--tap", o.tap,
-                                   "--delay", o.driver_delay, "--cpu", std::to_string(o.driver_cpu)};
+  std::vector<std::string> args = {
+      "netstack", "driver",  "--mode",       o.driver, "--tap",
+      o.tap,      "--delay", o.driver_delay, "--cpu",  std::to_string(o.driver_cpu)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -329,7 +329,7 @@ int driver_command(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  d.mode = mode == "tap" ? netstack::driver_mode::tap
+  d.mode = mode == "tap"    ? netstack::driver_mode::tap
            : mode == "null" ? netstack::driver_mode::null
                             : netstack::driver_mode::loopback;
   auto dl = weir::parse_duration_ns(delay);
@@ -347,13 +347,18 @@ int driver_command(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "driver") return driver_command(argc, argv);
   options o;
-  CLI::App app{"netstack: a user-space IPv4 stack in its own process, behind a driver process "
-               "that owns the NIC (a TAP device)"};
-  app.add_option("--tap", o.tap, "TAP device (created if missing; configure the kernel's side "
-                                 "with ip addr/link)")->capture_default_str();
-  app.add_option("--driver", o.driver, "tap: the TAP device; null: drop every frame (counted); "
-                                       "loopback: turn frames around (benchmarks)")
-      ->check(CLI::IsMember({"tap", "null", "loopback"}))->capture_default_str();
+  CLI::App app{
+      "netstack: a user-space IPv4 stack in its own process, behind a driver process "
+      "that owns the NIC (a TAP device)"};
+  app.add_option("--tap", o.tap,
+                 "TAP device (created if missing; configure the kernel's side "
+                 "with ip addr/link)")
+      ->capture_default_str();
+  app.add_option("--driver", o.driver,
+                 "tap: the TAP device; null: drop every frame (counted); "
+                 "loopback: turn frames around (benchmarks)")
+      ->check(CLI::IsMember({"tap", "null", "loopback"}))
+      ->capture_default_str();
   app.add_option("--addr", o.addr, "the stack's address and prefix")->capture_default_str();
   app.add_option("--gateway", o.gateway, "next hop for addresses off the local network");
   app.add_option("--mac", o.mac, "the stack's MAC (default 02:00 + the address)");
@@ -365,13 +370,16 @@ int main(int argc, char** argv) {
   app.add_option("--echo-port", o.echo_port, "UDP echo port (0: none)")->capture_default_str();
   app.add_option("--admin", o.admin, "admin endpoint HOST:PORT (off: none)")->capture_default_str();
   app.add_option("--admin-token-file", o.admin_token_file, "bearer token for the admin endpoint");
-  app.add_option("--flood", o.flood, "send --count datagrams of --size bytes to IPV4:PORT, then "
-                                     "exit");
+  app.add_option("--flood", o.flood,
+                 "send --count datagrams of --size bytes to IPV4:PORT, then "
+                 "exit");
   app.add_option("--count", o.count, "datagrams to flood")->capture_default_str();
   app.add_option("--size", o.size, "payload bytes per datagram (12..1472)")
-      ->check(CLI::Range(12, 1472))->capture_default_str();
+      ->check(CLI::Range(12, 1472))
+      ->capture_default_str();
   app.add_option("--flows", o.flows, "flood senders, each from its own port")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--driver-cpu", o.driver_cpu, "pin the driver process to this CPU");
   try {
     app.parse(argc, argv);
@@ -402,8 +410,8 @@ int main(int argc, char** argv) {
   if (!o.gateway.empty()) {
     auto g = netstack::ipv4::parse(o.gateway);
     if (!g || !net->contains(*g)) {
-      std::fprintf(stderr, "netstack: --gateway %s: expected an address on %s\n",
-                   o.gateway.c_str(), o.addr.c_str());
+      std::fprintf(stderr, "netstack: --gateway %s: expected an address on %s\n", o.gateway.c_str(),
+                   o.addr.c_str());
       return 2;
     }
     so.gateway = *g;

@@ -32,8 +32,8 @@ ring_link::ring_link(shm_region& region, tx_stats& tx)
       tx_data_signal_(region.fds().tx_data),
       rx_space_signal_(region.fds().rx_space) {
   std::snprintf(full_label_, sizeof full_label_, "tx ring full, %u slots", tx_.slots());
-  std::snprintf(behind_label_, sizeof behind_label_, "tx ring full, %u slots (behind another sender)",
-                tx_.slots());
+  std::snprintf(behind_label_, sizeof behind_label_,
+                "tx ring full, %u slots (behind another sender)", tx_.slots());
   space_.set_label(behind_label_);
   doorbell_.set_label("tx ring: nothing new to announce");
 }

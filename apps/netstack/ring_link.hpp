@@ -34,7 +34,7 @@ class ring_link final : public link_tx {
  private:
   shm_ring tx_, rx_;
   tx_stats& st_;
-  weir::io::handle tx_space_, rx_data_;  // what this side waits on (dups of the region's fds)
+  weir::io::handle tx_space_, rx_data_;   // what this side waits on (dups of the region's fds)
   int tx_data_signal_, rx_space_signal_;  // what it wakes the driver with
   bool space_waiter_ = false;             // one sender waits on the eventfd, the others here:
   weir::notify space_;

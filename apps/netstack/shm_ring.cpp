@@ -26,7 +26,9 @@ struct region_header {
 constexpr std::size_t page = 4096;
 constexpr std::size_t header_size = (sizeof(region_header) + page - 1) / page * page;
 
-std::size_t region_size(std::uint32_t slots) { return header_size + 2 * std::size_t{slots} * slot_stride; }
+std::size_t region_size(std::uint32_t slots) {
+  return header_size + 2 * std::size_t{slots} * slot_stride;
+}
 
 weir::error sys_error(const char* what) {
   return weir::error(std::error_code(errno, std::system_category()), what);
@@ -41,8 +43,8 @@ void signal_eventfd(int fd) noexcept {
 
 weir::result<shm_region> shm_region::create(std::uint32_t slots) {
   if (slots < 2 || (slots & (slots - 1)) != 0 || slots > (1u << 16))
-    return weir::unexpected(weir::error(weir::errc::invalid_input,
-                                        "ring slots must be a power of two in 2..65536"));
+    return weir::unexpected(
+        weir::error(weir::errc::invalid_input, "ring slots must be a power of two in 2..65536"));
   shm_region r;
   r.fds_.memfd = ::memfd_create("netstack-rings", MFD_CLOEXEC);
   if (r.fds_.memfd < 0) return weir::unexpected(sys_error("memfd_create"));
@@ -69,7 +71,7 @@ weir::result<shm_region> shm_region::create(std::uint32_t slots) {
 weir::result<shm_region> shm_region::attach(fds_t fds) {
   shm_region r;
   r.fds_ = fds;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fds.memfd, &st) != 0) return weir::unexpected(sys_error("fstat of the ring memory"));
   r.size_ = static_cast<std::size_t>(st.st_size);
   if (r.size_ < header_size)
@@ -105,10 +107,15 @@ shm_ring shm_region::tx() const noexcept {
 
 shm_ring shm_region::rx() const noexcept {
   auto* h = static_cast<region_header*>(map_);
-  return {&h->rx, static_cast<std::byte*>(map_) + header_size + std::size_t{h->slots} * slot_stride};
+  return {&h->rx,
+          static_cast<std::byte*>(map_) + header_size + std::size_t{h->slots} * slot_stride};
 }
 
-driver_stats& shm_region::stats() const noexcept { return static_cast<region_header*>(map_)->stats; }
-std::uint32_t shm_region::slots() const noexcept { return static_cast<region_header*>(map_)->slots; }
+driver_stats& shm_region::stats() const noexcept {
+  return static_cast<region_header*>(map_)->stats;
+}
+std::uint32_t shm_region::slots() const noexcept {
+  return static_cast<region_header*>(map_)->slots;
+}
 
 }  // namespace netstack

@@ -46,7 +46,8 @@ struct driver_stats {
 class shm_ring {
  public:
   shm_ring() = default;
-  shm_ring(ring_control* c, std::byte* slots) noexcept : c_(c), slots_(slots), mask_(c->slots - 1) {}
+  shm_ring(ring_control* c, std::byte* slots) noexcept
+      : c_(c), slots_(slots), mask_(c->slots - 1) {}
 
   std::uint32_t slots() const noexcept { return mask_ + 1; }
   std::size_t used() const noexcept {

@@ -50,17 +50,17 @@ TEST(ShmRing, ASleeperIsWokenExactlyWhenNeeded) {
   auto r = shm_region::create(2);
   ASSERT_TRUE(r);
   shm_ring prod = r->rx(), cons = r->rx();
-  EXPECT_TRUE(cons.begin_wait_data());        // empty: sleep
+  EXPECT_TRUE(cons.begin_wait_data());  // empty: sleep
   ASSERT_NE(prod.try_reserve(), nullptr);
-  EXPECT_TRUE(prod.commit(1));                // the sleeper must be woken
+  EXPECT_TRUE(prod.commit(1));  // the sleeper must be woken
   cons.end_wait_data();
-  EXPECT_FALSE(cons.begin_wait_data());       // a frame is there: no sleep, flag cleared
+  EXPECT_FALSE(cons.begin_wait_data());  // a frame is there: no sleep, flag cleared
   ASSERT_NE(prod.try_reserve(), nullptr);
   EXPECT_FALSE(prod.commit(1));
-  EXPECT_TRUE(prod.begin_wait_space());       // full
-  EXPECT_TRUE(cons.release());                // the producer sleeps: wake it
+  EXPECT_TRUE(prod.begin_wait_space());  // full
+  EXPECT_TRUE(cons.release());           // the producer sleeps: wake it
   prod.end_wait_space();
-  EXPECT_FALSE(prod.begin_wait_space());      // space now
+  EXPECT_FALSE(prod.begin_wait_space());  // space now
 }
 
 TEST(ShmRing, AttachChecksTheLayout) {

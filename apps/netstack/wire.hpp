@@ -37,7 +37,9 @@ struct ipv4 {
 struct ipv4_net {
   ipv4 addr;
   int prefix = 32;
-  std::uint32_t mask() const noexcept { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
+  std::uint32_t mask() const noexcept {
+    return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+  }
   bool contains(ipv4 a) const noexcept { return (a.v & mask()) == (addr.v & mask()); }
   ipv4 broadcast() const noexcept { return {addr.v | ~mask()}; }
   static std::optional<ipv4_net> parse(std::string_view s);
@@ -60,30 +62,30 @@ inline constexpr std::size_t max_udp_payload = mtu - ipv4_header_size - udp_head
 // counter, labelled with its layer and reason.
 enum class drop : std::uint8_t {
   none,
-  eth_short,            // shorter than an Ethernet header
-  eth_oversize,         // longer than the MTU allows
-  eth_not_for_us,       // another station's unicast address
-  eth_ethertype,        // neither IPv4 nor ARP
-  arp_malformed,        // short, or not Ethernet/IPv4 ARP
-  arp_op,               // neither request nor reply
-  arp_reply_queue_full, // a request we could not answer now (the kernel asks again)
+  eth_short,             // shorter than an Ethernet header
+  eth_oversize,          // longer than the MTU allows
+  eth_not_for_us,        // another station's unicast address
+  eth_ethertype,         // neither IPv4 nor ARP
+  arp_malformed,         // short, or not Ethernet/IPv4 ARP
+  arp_op,                // neither request nor reply
+  arp_reply_queue_full,  // a request we could not answer now (the kernel asks again)
   ipv4_short,
   ipv4_version,
-  ipv4_ihl,             // header length under 20 or past the packet
+  ipv4_ihl,  // header length under 20 or past the packet
   ipv4_checksum,
-  ipv4_length,          // total length past the frame or under the header
-  ipv4_fragment,        // fragments are not reassembled
+  ipv4_length,    // total length past the frame or under the header
+  ipv4_fragment,  // fragments are not reassembled
   ipv4_not_for_us,
-  ipv4_protocol,        // neither ICMP nor UDP
+  ipv4_protocol,  // neither ICMP nor UDP
   icmp_short,
   icmp_checksum,
-  icmp_type,            // not an echo request
-  icmp_queue_full,      // the echo responder is behind: the request is not answered
+  icmp_type,        // not an echo request
+  icmp_queue_full,  // the echo responder is behind: the request is not answered
   udp_short,
   udp_length,
   udp_checksum,
-  udp_no_port,          // nobody bound the destination port
-  udp_rcvbuf_full,      // the socket's receive queue is full (as the kernel does)
+  udp_no_port,      // nobody bound the destination port
+  udp_rcvbuf_full,  // the socket's receive queue is full (as the kernel does)
   count_
 };
 inline constexpr std::size_t drop_count = static_cast<std::size_t>(drop::count_);

@@ -29,16 +29,16 @@ TEST(Wire, ChecksumOfRfc1071sExample) {
   for (std::size_t i = 0; i < odd.size(); ++i) odd[i] = static_cast<std::byte>(i * 13 + 1);
   const auto whole = checksum_fold(checksum_add(0, odd));
   for (std::size_t cut = 0; cut <= odd.size(); cut += 2)
-    EXPECT_EQ(checksum_fold(checksum_add(checksum_add(0, bytes(odd).first(cut)),
-                                         bytes(odd).subspan(cut))),
+    EXPECT_EQ(checksum_fold(
+                  checksum_add(checksum_add(0, bytes(odd).first(cut)), bytes(odd).subspan(cut))),
               whole);
 }
 
 TEST(Wire, AKnownIpv4HeaderVerifies) {
   // The header of a ping from 192.0.2.1 to 192.0.2.2 as the kernel sends it (checksum
   // computed independently, by the RFC 1071 definition).
-  const auto h = hex({0x45, 0x00, 0x00, 0x54, 0x2d, 0x6e, 0x40, 0x00, 0x40, 0x01, 0x89, 0x37,
-                      0xc0, 0x00, 0x02, 0x01, 0xc0, 0x00, 0x02, 0x02});
+  const auto h = hex({0x45, 0x00, 0x00, 0x54, 0x2d, 0x6e, 0x40, 0x00, 0x40, 0x01,
+                      0x89, 0x37, 0xc0, 0x00, 0x02, 0x01, 0xc0, 0x00, 0x02, 0x02});
   std::vector<std::byte> pkt = h;
   pkt.resize(0x54);
   ipv4_view v;
@@ -89,7 +89,8 @@ TEST(Wire, UdpChecksumCoversThePseudoHeader) {
   ASSERT_EQ(parse_udp(seg, a, b, u), drop::none);
   EXPECT_EQ(u.src_port, 4000);
   EXPECT_EQ(u.dst_port, 7);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()), "hello");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(u.payload.data()), u.payload.size()),
+            "hello");
   EXPECT_EQ(parse_udp(seg, a, {0xc0000203}, u), drop::udp_checksum);  // another destination
   EXPECT_EQ(parse_udp(bytes(seg).first(7), a, b, u), drop::udp_short);
   auto bad = seg;

@@ -9,8 +9,8 @@
 // Prints one line per payload size: async ns, floor ns, ratio, heap allocations per packet.
 // Under valgrind --tool=callgrind, run with a small count: instructions per packet are
 // (total - setup) / packets (run.sh does two counts and subtracts).
-#include "../common/count_allocs.hpp"
 #include "layers.hpp"
+#include "../common/count_allocs.hpp"
 
 #include <weir/core/runtime.hpp>
 #include <weir/core/time.hpp>
@@ -220,7 +220,8 @@ round_result run_sync(std::size_t payload, std::uint64_t n) {
   const double t1 = now_ns();
   const std::uint64_t a1 = bench::heap_allocations.load();
   if (ok != n) std::abort();
-  return {(t1 - t0) / static_cast<double>(n), static_cast<double>(a1 - a0) / static_cast<double>(n)};
+  return {(t1 - t0) / static_cast<double>(n),
+          static_cast<double>(a1 - a0) / static_cast<double>(n)};
 }
 
 double median(std::vector<double> v) {
@@ -239,8 +240,9 @@ int main(int argc, char** argv) {
   weir::runtime rt({.shards = 1, .stall_threshold = std::chrono::milliseconds::zero()});
   if (only == "async") return run_async(rt, 64, n).ns_per_packet > 0 ? 0 : 1;
   if (only == "sync") return run_sync(64, n).ns_per_packet > 0 ? 0 : 1;
-  std::printf("| payload | weir async layers ns/packet | synchronous floor ns/packet | ratio | "
-              "allocations/packet |\n|---|---|---|---|---|\n");
+  std::printf(
+      "| payload | weir async layers ns/packet | synchronous floor ns/packet | ratio | "
+      "allocations/packet |\n|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{64}, std::size_t{1400}}) {
     std::vector<double> a, s;
     double allocs = 0;

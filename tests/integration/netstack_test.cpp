@@ -38,8 +38,10 @@ const std::string& namespace_problem() {
 // A fresh TAP device with the kernel's side configured.
 void fresh_tap() {
   std::system((std::string("ip link del ") + tap_name + " 2>/dev/null").c_str());
-  const std::string cmd = std::string("ip tuntap add dev ") + tap_name + " mode tap && ip addr add "
-                          "192.0.2.1/24 dev " + tap_name + " && ip link set " + tap_name + " up";
+  const std::string cmd = std::string("ip tuntap add dev ") + tap_name +
+                          " mode tap && ip addr add "
+                          "192.0.2.1/24 dev " +
+                          tap_name + " && ip link set " + tap_name + " up";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
@@ -65,7 +67,8 @@ class netstack_process {
   std::uint16_t admin_port() const {
     std::smatch m;
     return std::regex_search(first_line, m, std::regex(R"(admin 127\.0\.0\.1:(\d+))"))
-               ? static_cast<std::uint16_t>(std::stoi(m[1])) : 0;
+               ? static_cast<std::uint16_t>(std::stoi(m[1]))
+               : 0;
   }
   pid_t driver_pid() const {
     std::smatch m;
@@ -86,8 +89,8 @@ class netstack_process {
 };
 
 std::vector<std::string> stack_args(std::vector<std::string> more = {}) {
-  std::vector<std::string> a = {"--tap", tap_name, "--addr", "192.0.2.2/24", "--admin",
-                                "127.0.0.1:0"};
+  std::vector<std::string> a = {"--tap",        tap_name,  "--addr",
+                                "192.0.2.2/24", "--admin", "127.0.0.1:0"};
   a.insert(a.end(), more.begin(), more.end());
   return a;
 }
@@ -121,10 +124,10 @@ sockaddr_in stack_addr(std::uint16_t port) {
   return a;
 }
 
-#define NEED_NAMESPACE()                                        \
-  do {                                                          \
+#define NEED_NAMESPACE()                                                   \
+  do {                                                                     \
     if (!namespace_problem().empty()) GTEST_SKIP() << namespace_problem(); \
-    fresh_tap();                                                \
+    fresh_tap();                                                           \
   } while (0)
 
 TEST(Netstack, KernelPingGetsMatchingRepliesAndArpResolvesIt) {
@@ -155,9 +158,9 @@ TEST(Netstack, KernelUdpSocketTalksToTheEcho) {
   for (std::size_t size : {1u, 100u, 1000u, 1472u}) {
     std::string msg(size, '\0');
     for (std::size_t i = 0; i < size; ++i) msg[i] = static_cast<char>('a' + (i * 7 + size) % 26);
-    ASSERT_EQ(sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-                     sizeof to),
-              static_cast<ssize_t>(size));
+    ASSERT_EQ(
+        sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+        static_cast<ssize_t>(size));
     char buf[2048];
     sockaddr_in from{};
     socklen_t fl = sizeof from;
@@ -338,11 +341,10 @@ TEST(Netstack, EachProcessEndsWhenTheOtherDies) {
 }
 
 TEST(Netstack, BadFlagsAreNamed) {
-  for (auto [flag, value, words] :
-       {std::tuple{"--addr", "192.0.2.300/24", "expected IPV4/PREFIX"},
-        std::tuple{"--ring-slots", "100", "power of two"},
-        std::tuple{"--driver-delay", "fast", "expected a duration"},
-        std::tuple{"--mac", "ff:ff:ff:ff:ff:ff", "unicast MAC"}}) {
+  for (auto [flag, value, words] : {std::tuple{"--addr", "192.0.2.300/24", "expected IPV4/PREFIX"},
+                                    std::tuple{"--ring-slots", "100", "power of two"},
+                                    std::tuple{"--driver-delay", "fast", "expected a duration"},
+                                    std::tuple{"--mac", "ff:ff:ff:ff:ff:ff", "unicast MAC"}}) {
     const std::string out = shell(std::string(WEIR_NETSTACK) + " --driver null " + flag + " " +
                                   value + " 2>&1; echo status=$?");
     EXPECT_NE(out.find(words), std::string::npos) << flag << ": " << out;

@@ -223,8 +223,8 @@ registry_snapshot detail::snapshot(runtime_impl& rt, const task_filter& f) {
     const std::uint64_t run = m.seq.load(std::memory_order_acquire);
     if ((running = run & 1)) {
       if (m.seen_seq.load(std::memory_order_acquire) == run)
-        ss.run_for =
-            detail::cycle_clock::to_ns(ticks - m.seen_at.load(std::memory_order_relaxed), ns_per_tick);
+        ss.run_for = detail::cycle_clock::to_ns(ticks - m.seen_at.load(std::memory_order_relaxed),
+                                                ns_per_tick);
       if (task_record* r = sh.current_task()) ss.running_task = r->id;
       ss.stuck = threshold.count() > 0 && ss.run_for > threshold;
     }

@@ -316,8 +316,7 @@ task<> serve(admin_server::state& s, std::promise<std::error_code>& ready) {
 
 }  // namespace
 
-result<std::unique_ptr<admin_server>> start_admin(runtime& target,
-                                                  std::optional<admin_options> o) {
+result<std::unique_ptr<admin_server>> start_admin(runtime& target, std::optional<admin_options> o) {
   if (!o) return std::unique_ptr<admin_server>();
   const std::string where = o->address.to_string();
   try {

@@ -13,9 +13,9 @@
 // when the cancellation arrived, its real result is returned (no data is lost).
 #pragma once
 
+#include <weir/core/detail/reactor.hpp>
 #include <weir/core/detail/shard.hpp>
 #include <weir/core/detail/waiter.hpp>
-#include <weir/core/detail/reactor.hpp>
 #include <weir/core/result.hpp>
 
 #include <cerrno>

@@ -187,8 +187,8 @@ class queued_awaiter : protected Policy::node_type {
     }
     const char* label = nullptr;
     if constexpr (requires { Policy::wait_label(*o_); }) label = Policy::wait_label(*o_);
-    this->ec = this->w.prepare(h, &on_cancel, this, Policy::kind, Policy::wait_arg(*o_, *this),
-                               label);
+    this->ec =
+        this->w.prepare(h, &on_cancel, this, Policy::kind, Policy::wait_arg(*o_, *this), label);
     if (this->ec) return false;
     Policy::queue(*o_).push_back(this);
     return true;
