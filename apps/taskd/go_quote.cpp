@@ -108,4 +108,57 @@ void go_quote(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+
+// The code unit of a `\uXXXX` escape at json[i] (the backslash), or -1.
+int escaped_unit(std::string_view json, std::size_t i) noexcept {
+  if (i + 6 > json.size() || json[i] != '\\' || json[i + 1] != 'u') return -1;
+  int v = 0;
+  for (std::size_t k = i + 2; k < i + 6; ++k) {
+    const char c = json[k];
+    const int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+    if (d < 0) return -1;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string_view go_json_surrogates(std::string_view json, std::string& scratch) {
+  if (json.find("\\u") == std::string_view::npos) return json;
+  bool changed = false;
+  std::size_t copied = 0;  // json[copied..] is not in scratch yet
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    if (json[i] != '\\') continue;
+    const int u = escaped_unit(json, i);
+    if (u < 0) {  // another escape (\\ \" \n ...): skip its second character
+      ++i;
+      continue;
+    }
+    const bool high = u >= 0xd800 && u <= 0xdbff, low = u >= 0xdc00 && u <= 0xdfff;
+    if (high) {
+      const int next = escaped_unit(json, i + 6);
+      if (next >= 0xdc00 && next <= 0xdfff) {  // a pair: both stay
+        i += 11;
+        continue;
+      }
+    }
+    if (high || low) {
+      if (!changed) scratch.clear();
+      changed = true;
+      scratch.append(json.substr(copied, i - copied));
+      scratch.append("\\ufffd");
+      copied = i + 6;
+    }
+    i += 5;
+  }
+  if (!changed) return json;
+  scratch.append(json.substr(copied));
+  return scratch;
+}
+
 }  // namespace taskd

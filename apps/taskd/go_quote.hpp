@@ -23,4 +23,10 @@ void go_quote(std::string& out, std::string_view s);
 // Whether Go's strconv.IsPrint(r) holds.
 bool go_is_print(char32_t r) noexcept;
 
+// JSON text as Go's encoding/json reads its \u escapes of UTF-16 surrogates: a high surrogate
+// followed by a \u low one is a pair; any other surrogate escape decodes to U+FFFD. Returns
+// `json` itself when it has none to change, else the text (in `scratch`) with each lone one
+// written \ufffd — which a strict parser (simdjson refuses lone surrogates) then reads as Go does.
+std::string_view go_json_surrogates(std::string_view json, std::string& scratch);
+
 }  // namespace taskd

@@ -175,4 +175,19 @@ TEST(GoQuote, PrintableTableEdges) {
   EXPECT_FALSE(taskd::go_is_print(0x10FFFF));
 }
 
+TEST(GoJsonSurrogates, LoneOnesBecomeReplacementCharactersPairsStay) {
+  std::string scratch;
+  auto fix = [&](std::string_view in) {
+    return std::string(taskd::go_json_surrogates(in, scratch));
+  };
+  EXPECT_EQ(fix(R"({"m":"plain \u00e9"})"), R"({"m":"plain \u00e9"})");
+  EXPECT_EQ(fix(R"({"m":"\ud800"})"), R"({"m":"\ufffd"})");
+  EXPECT_EQ(fix(R"({"m":"\uDFFF x"})"), R"({"m":"\ufffd x"})");
+  EXPECT_EQ(fix(R"({"m":"\ud83d\ude00"})"), R"({"m":"\ud83d\ude00"})");  // a pair
+  EXPECT_EQ(fix(R"({"m":"\ud800\ud800\udc00"})"), R"({"m":"\ufffd\ud800\udc00"})");
+  EXPECT_EQ(fix(R"({"m":"\udc00\ud800"})"), R"({"m":"\ufffd\ufffd"})");
+  EXPECT_EQ(fix(R"({"m":"\\ud800"})"), R"({"m":"\\ud800"})");  // an escaped backslash
+  EXPECT_EQ(fix(R"({"m":"\ud8"})"), R"({"m":"\ud8"})");        // not an escape: the parser says so
+}
+
 }  // namespace

@@ -47,10 +47,13 @@ void base64(std::string& out, std::string_view in) {
 // The echo request of a body, as Go's json.Decoder into EchoRequest would read it (a missing
 // or null field is empty; unknown fields are ignored; the last of duplicate fields wins), but
 // strict where Go is lax: the whole body must be one valid JSON object, valid UTF-8 included.
+// Escapes of lone UTF-16 surrogates decode to U+FFFD, as in Go.
 // Returns an empty string, or the reason for `failed to read request: <reason>`.
 std::string parse_echo(std::string_view body, std::string& kind, std::string& message) {
   thread_local simdjson::dom::parser parser;  // one per shard; reuses its buffers
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return "empty body";
+  std::string rewritten;  // lone surrogate escapes read as Go reads them (U+FFFD)
+  body = go_json_surrogates(body, rewritten);
   simdjson::dom::element doc;
   if (auto err = parser.parse(body.data(), body.size()).get(doc)) {
     if (err == simdjson::DEPTH_ERROR) return "JSON nested deeper than 1024 levels";

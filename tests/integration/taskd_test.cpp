@@ -119,6 +119,11 @@ std::vector<table_row> behaviour_table() {
       {"POST", "/echo", R"({"kind":"delete","message":"say \"hi\"\\ \n\t\u0007 é\u00a0\u200b 😀"})",
        200, "SUCCESS delete \"say \\\"hi\\\"\\\\ \\n\\t\\a é\\u00a0\\u200b 😀\""},
       {"POST", "/echo", R"({"kind":"create"})", 200, R"(SUCCESS create "")"},
+      // Escapes of lone UTF-16 surrogates decode to U+FFFD, as Go's encoding/json does (and %q
+      // prints U+FFFD as itself); a proper pair is one rune.
+      {"POST", "/echo", R"({"kind":"create","message":"a\ud800b\udc00\ud83d\ude00"})", 200,
+       "SUCCESS create \"a\xef\xbf\xbd"
+       "b\xef\xbf\xbd😀\""},
       {"POST", "/echo", R"({"kind":"create","message":"x","extra":[1,{"y":null}],"n":2.5})", 200,
        R"(SUCCESS create "x")"},
       {"POST", "/echo", R"({"kind":"update","message":"x"})", 400,

@@ -623,8 +623,11 @@ chunked_decoder::step chunked_decoder::decode(std::string_view in) {
         }
         if (i == 0) return fail(400, "invalid chunk size");
         // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): checked for stray bytes only.
+        // Whitespace may follow the size only before a ";" (RFC 9112 §7.1.1): "5 \r\n" is an
+        // error, as a peer that reads the size differently would frame the body differently.
         std::string_view ext = line.substr(i);
         while (!ext.empty() && ows(ext.front())) ext.remove_prefix(1);
+        if (ext.empty() && i < line.size()) return fail(400, "whitespace after a chunk size");
         if (!ext.empty()) {
           if (ext.front() != ';') return fail(400, "invalid chunk size");
           for (char c : ext)

@@ -250,6 +250,11 @@ TEST(HttpParser, ChunkedBodies) {
   EXPECT_EQ(ok("-5\r\nhello\r\n0\r\n\r\n")[0], "ERR 400");
   EXPECT_EQ(ok("0x5\r\nhello\r\n0\r\n\r\n")[0], "ERR 400");
   EXPECT_EQ(ok(" 5\r\nhello\r\n0\r\n\r\n")[0], "ERR 400");
+  // Whitespace after the size only before a ';' (RFC 9112 §7.1.1).
+  EXPECT_EQ(ok("5 \r\nhello\r\n0\r\n\r\n")[0], "ERR 400");
+  EXPECT_EQ(ok("5\t\r\nhello\r\n0\r\n\r\n")[0], "ERR 400");
+  EXPECT_EQ(ok("5\r\nhello\r\n0 \r\n\r\n")[0], "ERR 400");
+  EXPECT_EQ(ok("5 ;x\r\nhello\r\n0\r\n\r\n")[0], "body=hello");
   EXPECT_EQ(ok("5\nhello\r\n0\r\n\r\n")[0], "ERR 400");
   EXPECT_EQ(ok("5\r\nhelloXX0\r\n\r\n")[0], "ERR 400");
   EXPECT_EQ(ok("fffffffffffffffff\r\n")[0], "ERR 400");

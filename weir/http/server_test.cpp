@@ -173,6 +173,10 @@ TEST(HttpServerSansIo, BadRequestsGetTheirStatusAndClose) {
       {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
       {"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
        "HTTP/1.1 400 Bad Request"},
+      // A chunk size followed by whitespace (no extension): RFC 9112 §7.1.1 has none there.
+      {"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 "
+       "\r\nhello\r\n0\r\n\r\n",
+       "HTTP/1.1 400 Bad Request"},
   };
   for (const auto& c : cases) {
     std::string out = serve_once(srv, c.in + "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -181,7 +185,20 @@ TEST(HttpServerSansIo, BadRequestsGetTheirStatusAndClose) {
     // The connection closed after the error: the request behind it got no answer.
     EXPECT_EQ(out.find("Hello"), std::string::npos);
   }
-  EXPECT_EQ(srv.stats().bad_requests, 7u);  // the chunked one fails in the handler's body read
+  EXPECT_EQ(srv.stats().bad_requests, 7u);  // the chunked ones fail in the handler's body read
+}
+
+// RFC 9112 §2.2: a server should ignore at least one empty line before a request line (a
+// client's stray CRLF after a body): first on a connection, and between keep-alive requests.
+TEST(HttpServerSansIo, EmptyLinesBeforeARequestAreIgnored) {
+  server srv(make_router());
+  const std::string out = serve_once(
+      srv, "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::size_t answers = 0;
+  for (std::size_t at = 0; (at = out.find("HTTP/1.1 200 OK", at)) != std::string::npos; ++at)
+    ++answers;
+  EXPECT_EQ(answers, 2u) << out;
+  EXPECT_EQ(out.find("400"), std::string::npos) << out;
 }
 
 TEST(HttpServerSansIo, RoutingHeadAndErrors) {
