@@ -56,6 +56,20 @@ struct driver {
   weir::io::handle tx_data, rx_space;  // waited on
   weir::io::handle tap;
 
+  // A free RX slot, waiting (after a short spin) while the stack has not freed one; `label`
+  // names the wait in dumps.
+  task<result<std::byte*>> rx_slot(const char* label) {
+    for (;;) {
+      if (std::byte* slot = rx.try_reserve()) co_return slot;
+      if (rx.spin_for_space(shm_ring::spins_before_sleep)) continue;
+      st.rx_ring_full.fetch_add(1, std::memory_order_relaxed);
+      if (!rx.begin_wait_space()) continue;
+      auto r = co_await await_eventfd(rx_space, label);
+      rx.end_wait_space();
+      if (!r) co_return unexpected(r.error());
+    }
+  }
+
   // TX ring -> the NIC. With a delay, frame k leaves no earlier than k delays after the first
   // (timers are coarser than a delay of microseconds: the driver sleeps when it is ahead).
   task<result<void>> tx_pump() {
@@ -65,7 +79,6 @@ struct driver {
       auto f = tx.try_peek();
       if (f.empty()) {
         if (tx.spin_for_data(shm_ring::spins_before_sleep)) continue;
-        st.tx_ring_waits.fetch_add(1, std::memory_order_relaxed);
         idle = true;
         if (!tx.begin_wait_data()) continue;
         auto r = co_await await_eventfd(tx_data, "tx ring empty (idle)");
@@ -98,18 +111,9 @@ struct driver {
         }
         case driver_mode::null: break;
         case driver_mode::loopback: {
-          std::byte* slot;
-          for (;;) {
-            slot = rx.try_reserve();
-            if (slot) break;
-            if (rx.spin_for_space(shm_ring::spins_before_sleep)) continue;
-            st.rx_ring_full.fetch_add(1, std::memory_order_relaxed);
-            if (!rx.begin_wait_space()) continue;
-            auto r = co_await await_eventfd(rx_space, "rx ring full");
-            rx.end_wait_space();
-            if (!r) co_return unexpected(r.error());
-          }
-          std::memcpy(slot, f.data(), f.size());
+          auto slot = co_await rx_slot("rx ring full");
+          if (!slot) co_return unexpected(slot.error());
+          std::memcpy(*slot, f.data(), f.size());
           if (rx.commit(static_cast<std::uint32_t>(f.size()))) signal_eventfd(region.fds().rx_data);
           st.rx_frames.fetch_add(1, std::memory_order_relaxed);
           st.rx_bytes.fetch_add(f.size(), std::memory_order_relaxed);
@@ -125,18 +129,10 @@ struct driver {
   // The TAP -> RX ring, reading only into a free slot.
   task<result<void>> rx_pump() {
     for (;;) {
-      std::byte* slot = rx.try_reserve();
-      if (!slot) {
-        if (rx.spin_for_space(shm_ring::spins_before_sleep)) continue;
-        st.rx_ring_full.fetch_add(1, std::memory_order_relaxed);
-        if (!rx.begin_wait_space()) continue;
-        auto r = co_await await_eventfd(rx_space, "rx ring full: not reading the TAP");
-        rx.end_wait_space();
-        if (!r) co_return unexpected(r.error());
-        continue;
-      }
+      auto slot = co_await rx_slot("rx ring full: not reading the TAP");
+      if (!slot) co_return unexpected(slot.error());
       weir::io::op_awaiter read(tap, weir::detail::io_op::kind::read);
-      read.op().buf = slot;
+      read.op().buf = *slot;
       read.op().len = slot_capacity;
       read.labelled("tap: no frame from the kernel");
       auto n = co_await read;

@@ -1,10 +1,8 @@
 #include "layers.hpp"
 
-#include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 #include <weir/core/when_all.hpp>
 
-#include <cerrno>
 #include <cstdio>
 
 namespace netstack {

@@ -37,7 +37,6 @@ struct driver_stats {
   std::atomic<std::uint64_t> rx_frames{0}, rx_bytes{0};  // NIC -> stack
   std::atomic<std::uint64_t> tx_errors{0};               // frames the NIC refused (counted)
   std::atomic<std::uint64_t> rx_ring_full{0};            // times the driver stopped reading
-  std::atomic<std::uint64_t> tx_ring_waits{0};           // times the driver found TX empty
   std::atomic<std::uint64_t> tap_kernel_drops{0};        // the TAP's tx_dropped (the kernel's)
   std::atomic<std::uint32_t> ready{0};                   // 1 once the driver moves frames
 };
