@@ -17,7 +17,8 @@ packages=(
   libsimdjson-dev                    # weir::http's JSON helpers (request bodies)
   libdw-dev                          # symbolizing stall and lost-wake-up backtraces (weir/core)
   libfmt-dev                         # formatting: weir::log, the registry's renderings
-  librocksdb-dev libcli11-dev libtomlplusplus-dev   # taskd: its store, flags, config file
+  librocksdb-dev liblmdb-dev libcli11-dev libtomlplusplus-dev  # taskd: its stores, flags, config
+  etcd-server etcd-client            # taskd on etcd: the tests start a 3-member cluster
   libutf8proc-dev                    # tools/weir: display widths, grapheme clusters (Unicode tables)
   libre2-dev                         # logship's rules: linear-time regexes
   librdkafka-dev                     # logship's Kafka producer (and the mock cluster it tests on)
@@ -49,6 +50,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's etcd-server starts a system etcd on 127.0.0.1:2379, taskd's default address; the
+  # tests run their own clusters. Stop the one the package started (it stays installed).
+  if [[ " ${missing[*]} " == *" etcd-server "* ]] && [[ -d /run/systemd/system ]]; then
+    echo "setup: stopping and disabling the etcd.service Debian's etcd-server started"
+    $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  fi
 else
   echo "setup: all packages present"
 fi

@@ -75,10 +75,23 @@ std::string quote(std::string_view s) {
 
 // ---- the settings ----
 
-enum class kind { address, admin_address, text, file, choice, count, size, duration, boolean };
+enum class kind {
+  address,
+  admin_address,
+  text,
+  file,
+  urls,
+  choice,
+  count,
+  size,
+  duration,
+  boolean
+};
 
 constexpr std::array reactor_choices{std::string_view{"auto"}, std::string_view{"uring"},
                                      std::string_view{"epoll"}};
+constexpr std::array store_choices{std::string_view{"lmdb"}, std::string_view{"rocksdb"},
+                                   std::string_view{"etcd"}};
 constexpr std::array log_level_choices{std::string_view{"debug"}, std::string_view{"info"},
                                        std::string_view{"warn"}, std::string_view{"error"}};
 
@@ -106,8 +119,34 @@ const std::array settings{
             "view: /ui#token=...); \"\": none"},
     setting{"shards", kind::count, &config::shards, 0, 256, "Runtime",
             "number of shards (threads); 0: one per CPU"},
+    setting{"store", kind::choice, &config::store, 0, 0, "Storage",
+            "where the key-value state lives: lmdb or rocksdb (in data_dir), or etcd (a cluster)",
+            store_choices},
     setting{"data_dir", kind::text, &config::data_dir, 0, 0, "Storage",
-            "directory for the task log"},
+            "directory of the lmdb or rocksdb store"},
+    setting{"lmdb_map_size", kind::size, &config::lmdb_map_size, mib, u64{1} << 40, "Storage",
+            "lmdb: the largest the database may grow (address space, not memory)"},
+    setting{"etcd_endpoints", kind::urls, &config::etcd_endpoints, 0, 0, "etcd",
+            "etcd: the members' client URLs, comma-separated (http:// or https://)"},
+    setting{"etcd_prefix", kind::text, &config::etcd_prefix, 0, 0, "etcd",
+            "etcd: the prefix of every key taskd writes"},
+    setting{"etcd_cacert", kind::file, &config::etcd_cacert, 0, 0, "etcd",
+            "etcd over https: CAs to trust (PEM); \"\": the system's"},
+    setting{"etcd_cert", kind::file, &config::etcd_cert, 0, 0, "etcd",
+            "etcd over https: client certificate (PEM)"},
+    setting{"etcd_key", kind::file, &config::etcd_key, 0, 0, "etcd",
+            "etcd over https: the client certificate's key (PEM)"},
+    setting{"etcd_timeout", kind::duration, &config::etcd_timeout, 10, 600'000, "etcd",
+            "etcd: longest wait for one member to answer one call"},
+    setting{"etcd_retry", kind::duration, &config::etcd_retry, 0, 3'600'000, "etcd",
+            "etcd: how long an operation keeps trying members before answering 503"},
+    setting{"tls_cert", kind::file, &config::tls_cert, 0, 0, "TLS",
+            "certificate chain (PEM) of the API listener: it then speaks HTTPS only"},
+    setting{"tls_key", kind::file, &config::tls_key, 0, 0, "TLS", "its private key (PEM)"},
+    setting{"client_ca", kind::file, &config::client_ca, 0, 0, "TLS",
+            "require client certificates signed by these CAs (PEM)"},
+    setting{"admin_tls", kind::boolean, &config::admin_tls, 0, 0, "TLS",
+            "the admin endpoint speaks HTTPS with the same certificate"},
     setting{"request_timeout", kind::duration, &config::request_timeout, 1, 3'600'000, "Limits",
             "longest time a request may take"},
     setting{"queue_wait", kind::duration, &config::queue_wait, 0, 3'600'000, "Limits",
@@ -164,6 +203,7 @@ std::string expected(const setting& s) {
       return "host:port (an IPv4 address, [IPv6] or localhost; port 0-65535) or \"off\"";
     case kind::text: return "a non-empty string";
     case kind::file: return "a file path, or \"\" for none";
+    case kind::urls: return "comma-separated http:// or https:// URLs (host:port)";
     case kind::choice: {
       std::string out = "one of ";
       for (std::size_t i = 0; i < s.choices.size(); ++i) {
@@ -205,6 +245,19 @@ weir::result<value> check_text(const setting& s, std::string_view text) {
       if (text.empty()) return fail(expected(s));
       return value(std::string(text));
     case kind::file: return value(std::string(text));  // read (and checked) when used
+    case kind::urls: {
+      std::string_view rest = text;
+      while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view u = rest.substr(0, comma);
+        const std::size_t scheme = u.starts_with("http://") ? 7 : u.starts_with("https://") ? 8 : 0;
+        if (scheme == 0 || u.size() == scheme || u.find_first_of(" \t") != u.npos)
+          return fail(expected(s));
+        rest = comma == rest.npos ? std::string_view() : rest.substr(comma + 1);
+        if (comma != std::string_view::npos && rest.empty()) return fail(expected(s));
+      }
+      return value(std::string(text));
+    }
     case kind::choice:
       if (std::find(s.choices.begin(), s.choices.end(), text) == s.choices.end()) {
         return fail(expected(s));
@@ -318,6 +371,7 @@ std::string type_name(const setting& s) {
     case kind::admin_address: return "HOST:PORT";
     case kind::text: return "DIR";
     case kind::file: return "FILE";
+    case kind::urls: return "URL,...";
     case kind::choice: return "NAME";
     case kind::count: return "N";
     case kind::size: return "SIZE";
@@ -368,6 +422,18 @@ weir::result<void> apply_toml(config& c, std::string_view toml_text, std::string
     store(next, *s, std::move(*parsed));
   }
   c = std::move(next);
+  return {};
+}
+
+std::string check_combination(const config& c) {
+  if (c.store == "etcd" && c.etcd_endpoints.empty())
+    return "--store etcd needs --etcd-endpoints (the members' client URLs)";
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return c.tls_cert.empty() ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key";
+  if (!c.client_ca.empty() && c.tls_cert.empty()) return "--client-ca needs --tls-cert";
+  if (c.admin_tls && c.tls_cert.empty()) return "--admin-tls needs --tls-cert and --tls-key";
+  if (c.etcd_cert.empty() != c.etcd_key.empty())
+    return c.etcd_cert.empty() ? "--etcd-key needs --etcd-cert" : "--etcd-cert needs --etcd-key";
   return {};
 }
 
@@ -449,6 +515,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     }
     store(c, settings[i], std::move(parsed));
   }
+  if (std::string why = check_combination(c); !why.empty()) return {std::nullopt, 2, why + "\n"};
   if (print_config) return {std::nullopt, 0, to_toml(c)};
   return {std::move(c), 0, {}};
 }

@@ -38,7 +38,17 @@ struct config {
   std::string admin = "127.0.0.1:9901";   // "off" disables the admin listener ("" becomes "off")
   std::string admin_token_file;           // its bearer token's file; "": no token
   unsigned shards = 0;                    // 0: one per CPU; max 256
+  std::string store = "lmdb";             // lmdb | rocksdb | etcd
   std::string data_dir = "taskd-data";
+  std::size_t lmdb_map_size = std::size_t(1) << 30;  // lmdb: the most the database may grow to
+  std::string etcd_endpoints;  // etcd: "http://127.0.0.1:2379,https://..." (client URLs)
+  std::string etcd_prefix = "/taskd/";  // etcd: every key of taskd lives under it
+  std::string etcd_cacert, etcd_cert, etcd_key;  // etcd over https: trust, client certificate
+  std::chrono::milliseconds etcd_timeout{2000};  // etcd: one call to one member
+  std::chrono::milliseconds etcd_retry{3000};    // etcd: an operation's tries over members
+  std::string tls_cert, tls_key;  // the API listener's certificate (chain) and key: HTTPS
+  std::string client_ca;          // require client certificates signed by these CAs
+  bool admin_tls = false;         // the admin endpoint speaks HTTPS too (same certificate)
   std::chrono::milliseconds request_timeout{5000};  // 1ms .. 1h
   std::chrono::milliseconds queue_wait{1000};  // longest wait for room in the task queue (then 503)
   std::chrono::milliseconds drain_timeout{5000};  // 0 .. 1h
@@ -55,6 +65,10 @@ struct config {
 
   bool operator==(const config&) const = default;
 };
+
+// Settings that only make sense together ("--tls-key without --tls-cert", "--store etcd needs
+// --etcd-endpoints"): an empty string when `c` is consistent, else one line saying what to add.
+std::string check_combination(const config& c);
 
 // Outcome of parsing: either a config, or "exit now with this code after printing this text"
 // (--help, --version, --print-config: code 0, text for stdout; errors: code 2, text for

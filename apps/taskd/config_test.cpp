@@ -232,7 +232,20 @@ TEST(config, to_toml_default_text) {
             "admin = \"127.0.0.1:9901\"\n"
             "admin_token_file = \"\"\n"
             "shards = 0\n"
+            "store = \"lmdb\"\n"
             "data_dir = \"taskd-data\"\n"
+            "lmdb_map_size = \"1024MiB\"\n"
+            "etcd_endpoints = \"\"\n"
+            "etcd_prefix = \"/taskd/\"\n"
+            "etcd_cacert = \"\"\n"
+            "etcd_cert = \"\"\n"
+            "etcd_key = \"\"\n"
+            "etcd_timeout = \"2s\"\n"
+            "etcd_retry = \"3s\"\n"
+            "tls_cert = \"\"\n"
+            "tls_key = \"\"\n"
+            "client_ca = \"\"\n"
+            "admin_tls = false\n"
             "request_timeout = \"5s\"\n"
             "queue_wait = \"1s\"\n"
             "drain_timeout = \"5s\"\n"
@@ -449,7 +462,9 @@ TEST(config, toml_errors_name_file_line_column) {
             "got \"fast\"");
   EXPECT_EQ(toml_error("listen = \"127.0.0.1:2379\"\n\n\n\n\n\nlistne = \"0.0.0.0:1\"\n"),
             "taskd.toml:7:1: unknown key \"listne\" (known: listen, admin, admin_token_file, "
-            "shards, data_dir, "
+            "shards, store, data_dir, lmdb_map_size, etcd_endpoints, etcd_prefix, etcd_cacert, "
+            "etcd_cert, etcd_key, etcd_timeout, etcd_retry, tls_cert, tls_key, client_ca, "
+            "admin_tls, "
             "request_timeout, queue_wait, drain_timeout, queue_capacity, max_batch, "
             "max_key_bytes, max_value_bytes, max_body_bytes, reactor, log_level, access_log, "
             "test_apply_delay)");
@@ -517,7 +532,9 @@ TEST(config, toml_errors_quote_what_they_got) {
 
 TEST(config, toml_tables_are_errors) {
   const std::string known =
-      " (known: listen, admin, admin_token_file, shards, data_dir, request_timeout, queue_wait, "
+      " (known: listen, admin, admin_token_file, shards, store, data_dir, lmdb_map_size, "
+      "etcd_endpoints, etcd_prefix, etcd_cacert, etcd_cert, etcd_key, etcd_timeout, etcd_retry, "
+      "tls_cert, tls_key, client_ca, admin_tls, request_timeout, queue_wait, "
       "drain_timeout, "
       "queue_capacity, max_batch, max_key_bytes, max_value_bytes, max_body_bytes, reactor, "
       "log_level, access_log, test_apply_delay)";
@@ -662,7 +679,31 @@ TEST(config, to_toml_lines) {
   // one comment line, then one "key = value" line per setting
   int lines = 0;
   for (char ch : text) lines += ch == '\n';
-  EXPECT_EQ(lines, 1 + 17);
+  EXPECT_EQ(lines, 1 + 30);
+}
+
+// Settings that need each other are refused together, naming what to add.
+TEST(config, combinations) {
+  EXPECT_EQ(parse_error({"--store", "etcd"}),
+            "--store etcd needs --etcd-endpoints (the members' client URLs)\n");
+  EXPECT_EQ(parse_error({"--tls-cert", "c.pem"}), "--tls-cert needs --tls-key\n");
+  EXPECT_EQ(parse_error({"--tls-key", "k.pem"}), "--tls-key needs --tls-cert\n");
+  EXPECT_EQ(parse_error({"--client-ca", "ca.pem"}), "--client-ca needs --tls-cert\n");
+  EXPECT_EQ(parse_error({"--admin-tls"}), "--admin-tls needs --tls-cert and --tls-key\n");
+  EXPECT_EQ(parse_error({"--etcd-cert", "c.pem"}), "--etcd-cert needs --etcd-key\n");
+  EXPECT_EQ(parse_error({"--store", "sqlite"}),
+            "--store: expected one of lmdb, rocksdb, etcd, got \"sqlite\"\n");
+  EXPECT_EQ(parse_error({"--etcd-endpoints", "127.0.0.1:2379"}),
+            "--etcd-endpoints: expected comma-separated http:// or https:// URLs (host:port), "
+            "got \"127.0.0.1:2379\"\n");
+  EXPECT_EQ(parse_error({"--etcd-endpoints", "http://a:1,"}),
+            "--etcd-endpoints: expected comma-separated http:// or https:// URLs (host:port), "
+            "got \"http://a:1,\"\n");
+  const config ok =
+      parse_ok({"--store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1,https://[::1]:2",
+                "--tls-cert", "c.pem", "--tls-key", "k.pem", "--admin-tls"});
+  EXPECT_EQ(ok.etcd_endpoints, "http://127.0.0.1:1,https://[::1]:2");
+  EXPECT_TRUE(ok.admin_tls);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // taskd — seed 004's TaskScheduler as a service: HTTP handlers on every shard, a request id and
 // a notifier entry per request, one bounded task queue into a serialized applier, and a
-// durable key-value state machine (RocksDB) it group-commits to. See service.hpp for the
+// durable key-value state machine it group-commits to (LMDB or RocksDB in --data-dir, or an
+// etcd cluster). See service.hpp for the
 // routes, pipeline.hpp for the applier, config.hpp for the flags and the TOML file.
 //
-//   taskd                          # 127.0.0.1:2379, admin 127.0.0.1:9901, ./taskd-data
+//   taskd                          # 127.0.0.1:2379, admin 127.0.0.1:9901, LMDB in ./taskd-data
 //   taskd --config taskd.toml --shards 2
+//   taskd --store etcd --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379
+//   taskd --tls-cert cert.pem --tls-key key.pem [--client-ca ca.pem] [--admin-tls]
 //
 // Prints "listening on ADDR admin ADDR|off" on stdout once it serves; logs (logfmt) on stderr.
 // SIGINT / SIGTERM: stops accepting, answers every request already read (the applier drains
@@ -12,6 +15,7 @@
 #include "config.hpp"
 #include "pipeline.hpp"
 #include "service.hpp"
+#include "etcd_store.hpp"
 #include "store.hpp"
 
 #include <weir/core/file.hpp>
@@ -35,6 +39,37 @@ namespace http = weir::http;
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
+// The store the config names: opened (local) or set up (etcd: no I/O until the first call).
+weir::result<std::unique_ptr<taskd::store>> open_store(const taskd::config& c) {
+  if (c.store != "etcd") {
+    WEIR_TRY_ASSIGN(auto local, taskd::open_local_store(c.store, c.data_dir,
+                                                        {.lmdb_map_size = c.lmdb_map_size}));
+    return std::unique_ptr<taskd::store>(std::move(local));
+  }
+  taskd::etcd_options o;
+  for (std::size_t at = 0; at <= c.etcd_endpoints.size();) {
+    const std::size_t comma = std::min(c.etcd_endpoints.find(',', at), c.etcd_endpoints.size());
+    o.endpoints.push_back(c.etcd_endpoints.substr(at, comma - at));
+    at = comma + 1;
+  }
+  o.prefix = c.etcd_prefix;
+  o.timeout = c.etcd_timeout;
+  o.retry = c.etcd_retry;
+  if (!c.etcd_cacert.empty() || !c.etcd_cert.empty()) {
+    WEIR_TRY_ASSIGN(o.tls, weir::tls::context::client({.ca_file = c.etcd_cacert,
+                                                        .cert_file = c.etcd_cert,
+                                                        .key_file = c.etcd_key}));
+  }
+  return taskd::open_etcd_store(std::move(o));
+}
+
+// serve(), then the store's own shutdown (etcd: its connections) while the runtime still runs.
+weir::task<int> serve_and_close(weir::task<int> serving, taskd::store& st) {
+  const int rc = co_await std::move(serving);
+  co_await st.close();
+  co_return rc;
+}
+
 weir::task<> run_applier(unsigned shard, taskd::applier* app, weir::receiver<taskd::op> rx) {
   co_await weir::on_shard(
       shard, [app](weir::receiver<taskd::op> r) { return app->run(std::move(r)); }, std::move(rx));
@@ -49,7 +84,7 @@ weir::task<> stop_on_signal(weir::io::signal_set& sigs, http::server& srv,
 }
 
 weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signal_set& sigs,
-                      taskd::store& st, weir::net::address at,
+                      taskd::store& st, weir::net::address at, weir::tls::context tls,
                       std::optional<weir::debug::admin_options> admin_opts) {
   taskd::pipeline_metrics metrics(rt.shard_count());
   taskd::service svc({.shards = rt.shard_count(),
@@ -78,6 +113,7 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
                                   {"bytes", std::to_string(r.body_bytes)},
                                   {"us", std::to_string(r.duration.count() / 1000)}});
     };
+  so.tls = tls;
   http::server srv(svc.routes(), std::move(so));
   auto where = co_await srv.listen(at);
   if (!where) {
@@ -109,7 +145,8 @@ weir::task<int> serve(const taskd::config& c, weir::runtime& rt, weir::io::signa
                                 {"admin", admin_text},
                                 {"shards", std::to_string(rt.shard_count())},
                                 {"reactor", rt.backend_name()},
-                                {"data_dir", st.dir()},
+                                {"store", st.describe()},
+                                {"tls", tls ? "on" : "off"},
                                 {"revision", std::to_string(st.revision())},
                                 {"applier_shard", std::to_string(applier_shard)}});
 
@@ -159,7 +196,20 @@ int main(int argc, char** argv) {
   }
   weir::net::raise_fd_limit();
   weir::io::signal_set sigs({SIGINT, SIGTERM});  // before the runtime: its threads inherit
-  auto opened = taskd::store::open(c.data_dir);
+  weir::tls::context tls;
+  if (!c.tls_cert.empty()) {
+    auto ctx = weir::tls::context::server({.cert_file = c.tls_cert,
+                                           .key_file = c.tls_key,
+                                           .client_ca_file = c.client_ca,
+                                           .require_client_cert = !c.client_ca.empty()});
+    if (!ctx) {
+      weir::log::error("bad TLS settings", {{"error", ctx.error().message()}});
+      return 2;
+    }
+    tls = std::move(*ctx);
+    if (admin && *admin && c.admin_tls) (*admin)->tls = tls;
+  }
+  auto opened = open_store(c);
   if (!opened) {
     weir::log::error("cannot open the store", {{"error", opened.error().message()}});
     return 1;
@@ -171,7 +221,8 @@ int main(int argc, char** argv) {
     ro.shards = c.shards;
     ro.backend = c.reactor == "auto" ? "" : c.reactor;
     weir::runtime rt(std::move(ro));
-    rc = rt.block_on(serve(c, rt, sigs, *st, *at, std::move(*admin)), "taskd");
+    rc = rt.block_on(serve_and_close(serve(c, rt, sigs, *st, *at, tls, std::move(*admin)), *st),
+                     "taskd");
   }
   return rc;
 }

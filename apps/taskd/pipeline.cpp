@@ -2,7 +2,6 @@
 
 #include "go_quote.hpp"
 
-#include <weir/core/blocking.hpp>
 #include <weir/core/log.hpp>
 
 #include <algorithm>
@@ -105,14 +104,10 @@ weir::task<> applier::commit_writes(std::vector<op*>& writers) {
     ws.push_back(write_op{o->k == op::kind::put ? write_op::kind::put : write_op::kind::del, o->key,
                           o->value});
   const auto t0 = weir::now();
-  auto job = weir::blocking(
-      [](store* s, std::vector<write_op>* w, bool sync) { return s->commit(*w, sync); }, &store_,
-      &ws, opt_.sync);
-  weir::result<weir::result<void>> done = co_await std::move(job);
+  weir::result<void> done = co_await store_.commit(ws, opt_.sync);
   m_.commit.observe(weir::now() - t0);
-  const std::string err = !done    ? "cannot run the commit: " + done.error().message()
-                          : !*done ? done->error().message()
-                                   : std::string();
+  const std::string err = done ? std::string() : done.error().message();
+  const int status = done ? 200 : done.error() == unavailable ? 503 : 500;
   if (err.empty()) {
     const auto changed = std::count_if(ws.begin(), ws.end(), [](const write_op& w) {
       return w.k == write_op::kind::put || w.existed;
@@ -125,7 +120,7 @@ weir::task<> applier::commit_writes(std::vector<op*>& writers) {
   }
   for (std::size_t i = 0; i < ws.size(); ++i) {
     reply r = err.empty() ? reply{200, {}, ws[i].revision, ws[i].existed}
-                          : reply{500, "storage error: " + err, 0, false};
+                          : reply{status, "storage error: " + err, 0, false};
     (void)ntf_.trigger(writers[i]->id, std::move(r));
   }
 }

@@ -8,10 +8,12 @@
 //
 // The applier takes what is queued, up to max_batch ops per turn. Echo ops are answered at
 // once (the story's echoManager: `SUCCESS create %q`). The turn's writes (put, delete) are
-// applied in queue order as one RocksDB write batch, fsynced on weir::blocking's pool, and
-// answered only after the fsync: group commit. Requests that arrive during an fsync wait in the
-// queue and form the next batch, so under load each fsync carries many writes, with no timer.
-// max_batch = 1 gives one fsync per write (the baseline of bench/taskd).
+// applied in queue order as one store batch (an LMDB or RocksDB transaction fsynced on
+// weir::blocking's pool; one etcd Txn), and answered only after it is durable: group commit.
+// Requests that arrive during a commit wait in the queue and form the next batch, so under
+// load each commit carries many writes, with no timer. max_batch = 1 gives one commit per
+// write (the baseline of bench/taskd). A store that cannot be reached answers the turn's
+// writes 503 (Retry-After), other errors 500.
 #pragma once
 
 #include "notifier.hpp"

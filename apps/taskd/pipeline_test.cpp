@@ -18,10 +18,10 @@ using ntf_t = taskd::notifier<taskd::reply>;
 
 struct fixture {
   weir::testing::temp_dir dir;
-  std::unique_ptr<taskd::store> st;
+  std::unique_ptr<taskd::local_store> st;
   taskd::pipeline_metrics m{1};  // one shard
   fixture() {
-    auto r = taskd::store::open(dir.path());
+    auto r = taskd::open_local_store("lmdb", dir.path(), {});
     st = std::move(r.value());
   }
 };
@@ -79,7 +79,7 @@ TEST(Applier, GroupCommitsWhatIsQueuedIntoOneFsync) {
   EXPECT_EQ(f.m.kv_writes.value(), 200u);
   EXPECT_EQ(f.m.fsyncs.value(), 1u);
   EXPECT_EQ(f.st->revision(), 200u);
-  EXPECT_EQ(f.st->get("k9").value()->value, "v199");
+  EXPECT_EQ(f.st->get_now("k9").value()->value, "v199");
 }
 
 TEST(Applier, MaxBatchOneIsOneFsyncPerWrite) {

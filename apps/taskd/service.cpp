@@ -1,8 +1,8 @@
 #include "service.hpp"
 
+#include "base64.hpp"
 #include "go_quote.hpp"
 
-#include <weir/core/blocking.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/time.hpp>
 #include <weir/http/json.hpp>
@@ -33,16 +33,6 @@ void text(http::response& s, int status, std::string body) {
 }
 
 bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
-
-// Standard base64 with padding (what etcd's JSON gateway sends), by OpenSSL's encoder.
-void base64(std::string& out, std::string_view in) {
-  const std::size_t at = out.size();
-  out.resize(at + 4 * ((in.size() + 2) / 3) + 1);  // EVP_EncodeBlock writes a NUL after
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(at + static_cast<std::size_t>(n));
-}
 
 // The echo request of a body, as Go's json.Decoder into EchoRequest would read it (a missing
 // or null field is empty; unknown fields are ignored; the last of duplicate fields wins), but
@@ -155,6 +145,15 @@ weir::task<reply> service::submit(op o, std::uint64_t& id) {
     co_return reply{503, "failed to apply: " + result.error().message(), 0, false};
   }
   co_return std::move(*result);
+}
+
+void service::answer_store_error(http::response& s, const weir::error& e) {
+  if (e == unavailable) {
+    s.header("Retry-After", "1");
+    http::reply_error(s, 503, e.message());
+    return;
+  }
+  http::reply_error(s, 500, e.message());
 }
 
 bool service::answer_failure(http::response& s, const reply& r, std::uint64_t id) {
@@ -274,13 +273,12 @@ weir::task<> service::kv_delete(http::request& q, http::response& s) {
 weir::task<> service::kv_get(http::request& q, http::response& s) {
   std::string key;
   if (!key_of(q, s, key)) co_return;
-  auto job = weir::blocking([](store* st, std::string* k) { return st->get(*k); }, &store_, &key);
-  auto done = co_await std::move(job);
-  if (!done || !*done) {
-    http::reply_error(s, 500, (done ? done->error() : done.error()).message());
+  auto done = co_await store_.get(key);
+  if (!done) {
+    answer_store_error(s, done.error());
     co_return;
   }
-  std::optional<kv_entry>& got = **done;
+  std::optional<kv_entry>& got = *done;
   if (!got) {
     http::reply_error(s, 404, "key not found");
     co_return;
@@ -304,26 +302,16 @@ weir::task<> service::kv_list(http::request& q, http::response& s) {
       co_return;
     }
   }
-  struct listing {
-    weir::result<kv_page> page;
-    std::uint64_t revision = 0;
-  } out;
-  auto job = weir::blocking(
-      [](store* st, std::string* p, std::size_t n, listing* o) {
-        o->revision = st->revision();  // before the scan: the scan sees at least this revision
-        o->page = st->list(*p, n);
-      },
-      &store_, &prefix, limit, &out);
-  auto done = co_await std::move(job);
-  if (!done || !out.page) {
-    http::reply_error(s, 500, (done ? out.page.error() : done.error()).message());
+  auto listed = co_await store_.list(prefix, limit);
+  if (!listed) {
+    answer_store_error(s, listed.error());
     co_return;
   }
-  const kv_page& page = *out.page;
+  const kv_page& page = *listed;
   http::json_writer w;
   w.begin_object()
       .key("revision")
-      .value(out.revision)
+      .value(page.revision)
       .key("count")
       .value(static_cast<std::uint64_t>(page.kvs.size()))
       .key("more")
@@ -344,7 +332,7 @@ weir::task<> service::kv_list(http::request& q, http::response& s) {
         .end_object();
   }
   w.end_array().end_object();
-  s.header("X-Taskd-Revision", std::to_string(out.revision));
+  s.header("X-Taskd-Revision", std::to_string(page.revision));
   http::reply_json(s, 200, w.take());
 }
 

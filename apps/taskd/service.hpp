@@ -24,8 +24,9 @@
 // waits at most request_timeout in all: for room in the queue (at most queue_wait of it, then
 // 503 `queue full` with Retry-After), then for its result (504 `apply timeout`). After
 // close_queue() the writes and echoes are answered 503 `shutting down`.
-// Writes go through the applier (linearizable, acknowledged after fsync); reads go straight to
-// the store on weir::blocking's pool and see every acknowledged write.
+// Writes go through the applier (linearizable, acknowledged once durable); reads go straight to
+// the store (store.hpp) and see every acknowledged write. A store that cannot be reached
+// (etcd without quorum) gives 503 with Retry-After; another store error 500.
 #pragma once
 
 #include "id_gen.hpp"
@@ -90,6 +91,7 @@ class service {
   bool key_of(weir::http::request& q, weir::http::response& s, std::string& key) const;
   // Answers the outcome of a submitted request that is not a success (false: it was one).
   bool answer_failure(weir::http::response& s, const reply& r, std::uint64_t id);
+  static void answer_store_error(weir::http::response& s, const weir::error& e);
 
   service_options opt_;
   store& store_;

@@ -1,27 +1,26 @@
+// The parts of taskd::store the engines share: the record layout, the async interface of the
+// local stores over weir::blocking, and choosing an engine for a directory.
 #include "store.hpp"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
+#include <weir/core/blocking.hpp>
 
-#include <unordered_map>
+#include <sys/stat.h>
 
 namespace taskd {
 
-namespace {
-
-constexpr char key_prefix = 'k';
-constexpr std::string_view revision_key = "r";
+namespace layout {
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
 }
+
 std::uint64_t get_u64(std::string_view in) {
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i)
     v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
   return v;
 }
+
 std::string db_key(std::string_view key) {
   std::string k;
   k.reserve(key.size() + 1);
@@ -29,122 +28,68 @@ std::string db_key(std::string_view key) {
   k += key;
   return k;
 }
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 
-weir::unexpected io_error(std::string what, const rocksdb::Status& st) {
-  return weir::unexpected(std::errc::io_error, what + ": " + st.ToString());
+}  // namespace layout
+
+weir::task<weir::result<void>> local_store::commit(std::span<write_op> ops, bool sync) {
+  auto job = weir::blocking(
+      [](local_store* s, std::span<write_op> o, bool y) { return s->commit_now(o, y); }, this, ops,
+      sync);
+  auto done = co_await std::move(job);
+  if (!done) co_return weir::unexpected(std::move(done).error());
+  co_return std::move(*done);
 }
 
+weir::task<weir::result<std::optional<kv_entry>>> local_store::get(std::string key) {
+  auto job = weir::blocking([](local_store* s, std::string* k) { return s->get_now(*k); }, this,
+                            &key);
+  auto done = co_await std::move(job);
+  if (!done) co_return weir::unexpected(std::move(done).error());
+  co_return std::move(*done);
+}
+
+weir::task<weir::result<kv_page>> local_store::list(std::string prefix, std::size_t limit) {
+  auto job = weir::blocking(
+      [](local_store* s, std::string* p, std::size_t n) -> weir::result<kv_page> {
+        const std::uint64_t rev = s->revision();  // before the scan: it sees at least this
+        auto page = s->list_now(*p, n);
+        if (page) page->revision = rev;
+        return page;
+      },
+      this, &prefix, limit);
+  auto done = co_await std::move(job);
+  if (!done) co_return weir::unexpected(std::move(done).error());
+  co_return std::move(*done);
+}
+
+namespace {
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0;
+}
 }  // namespace
 
-weir::result<std::unique_ptr<store>> store::open(const std::string& dir) {
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  o.max_background_jobs = 2;
-  o.write_buffer_size = 16 << 20;  // memtable arena blocks of 2 MiB instead of 8: less idle RSS
-  o.keep_log_file_num = 4;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status st = rocksdb::DB::Open(o, dir, &raw);
-  if (!st.ok()) return io_error("cannot open the data directory " + dir, st);
-  std::unique_ptr<rocksdb::DB> db(raw);
-  std::string rev;
-  std::uint64_t revision = 0;
-  st = db->Get(rocksdb::ReadOptions(), slice(revision_key), &rev);
-  if (st.ok() && rev.size() == 8)
-    revision = get_u64(rev);
-  else if (st.ok())
-    return weir::unexpected(std::errc::io_error,
-                            "cannot read the revision in " + dir + ": malformed record");
-  else if (!st.IsNotFound())
-    return io_error("cannot read the revision in " + dir, st);
-  return std::unique_ptr<store>(new store(std::move(db), dir, revision));
-}
-
-store::store(std::unique_ptr<rocksdb::DB> db, std::string dir, std::uint64_t revision)
-    : db_(std::move(db)), dir_(std::move(dir)), revision_(revision) {}
-
-store::~store() {
-  if (db_) (void)db_->Close();
-}
-
-weir::result<void> store::commit(std::span<write_op> ops, bool sync) {
-  rocksdb::WriteBatch batch;
-  // Existence of keys deleted in this batch, as of the writes before them in it.
-  std::unordered_map<std::string_view, bool> seen;
-  const std::uint64_t before = revision();
-  std::uint64_t rev = before;
-  std::string k, v;
-  for (write_op& op : ops) {
-    k = db_key(op.key);
-    if (op.k == write_op::kind::put) {
-      op.revision = ++rev;
-      op.existed = true;
-      v.clear();
-      put_u64(v, op.revision);
-      v += op.value;
-      batch.Put(k, v);
-      seen[op.key] = true;
-      continue;
-    }
-    auto it = seen.find(op.key);
-    bool exists;
-    if (it != seen.end()) {
-      exists = it->second;
-    } else {
-      std::string old;
-      rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), k, &old);
-      if (!st.ok() && !st.IsNotFound()) return io_error("cannot read " + std::string(op.key), st);
-      exists = st.ok();
-    }
-    op.existed = exists;
-    op.revision = exists ? ++rev : rev;
-    if (exists) batch.Delete(k);
-    seen[op.key] = false;
+weir::result<std::unique_ptr<local_store>> open_local_store(std::string_view engine,
+                                                            const std::string& dir,
+                                                            const local_store_options& o) {
+  // Each engine's own marker file: RocksDB's CURRENT, LMDB's data.mdb.
+  const bool has_rocksdb = exists(dir + "/CURRENT"), has_lmdb = exists(dir + "/data.mdb");
+  if (engine == "lmdb") {
+    if (has_rocksdb && !has_lmdb)
+      return weir::unexpected(std::errc::invalid_argument,
+                              "the data directory " + dir +
+                                  " holds a RocksDB store: run with --store rocksdb");
+    return open_lmdb_store(dir, o.lmdb_map_size);
   }
-  if (rev == before) return {};  // only deletes of missing keys: nothing to write
-  v.clear();
-  put_u64(v, rev);
-  batch.Put(slice(revision_key), v);
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  rocksdb::Status st = db_->Write(wo, &batch);
-  if (!st.ok()) {
-    for (write_op& op : ops) op.revision = 0;
-    return io_error("write failed", st);
+  if (engine == "rocksdb") {
+    if (has_lmdb && !has_rocksdb)
+      return weir::unexpected(std::errc::invalid_argument,
+                              "the data directory " + dir +
+                                  " holds an LMDB store: run with --store lmdb");
+    return open_rocksdb_store(dir);
   }
-  revision_.store(rev, std::memory_order_release);
-  return {};
-}
-
-weir::result<std::optional<kv_entry>> store::get(std::string_view key) const {
-  std::string v;
-  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), db_key(key), &v);
-  if (!st.ok() && !st.IsNotFound()) return io_error("read failed", st);
-  if (!st.ok() || v.size() < 8) return std::optional<kv_entry>();
-  return std::optional<kv_entry>(kv_entry{std::string(key), v.substr(8), get_u64(v)});
-}
-
-weir::result<kv_page> store::list(std::string_view prefix, std::size_t limit) const {
-  kv_page page;
-  std::vector<kv_entry>& out = page.kvs;
-  const std::string start = db_key(prefix);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    const rocksdb::Slice k = it->key();
-    if (!k.starts_with(start)) break;
-    if (out.size() == limit) {
-      page.more = true;
-      break;
-    }
-    const rocksdb::Slice v = it->value();
-    if (v.size() < 8) continue;
-    out.push_back(kv_entry{std::string(k.data() + 1, k.size() - 1),
-                           std::string(v.data() + 8, v.size() - 8),
-                           get_u64(std::string_view(v.data(), 8))});
-  }
-  if (!it->status().ok()) return io_error("read failed", it->status());
-  return page;
+  return weir::unexpected(std::errc::invalid_argument,
+                          "unknown local store \"" + std::string(engine) + "\"");
 }
 
 }  // namespace taskd

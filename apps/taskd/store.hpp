@@ -1,29 +1,30 @@
-// taskd::store — the durable key-value state behind taskd's /kv routes: RocksDB (Debian's
-// librocksdb) with etcd-style revisions.
+// taskd::store — the key-value state behind taskd's /kv routes, with etcd-style revisions.
+// Three implementations: lmdb_store and rocksdb_store (one machine, in a data directory) and
+// etcd_store (a cluster; etcd_store.hpp).
 //
-//   auto s = taskd::store::open("taskd-data");           // weir::result<unique_ptr<store>>
+//   auto s = taskd::open_local_store("lmdb", "taskd-data", {});  // result<unique_ptr<store>>
 //   std::vector<taskd::write_op> batch = {...};
-//   weir::result<void> c = (*s)->commit(batch, /*sync=*/true);  // one WriteBatch, one fsync
-//   weir::result<std::optional<taskd::kv_entry>> e = (*s)->get("a");
+//   weir::result<void> c = co_await s->commit(batch, /*sync=*/true);  // one atomic batch
+//   auto e = co_await s->get("a");                    // result<optional<kv_entry>>
 //
-// Errors: std::errc::io_error (RocksDB's status and the directory or key in the context).
+// The async interface runs on a shard: the local stores hop to weir::blocking's pool for the
+// disk (their *_now functions are the blocking calls, for tests and tools); etcd's is HTTP.
+// commit() is the applier's alone (one writer); get() and list() may run on any shard at any
+// time and see every commit that has returned.
 //
-// Every call blocks (disk I/O): taskd calls them on weir::blocking's pool, never on a shard.
-// commit() is the applier's alone (one writer, so revisions need no lock); get() and list()
-// may run on any thread at the same time (RocksDB's reads are thread-safe) and see every
-// commit that has returned.
+// Revisions: local stores keep one global counter, as etcd does: each put, and each delete of
+// a key that exists, takes the next revision; a delete of a missing key takes none (reports
+// existed=false and the current revision). A batch is applied in order, atomically; with sync
+// it is durable (fsynced) before commit() returns, so a crash after it returns loses nothing,
+// and a crash before it leaves the batch wholly absent. etcd gives a whole transaction one
+// revision (etcd_store.hpp).
 //
-// Revisions: one global counter, as etcd's. Each put, and each delete of a key that exists,
-// takes the next revision; a delete of a missing key takes none (and reports existed=false).
-// A batch's writes are applied in order, with the revision counter, in one atomic WriteBatch;
-// with sync the write-ahead log is fsynced before commit() returns, so a crash after it
-// returns loses nothing, and a crash before it leaves the batch wholly absent. open() recovers
-// the log and the counter.
-//
-// Layout: 'k' + key -> 8-byte big-endian mod revision + value; "r" -> the current revision.
+// Errors: std::errc::io_error (the engine's words, with the directory or key), and for etcd
+// taskd::unavailable (no member could serve it in time: the caller answers 503, Retry-After).
 #pragma once
 
 #include <weir/core/result.hpp>
+#include <weir/core/task.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -34,11 +35,10 @@
 #include <string_view>
 #include <vector>
 
-namespace rocksdb {
-class DB;
-}
-
 namespace taskd {
+
+// The store cannot serve now; retrying later may succeed (etcd without quorum).
+inline constexpr std::errc unavailable = std::errc::resource_unavailable_try_again;
 
 struct write_op {
   enum class kind : std::uint8_t { put, del } k = kind::put;
@@ -55,34 +55,72 @@ struct kv_entry {
 
 struct kv_page {
   std::vector<kv_entry> kvs;
-  bool more = false;  // more entries follow the last one
+  bool more = false;           // more entries follow the last one
+  std::uint64_t revision = 0;  // the store's revision the listing saw (at least)
 };
 
 class store {
  public:
-  // Opens (creating if needed) the database in `dir`. The error names the directory.
-  static weir::result<std::unique_ptr<store>> open(const std::string& dir);
-  ~store();
-  store(const store&) = delete;
-  store& operator=(const store&) = delete;
-
-  // Applies `ops` in order as one atomic batch (fsynced when `sync`), filling their revision
-  // and existed fields. On error nothing is applied and the revision counter is unchanged.
-  weir::result<void> commit(std::span<write_op> ops, bool sync);
+  virtual ~store() = default;
+  // Applies `ops` in order as one atomic batch (durable before it returns when `sync`),
+  // filling their revision and existed fields. On error nothing is applied (local stores) or
+  // the outcome is reported as the error says (etcd: see etcd_store.hpp).
+  virtual weir::task<weir::result<void>> commit(std::span<write_op> ops, bool sync) = 0;
   // The entry of `key`, or nullopt when absent.
-  weir::result<std::optional<kv_entry>> get(std::string_view key) const;
+  virtual weir::task<weir::result<std::optional<kv_entry>>> get(std::string key) = 0;
   // Up to `limit` entries whose keys start with `prefix`, in key order.
-  weir::result<kv_page> list(std::string_view prefix, std::size_t limit) const;
-
-  // The revision of the last committed write (any thread).
+  virtual weir::task<weir::result<kv_page>> list(std::string prefix, std::size_t limit) = 0;
+  // The revision of the last write this process saw committed (any thread).
   std::uint64_t revision() const noexcept { return revision_.load(std::memory_order_acquire); }
-  const std::string& dir() const noexcept { return dir_; }
+  // "lmdb taskd-data", "etcd http://127.0.0.1:2379,...": for logs.
+  virtual std::string describe() const = 0;
+  // Before the runtime stops (etcd: its connections, on their shards). Idempotent.
+  virtual weir::task<> close() { co_return; }
+
+ protected:
+  void set_revision(std::uint64_t r) noexcept { revision_.store(r, std::memory_order_release); }
 
  private:
-  store(std::unique_ptr<rocksdb::DB> db, std::string dir, std::uint64_t revision);
-  std::unique_ptr<rocksdb::DB> db_;
-  std::string dir_;
-  std::atomic<std::uint64_t> revision_;
+  std::atomic<std::uint64_t> revision_{0};
 };
+
+// A store in a directory of this machine: the blocking calls, and the async interface over
+// them on weir::blocking's pool.
+class local_store : public store {
+ public:
+  virtual weir::result<void> commit_now(std::span<write_op> ops, bool sync) = 0;
+  virtual weir::result<std::optional<kv_entry>> get_now(std::string_view key) const = 0;
+  virtual weir::result<kv_page> list_now(std::string_view prefix, std::size_t limit) const = 0;
+
+  weir::task<weir::result<void>> commit(std::span<write_op> ops, bool sync) override;
+  weir::task<weir::result<std::optional<kv_entry>>> get(std::string key) override;
+  weir::task<weir::result<kv_page>> list(std::string prefix, std::size_t limit) override;
+};
+
+struct local_store_options {
+  std::size_t lmdb_map_size = std::size_t(1) << 30;
+};
+
+// Opens (creating if needed) the store `engine` ("lmdb" or "rocksdb") in `dir`. The error names
+// the directory; a directory that holds the other engine's files is refused with a sentence
+// naming the --store to use.
+weir::result<std::unique_ptr<local_store>> open_local_store(std::string_view engine,
+                                                            const std::string& dir,
+                                                            const local_store_options& o);
+
+// The engines (store_rocksdb.cpp, store_lmdb.cpp).
+weir::result<std::unique_ptr<local_store>> open_rocksdb_store(const std::string& dir);
+weir::result<std::unique_ptr<local_store>> open_lmdb_store(const std::string& dir,
+                                                           std::size_t map_size);
+
+// The layout both local engines share: 'k' + key -> 8-byte big-endian mod revision + value;
+// "r" -> the current revision.
+namespace layout {
+inline constexpr char key_prefix = 'k';
+inline constexpr std::string_view revision_key = "r";
+void put_u64(std::string& out, std::uint64_t v);
+std::uint64_t get_u64(std::string_view in);  // the first 8 bytes
+std::string db_key(std::string_view key);
+}  // namespace layout
 
 }  // namespace taskd

@@ -283,8 +283,10 @@ http::router make_routes(admin_server::state& s) {
 }
 
 task<> serve(admin_server::state& s, std::promise<std::error_code>& ready) {
-  http::server srv(make_routes(s),
-                   {.idle_timeout = 30s, .max_connections = 64, .reuse_port = false});
+  http::server srv(make_routes(s), {.idle_timeout = 30s,
+                                    .max_connections = 64,
+                                    .reuse_port = false,
+                                    .tls = s.opt.tls});
   auto where = co_await srv.listen(s.opt.address);
   if (!where) {
     ready.set_value(where.error());

@@ -27,6 +27,7 @@
 #include <weir/core/runtime.hpp>
 #include <weir/core/task.hpp>
 #include <weir/net/address.hpp>
+#include <weir/tls/tls.hpp>
 
 #include <functional>
 #include <memory>
@@ -52,6 +53,7 @@ struct admin_options {
   net::address address = net::address::loopback_v4(9901);
   std::string token;  // empty: no authentication (keep the address on loopback then)
   std::vector<admin_route> routes;
+  tls::context tls;  // a server context: the endpoint speaks HTTPS only; empty: plain HTTP
 };
 
 // A service's admin settings as its flags give them: `address` ("HOST:PORT"; "off" or "": no

@@ -44,6 +44,9 @@ openssl req -x509 $EC -keyout ca.key -out ca.pem -subj "/CN=weir client test CA"
 openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout server.key -out server.pem \
   -subj "/CN=localhost" -days 30 -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
   -addext basicConstraints=CA:FALSE -addext extendedKeyUsage=serverAuth
+openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout client.key -out client.pem \
+  -subj "/CN=weir test client" -days 30 -addext basicConstraints=CA:FALSE \
+  -addext extendedKeyUsage=clientAuth
 )";
 
 using weir::testing::slurp;
@@ -941,6 +944,63 @@ task<> against_weir_server() {
 TEST_P(Client, AgainstWeirServer) {
   runtime rt(opts());
   rt.block_on(against_weir_server());
+}
+
+// weir::http::server with options.tls: keep-alive over TLS, a client that is not TLS is
+// counted and closed, a client certificate required by client_ca, and shutdown.
+task<> against_weir_tls_server() {
+  auto sctx = tls::context::server({.cert_file = file("server.pem"),
+                                    .key_file = file("server.key"),
+                                    .client_ca_file = file("ca.pem"),
+                                    .require_client_cert = true});
+  CO_ASSERT_TRUE(sctx) << sctx.error().message();
+  router routes;
+  routes.get("/hello", [](request&, response& res) -> task<> {
+    res.body("Hello, TLS!");
+    co_return;
+  });
+  server_options so;
+  so.tls = *sctx;
+  so.header_timeout = 2s;
+  server srv(std::move(routes), std::move(so));
+  auto where = co_await srv.listen(net::address::loopback_v4(0));
+  CO_ASSERT_TRUE(where) << where.error().message();
+  auto running = spawn(srv.run(), "http server");
+  const std::string base = "https://localhost:" + std::to_string(where->port());
+  {
+    auto cctx = tls::context::client(
+        {.ca_file = file("ca.pem"), .cert_file = file("client.pem"), .key_file = file("client.key")});
+    CO_ASSERT_TRUE(cctx) << cctx.error().message();
+    client c({.tls = *cctx});
+    for (int i = 0; i < 3; ++i) {
+      auto g = co_await c.get(base + "/hello");
+      CO_ASSERT_TRUE(g) << g.error().message();
+      EXPECT_EQ(g->status, 200);
+      EXPECT_EQ(g->body, "Hello, TLS!");
+    }
+    EXPECT_EQ(c.stats().opened, 1u);
+    // Without a client certificate: refused by the handshake.
+    auto anon = tls::context::client({.ca_file = file("ca.pem")});
+    CO_ASSERT_TRUE(anon);
+    client a({.tls = *anon});
+    auto r = co_await a.get(base + "/hello");
+    EXPECT_FALSE(r && r->status == 200);
+    // Plain HTTP to a TLS listener: no answer, a handshake failure counted.
+    client p;
+    auto q = co_await p.get("http://" + where->to_string() + "/hello");
+    EXPECT_FALSE(q);
+    for (int i = 0; i < 200 && srv.stats().tls_handshake_failures < 2; ++i)
+      (void)co_await sleep_for(10ms);
+    EXPECT_EQ(srv.stats().tls_handshake_failures, 2u);
+    EXPECT_EQ(srv.stats().requests, 3u);
+  }
+  co_await srv.shutdown(1s);
+  (void)co_await running;
+}
+
+TEST_P(Client, AgainstWeirTlsServer) {
+  runtime rt(opts());
+  rt.block_on(against_weir_tls_server());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Client, ::testing::Values("uring", "epoll"),

@@ -114,7 +114,22 @@ void ensure_shards(server& srv, std::vector<std::shared_ptr<detail::shard_state>
 task<void> serve_accepted(net::stream_socket s, detail::shard_state* st) {
   auto addr = s.peer_address();
   std::string peer = addr ? addr->to_string() : std::string();
-  co_await detail::serve_stream(s, *st, std::move(peer));
+  const server_options& o = st->srv.options();
+  if (!o.tls) {
+    co_await detail::serve_stream(s, *st, std::move(peer));
+    co_return;
+  }
+  ++st->handshaking;
+  auto t = co_await with_timeout(o.header_timeout, tls::stream::accept(o.tls, s));
+  --st->handshaking;
+  if (!t) {
+    ++st->c.tls_failed;
+    log::debug("TLS handshake failed", {{"peer", peer}, {"error", t.error().message()}});
+    st->changed.notify_one();
+    co_return;
+  }
+  co_await detail::serve_stream(*t, *st, std::move(peer));
+  st->changed.notify_one();
 }
 
 void start_connection(detail::shard_state& st, net::stream_socket s) {
@@ -174,13 +189,14 @@ task<void> server::run_shard() {
     st.accepting = true;
     st.acceptor.emplace(spawn(accept_loop(&st), "http accept"));
   }
-  while (!(st.stopping && st.active == 0)) (void)co_await st.changed.notified();
+  while (!(st.stopping && st.active == 0 && st.handshaking == 0))
+    (void)co_await st.changed.notified();
   if (st.acceptor) {
     (void)co_await *st.acceptor;
     st.acceptor.reset();
   }
   // Connections taken from the backlog at the end.
-  while (st.active > 0) (void)co_await st.changed.notified();
+  while (st.active > 0 || st.handshaking > 0) (void)co_await st.changed.notified();
 }
 
 task<void> server::run() {
@@ -254,6 +270,7 @@ server_stats server::stats() const noexcept {
     out.handler_errors += c.handler_err.get();
     out.closed_by_drain += c.drained.get();
     out.killed_by_drain += c.killed.get();
+    out.tls_handshake_failures += c.tls_failed.get();
   }
   return out;
 }
@@ -283,6 +300,9 @@ void server::write_prometheus(metrics::prometheus_writer& w) const {
   w.write({"weir_http_overloaded_total", {}, type::counter}, {}, s.overloaded);
   w.write({"weir_http_bad_requests_total", {}, type::counter}, {}, s.bad_requests);
   w.write({"weir_http_handler_errors_total", {}, type::counter}, {}, s.handler_errors);
+  if (options().tls)
+    w.write({"weir_http_tls_handshake_failures_total", {}, type::counter}, {},
+            s.tls_handshake_failures);
   constexpr metrics::family timeouts{"weir_http_timeouts_total", {}, type::counter};
   w.write(timeouts, {{"phase", "idle"}}, s.idle_timeouts);
   w.write(timeouts, {{"phase", "header"}}, s.header_timeouts);

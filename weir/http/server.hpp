@@ -26,6 +26,9 @@
 // a per-shard sweep every `timeout_tick`, so a timeout fires between its value and one tick
 // later, at no clock read per request.
 //
+// TLS: with options.tls every connection begins with a handshake (under header_timeout);
+// shutdown waits for handshakes in progress as for connections.
+//
 // Overload: beyond `max_connections` on a shard a new connection is closed at accept (counted);
 // beyond `max_inflight` handlers running on a shard a request gets 503 with Retry-After.
 // Memory per connection is bounded by the limits (read buffer up to the header limit, response
@@ -50,6 +53,7 @@
 #include <weir/http/router.hpp>
 #include <weir/io/byte_stream.hpp>
 #include <weir/net/address.hpp>
+#include <weir/tls/tls.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -167,6 +171,10 @@ struct server_options {
   // SO_REUSEPORT (needed for a listener per shard). false makes a second server on the same
   // address fail to listen instead of sharing it; only with a one-shard runtime.
   bool reuse_port = true;
+  // A server context (tls::context::server): every accepted connection is TLS. The handshake
+  // runs under header_timeout; a failed one is logged at debug level, counted
+  // (tls_handshake_failures) and closed. Empty: plain HTTP.
+  tls::context tls;
 };
 
 // Counters of one server, summed over shards (a racy snapshot of monotonic counters).
@@ -174,7 +182,7 @@ struct server_stats {
   std::uint64_t accepted = 0, refused = 0, active = 0, requests = 0, responses_5xx = 0,
                 overloaded = 0, bad_requests = 0, idle_timeouts = 0, header_timeouts = 0,
                 body_timeouts = 0, handler_timeouts = 0, write_timeouts = 0, handler_errors = 0,
-                closed_by_drain = 0, killed_by_drain = 0;
+                closed_by_drain = 0, killed_by_drain = 0, tls_handshake_failures = 0;
 };
 
 // One route's metrics, summed over shards.

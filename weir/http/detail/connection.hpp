@@ -58,6 +58,7 @@ struct shard_state : std::enable_shared_from_this<shard_state> {
 
   weir::detail::ilist conns;  // conn_node of every live connection
   std::size_t active = 0, inflight = 0;
+  std::size_t handshaking = 0;  // TLS handshakes in progress (not yet connections)
   std::uint32_t tick = 0;
   std::array<std::uint32_t, 6> limits{};  // ticks per phase
   std::chrono::milliseconds tick_len{100};
@@ -75,7 +76,7 @@ struct shard_state : std::enable_shared_from_this<shard_state> {
 
   struct {
     stat_counter accepted, refused, requests, r5xx, overloaded, bad, idle_to, header_to, body_to,
-        handler_to, write_to, handler_err, drained, killed;
+        handler_to, write_to, handler_err, drained, killed, tls_failed;
   } c;
   std::span<route_meter> routes;  // the server's, by route index
 
