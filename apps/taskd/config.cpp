@@ -428,6 +428,9 @@ weir::result<void> apply_toml(config& c, std::string_view toml_text, std::string
 std::string check_combination(const config& c) {
   if (c.store == "etcd" && c.etcd_endpoints.empty())
     return "--store etcd needs --etcd-endpoints (the members' client URLs)";
+  if (c.store == "etcd" && 2 * c.etcd_retry > c.request_timeout)
+    return "--etcd-retry: at most half of --request-timeout (a write queued behind a batch that "
+           "fails must still get its 503 before its request times out)";
   if (c.tls_cert.empty() != c.tls_key.empty())
     return c.tls_cert.empty() ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key";
   if (!c.client_ca.empty() && c.tls_cert.empty()) return "--client-ca needs --tls-cert";

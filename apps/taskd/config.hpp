@@ -44,8 +44,8 @@ struct config {
   std::string etcd_endpoints;  // etcd: "http://127.0.0.1:2379,https://..." (client URLs)
   std::string etcd_prefix = "/taskd/";  // etcd: every key of taskd lives under it
   std::string etcd_cacert, etcd_cert, etcd_key;  // etcd over https: trust, client certificate
-  std::chrono::milliseconds etcd_timeout{2000};  // etcd: one call to one member
-  std::chrono::milliseconds etcd_retry{3000};    // etcd: an operation's tries over members
+  std::chrono::milliseconds etcd_timeout{1000};  // etcd: one call to one member
+  std::chrono::milliseconds etcd_retry{2000};    // etcd: an operation's tries over members
   std::string tls_cert, tls_key;  // the API listener's certificate (chain) and key: HTTPS
   std::string client_ca;          // require client certificates signed by these CAs
   bool admin_tls = false;         // the admin endpoint speaks HTTPS too (same certificate)

@@ -240,8 +240,8 @@ TEST(config, to_toml_default_text) {
             "etcd_cacert = \"\"\n"
             "etcd_cert = \"\"\n"
             "etcd_key = \"\"\n"
-            "etcd_timeout = \"2s\"\n"
-            "etcd_retry = \"3s\"\n"
+            "etcd_timeout = \"1s\"\n"
+            "etcd_retry = \"2s\"\n"
             "tls_cert = \"\"\n"
             "tls_key = \"\"\n"
             "client_ca = \"\"\n"
@@ -691,6 +691,10 @@ TEST(config, combinations) {
   EXPECT_EQ(parse_error({"--client-ca", "ca.pem"}), "--client-ca needs --tls-cert\n");
   EXPECT_EQ(parse_error({"--admin-tls"}), "--admin-tls needs --tls-cert and --tls-key\n");
   EXPECT_EQ(parse_error({"--etcd-cert", "c.pem"}), "--etcd-cert needs --etcd-key\n");
+  EXPECT_EQ(parse_error({"--store", "etcd", "--etcd-endpoints", "http://a:1", "--etcd-retry",
+                         "3s"}),
+            "--etcd-retry: at most half of --request-timeout (a write queued behind a batch "
+            "that fails must still get its 503 before its request times out)\n");
   EXPECT_EQ(parse_error({"--store", "sqlite"}),
             "--store: expected one of lmdb, rocksdb, etcd, got \"sqlite\"\n");
   EXPECT_EQ(parse_error({"--etcd-endpoints", "127.0.0.1:2379"}),

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <random>
 #include <unordered_set>
@@ -99,6 +100,7 @@ class etcd_store final : public store {
     return s + " prefix " + opt_.prefix;
   }
   weir::task<> close() override;
+  void write_prometheus(weir::metrics::prometheus_writer& w) const override;
 
  private:
   shard_view& view();
@@ -122,7 +124,34 @@ class etcd_store final : public store {
   std::uint64_t guard_revision_ = 0;  // the guard's mod_revision as this process last saw it
   std::uint64_t seq_ = 0;             // Txns sent
   bool closed_ = false;
+  // Counters (any shard writes; the admin thread reads).
+  struct {
+    std::atomic<std::uint64_t> calls{0}, member_failures{0}, unavailable{0}, txns{0},
+        applied_earlier{0}, resent{0};
+  } n_;
 };
+
+void etcd_store::write_prometheus(weir::metrics::prometheus_writer& w) const {
+  using weir::metrics::type;
+  const auto v = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  w.write({"taskd_etcd_calls_total", "Calls to etcd's JSON gateway answered 200."}, {},
+          v(n_.calls));
+  w.write({"taskd_etcd_member_failures_total",
+           "Calls to a member that refused, timed out or answered 5xx (the next was tried)."},
+          {}, v(n_.member_failures));
+  w.write({"taskd_etcd_unavailable_total",
+           "Operations given up: no member answered within etcd_retry (answered 503)."},
+          {}, v(n_.unavailable));
+  w.write({"taskd_etcd_txns_total", "Guarded transactions applied (one or more per batch)."}, {},
+          v(n_.txns));
+  constexpr weir::metrics::family guard{
+      "taskd_etcd_guard_total",
+      "Transactions whose guard compare failed: applied by an earlier attempt whose answer was "
+      "lost, or sent again after an older one applied late.",
+      type::counter};
+  w.write(guard, {{"outcome", "applied_earlier"}}, v(n_.applied_earlier));
+  w.write(guard, {{"outcome", "resent"}}, v(n_.resent));
+}
 
 shard_view& etcd_store::view() {
   auto& v = shards_[weir::this_shard()];
@@ -178,6 +207,7 @@ weir::task<weir::result<std::string>> etcd_store::call(std::string path, std::st
     q.timeout = per_call;
     auto r = co_await v.client->request(std::move(q));
     if (r && r->status == 200) {
+      n_.calls.fetch_add(1, std::memory_order_relaxed);
       v.current = pick;
       co_return std::move(r->body);
     }
@@ -192,9 +222,11 @@ weir::task<weir::result<std::string>> etcd_store::call(std::string path, std::st
            (r ? "HTTP " + std::to_string(r->status) + " " + etcd_message(r->body)
               : r.error().message());
     weir::log::debug("etcd member failed", {{"member", m.url}, {"error", last}});
+    n_.member_failures.fetch_add(1, std::memory_order_relaxed);
     m.skip_until = weir::now() + kSkipFor;
     v.current = (pick + 1) % n;
   }
+  n_.unavailable.fetch_add(1, std::memory_order_relaxed);
   co_return weir::unexpected(unavailable, "etcd unavailable: no member answered within " +
                                               ms_text(opt_.retry) + " (last: " + last + ")");
 }
@@ -270,6 +302,7 @@ weir::task<weir::result<void>> etcd_store::txn(std::span<write_op> ops,
     simdjson::dom::array responses;
     const bool have_responses = !doc.at_key("responses").get(responses);
     if (bool_field(doc, "succeeded")) {
+      n_.txns.fetch_add(1, std::memory_order_relaxed);
       guard_revision_ = rev;
       saw_revision(rev);
       std::size_t i = 0;
@@ -305,11 +338,14 @@ weir::task<weir::result<void>> etcd_store::txn(std::span<write_op> ops,
     if (value != seq) {
       // An earlier Txn, given up on, applied late (or the guard was removed): send this one
       // again against the guard as it is now.
+      n_.resent.fetch_add(1, std::memory_order_relaxed);
       weir::log::info("etcd guard moved; sending the Txn again",
                       {{"guard_value", value}, {"seq", seq}, {"mod_revision", std::to_string(mod)}});
       continue;
     }
     // This Txn applied on an earlier attempt whose answer was lost: at revision `mod`.
+    n_.applied_earlier.fetch_add(1, std::memory_order_relaxed);
+    n_.txns.fetch_add(1, std::memory_order_relaxed);
     saw_revision(mod);
     for (std::size_t i = 0; i < ops.size(); ++i) {
       ops[i].revision = mod;

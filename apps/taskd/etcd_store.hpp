@@ -52,8 +52,8 @@ struct etcd_options {
   std::vector<std::string> endpoints;  // client URLs: http://host:port or https://...
   std::string prefix = "/taskd/";
   weir::tls::context tls;  // for https endpoints; empty: the system's trust store
-  std::chrono::milliseconds timeout{2000};  // one call to one member
-  std::chrono::milliseconds retry{3000};    // an operation's tries over the members
+  std::chrono::milliseconds timeout{1000};  // one call to one member
+  std::chrono::milliseconds retry{2000};    // an operation's tries over the members
 };
 
 // Checks the endpoints (each a URL the HTTP client can reach); does no I/O.

@@ -347,6 +347,7 @@ void service::write_prometheus(weir::metrics::prometheus_writer& w) const {
   w.write({"taskd_notifier_unknown_total", "Results for requests already gone.", type::counter}, {},
           ntf_.unknown_triggers());
   w.write({"taskd_revision", "The store's current revision.", type::gauge}, {}, store_.revision());
+  store_.write_prometheus(w);
   m_.write(w);
 }
 

@@ -23,6 +23,7 @@
 // taskd::unavailable (no member could serve it in time: the caller answers 503, Retry-After).
 #pragma once
 
+#include <weir/core/metrics.hpp>
 #include <weir/core/result.hpp>
 #include <weir/core/task.hpp>
 
@@ -76,6 +77,8 @@ class store {
   virtual std::string describe() const = 0;
   // Before the runtime stops (etcd: its connections, on their shards). Idempotent.
   virtual weir::task<> close() { co_return; }
+  // The engine's own Prometheus families (etcd: calls, failovers, guard outcomes). Any thread.
+  virtual void write_prometheus(weir::metrics::prometheus_writer&) const {}
 
  protected:
   void set_revision(std::uint64_t r) noexcept { revision_.store(r, std::memory_order_release); }

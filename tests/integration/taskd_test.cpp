@@ -349,12 +349,14 @@ TEST(Taskd, SigtermUnderWrkLoadResetsNoRequestAndExitsZero) {
 
 // Writers keep PUTting unique keys; the server is killed (SIGKILL) mid-load and restarted on
 // the same directory: every write that was answered 200 is there, with its value.
-TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
+// kill -9 in the middle of a write load on the store `engine`, restart, every acknowledged write
+// read back.
+void kill_nine_loses_nothing(const std::string& engine) {
   data_dir dir;
   std::map<std::string, std::string> acked;
   std::uint64_t max_revision = 0;
   {
-    auto svc = start_taskd(dir.path());
+    auto svc = start_taskd(dir.path(), {"--store", engine});
     const pid_t pid = svc->pid();
     std::thread killer([pid] {
       std::this_thread::sleep_for(1200ms);
@@ -391,7 +393,7 @@ TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
     EXPECT_EQ(svc->stop(SIGKILL), 128 + SIGKILL);
   }
   ASSERT_GT(acked.size(), 100u) << "the load did not get going";
-  auto svc = start_taskd(dir.path());
+  auto svc = start_taskd(dir.path(), {"--store", engine});
   EXPECT_GE(metric(metrics(*svc), "taskd_revision"), static_cast<long long>(max_revision));
   std::size_t found = 0;
   with_client([&]() -> weir::task<> {
@@ -406,8 +408,87 @@ TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWrite) {
     }
   });
   EXPECT_EQ(found, acked.size());
-  std::printf("kill -9: %zu acknowledged writes, all present after restart (revision >= %llu)\n",
-              acked.size(), static_cast<unsigned long long>(max_revision));
+  std::printf("kill -9 (%s): %zu acknowledged writes, all present after restart (revision >= "
+              "%llu)\n",
+              engine.c_str(), acked.size(), static_cast<unsigned long long>(max_revision));
+}
+
+TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWriteLmdb) { kill_nine_loses_nothing("lmdb"); }
+
+TEST(Taskd, KillNineDuringWritesLosesNoAcknowledgedWriteRocksdb) {
+  kill_nine_loses_nothing("rocksdb");
+}
+
+// HTTPS on the API and the admin endpoint, with real clients: curl and openssl s_client. With
+// --client-ca, a client without a certificate is refused.
+TEST(Taskd, TlsWithCurlAndOpensslSClient) {
+  data_dir dir;
+  const std::string d = dir.path();
+  const std::string make =
+      "cd " + d +
+      " && EC='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
+      " && openssl req -x509 $EC -keyout ca.key -out ca.pem -subj '/CN=taskd test CA' -days 2"
+      "    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+      " && openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout server.key -out server.pem"
+      "    -subj /CN=localhost -days 2 -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+      "    -addext extendedKeyUsage=serverAuth"
+      " && openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout client.key -out client.pem"
+      "    -subj /CN=client -days 2 -addext extendedKeyUsage=clientAuth"
+      " && echo s3cret > token 2>&1 && echo made";
+  ASSERT_EQ(shell("(" + make + ") 2>/dev/null | tail -n 1"), "made\n");
+  const std::string tls_args = " --cacert " + d + "/ca.pem ";
+  {
+    auto svc = start_taskd(d + "/data", {"--tls-cert", d + "/server.pem", "--tls-key",
+                                         d + "/server.key", "--admin-tls", "--admin-token-file",
+                                         d + "/token"});
+    const std::string base = "https://localhost:" + std::to_string(svc->port);
+    const std::string body = R"({"kind":"create","message":"over tls"})";
+    auto e = curl("POST", base + "/echo", &body, tls_args);
+    EXPECT_EQ(e.status, 200);
+    EXPECT_EQ(e.body, R"(SUCCESS create "over tls")");
+    const std::string v = "secret value";
+    EXPECT_EQ(curl("PUT", base + "/kv/t", &v, tls_args).status, 200);
+    EXPECT_EQ(curl("GET", base + "/kv/t", nullptr, tls_args).body, v);
+    // Plain HTTP to the TLS listener gets no HTTP answer; an untrusted client refuses.
+    EXPECT_EQ(curl("GET", "http://127.0.0.1:" + std::to_string(svc->port) + "/kv/t").status, 0);
+    EXPECT_EQ(curl("GET", base + "/kv/t").status, 0);  // the system's CAs do not know ours
+    // openssl s_client: the handshake verifies, and a request typed through it is answered.
+    const std::string s = shell(
+        "printf 'GET /kv/t HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
+        "timeout 20 openssl s_client -connect 127.0.0.1:" + std::to_string(svc->port) +
+        " -servername localhost -verify_return_error -CAfile " + d + "/ca.pem -quiet 2>&1");
+    EXPECT_NE(s.find("HTTP/1.1 200 OK"), std::string::npos) << s;
+    EXPECT_NE(s.find(v), std::string::npos) << s;
+    const std::string st = shell("timeout 20 openssl s_client -connect 127.0.0.1:" +
+                                 std::to_string(svc->port) + " -servername localhost -CAfile " +
+                                 d + "/ca.pem -brief </dev/null 2>&1");
+    EXPECT_NE(st.find("Verification: OK"), std::string::npos) << st;
+    EXPECT_NE(st.find("Protocol version: TLSv1.3"), std::string::npos) << st;
+    // The admin endpoint: HTTPS, and the token.
+    const std::string admin = "https://localhost:" + std::to_string(svc->admin);
+    EXPECT_EQ(curl("GET", admin + "/metrics", nullptr, tls_args).status, 401);
+    auto m = curl("GET", admin + "/metrics", nullptr, tls_args + "-H 'Authorization: Bearer s3cret'");
+    EXPECT_EQ(m.status, 200);
+    EXPECT_NE(m.body.find("weir_http_tls_handshake_failures_total"), std::string::npos);
+    EXPECT_EQ(curl("GET", "http://127.0.0.1:" + std::to_string(svc->admin) + "/metrics").status, 0);
+    EXPECT_EQ(svc->stop(SIGTERM), 0);
+  }
+  // Client certificates required.
+  auto svc = start_taskd(d + "/data", {"--tls-cert", d + "/server.pem", "--tls-key",
+                                       d + "/server.key", "--client-ca", d + "/ca.pem"});
+  const std::string base = "https://localhost:" + std::to_string(svc->port);
+  EXPECT_EQ(curl("GET", base + "/kv/t", nullptr, tls_args).status, 0);
+  auto ok = curl("GET", base + "/kv/t", nullptr,
+                 tls_args + "--cert " + d + "/client.pem --key " + d + "/client.key ");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "secret value");
+  EXPECT_EQ(svc->stop(SIGTERM), 0);
+  // A bad certificate file: a clear error naming it, exit 2.
+  const std::string bad = shell(std::string(WEIR_TASKD) + " --listen 127.0.0.1:0 --admin off " +
+                                "--data-dir " + d + "/data --tls-cert " + d + "/nope.pem " +
+                                "--tls-key " + d + "/server.key 2>&1; echo \"exit $?\"");
+  EXPECT_NE(bad.find("nope.pem"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("exit 2"), std::string::npos) << bad;
 }
 
 TEST(Taskd, BadInputsGetTheRight4xxAndTheServerLivesOn) {
