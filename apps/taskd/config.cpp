@@ -140,6 +140,8 @@ const std::array settings{
             "etcd: longest wait for one member to answer one call"},
     setting{"etcd_retry", kind::duration, &config::etcd_retry, 0, 3'600'000, "etcd",
             "etcd: how long an operation keeps trying members before answering 503"},
+    setting{"etcd_max_txn_ops", kind::count, &config::etcd_max_txn_ops, 2, 1'048'576, "etcd",
+            "etcd: the cluster's --max-txn-ops; a batch is cut into Txns this large"},
     setting{"tls_cert", kind::file, &config::tls_cert, 0, 0, "TLS",
             "certificate chain (PEM) of the API listener: it then speaks HTTPS only"},
     setting{"tls_key", kind::file, &config::tls_key, 0, 0, "TLS", "its private key (PEM)"},

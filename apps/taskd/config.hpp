@@ -46,6 +46,7 @@ struct config {
   std::string etcd_cacert, etcd_cert, etcd_key;  // etcd over https: trust, client certificate
   std::chrono::milliseconds etcd_timeout{1000};  // etcd: one call to one member
   std::chrono::milliseconds etcd_retry{2000};    // etcd: an operation's tries over members
+  std::size_t etcd_max_txn_ops = 128;  // etcd: its --max-txn-ops (a Txn's operations, the guard's too)
   std::string tls_cert, tls_key;  // the API listener's certificate (chain) and key: HTTPS
   std::string client_ca;          // require client certificates signed by these CAs
   bool admin_tls = false;         // the admin endpoint speaks HTTPS too (same certificate)

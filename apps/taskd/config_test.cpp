@@ -242,6 +242,7 @@ TEST(config, to_toml_default_text) {
             "etcd_key = \"\"\n"
             "etcd_timeout = \"1s\"\n"
             "etcd_retry = \"2s\"\n"
+            "etcd_max_txn_ops = 128\n"
             "tls_cert = \"\"\n"
             "tls_key = \"\"\n"
             "client_ca = \"\"\n"
@@ -463,7 +464,8 @@ TEST(config, toml_errors_name_file_line_column) {
   EXPECT_EQ(toml_error("listen = \"127.0.0.1:2379\"\n\n\n\n\n\nlistne = \"0.0.0.0:1\"\n"),
             "taskd.toml:7:1: unknown key \"listne\" (known: listen, admin, admin_token_file, "
             "shards, store, data_dir, lmdb_map_size, etcd_endpoints, etcd_prefix, etcd_cacert, "
-            "etcd_cert, etcd_key, etcd_timeout, etcd_retry, tls_cert, tls_key, client_ca, "
+            "etcd_cert, etcd_key, etcd_timeout, etcd_retry, etcd_max_txn_ops, tls_cert, tls_key, "
+            "client_ca, "
             "admin_tls, "
             "request_timeout, queue_wait, drain_timeout, queue_capacity, max_batch, "
             "max_key_bytes, max_value_bytes, max_body_bytes, reactor, log_level, access_log, "
@@ -534,7 +536,7 @@ TEST(config, toml_tables_are_errors) {
   const std::string known =
       " (known: listen, admin, admin_token_file, shards, store, data_dir, lmdb_map_size, "
       "etcd_endpoints, etcd_prefix, etcd_cacert, etcd_cert, etcd_key, etcd_timeout, etcd_retry, "
-      "tls_cert, tls_key, client_ca, admin_tls, request_timeout, queue_wait, "
+      "etcd_max_txn_ops, tls_cert, tls_key, client_ca, admin_tls, request_timeout, queue_wait, "
       "drain_timeout, "
       "queue_capacity, max_batch, max_key_bytes, max_value_bytes, max_body_bytes, reactor, "
       "log_level, access_log, test_apply_delay)";
@@ -679,7 +681,7 @@ TEST(config, to_toml_lines) {
   // one comment line, then one "key = value" line per setting
   int lines = 0;
   for (char ch : text) lines += ch == '\n';
-  EXPECT_EQ(lines, 1 + 30);
+  EXPECT_EQ(lines, 1 + 31);
 }
 
 // Settings that need each other are refused together, naming what to add.

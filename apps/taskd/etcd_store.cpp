@@ -238,7 +238,8 @@ weir::task<weir::result<void>> etcd_store::commit(std::span<write_op> ops, bool)
   for (std::size_t i = 0; i < ops.size();) {
     keys.clear();
     std::size_t j = i;
-    while (j < ops.size() && keys.insert(ops[j].key).second) ++j;
+    // The guard is one more operation of the Txn.
+    while (j < ops.size() && j - i + 1 < opt_.max_txn_ops && keys.insert(ops[j].key).second) ++j;
     WEIR_CO_TRY(co_await txn(ops.subspan(i, j - i), deadline));
     i = j;
   }

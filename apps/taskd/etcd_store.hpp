@@ -9,8 +9,8 @@
 // key, `prefix + "writers/" + <random id>`, deleted when it closes.
 //
 // commit(): the applier's batch as etcd transactions (one Txn, so one Raft round trip and one
-// revision, unless a key repeats in the batch: etcd refuses a key twice in one Txn, so the
-// batch is cut before the repeat). Every op of a Txn gets the Txn's revision; a delete learns
+// revision, unless a key repeats in the batch, which etcd refuses in one Txn, or the batch has
+// more operations than the cluster's --max-txn-ops, 128 by default: the batch is cut there). Every op of a Txn gets the Txn's revision; a delete learns
 // whether the key existed from the Txn's answer.
 //
 // Retries without applying twice: each Txn carries the guard. It succeeds only if the guard's
@@ -54,6 +54,7 @@ struct etcd_options {
   weir::tls::context tls;  // for https endpoints; empty: the system's trust store
   std::chrono::milliseconds timeout{1000};  // one call to one member
   std::chrono::milliseconds retry{2000};    // an operation's tries over the members
+  std::size_t max_txn_ops = 128;            // the cluster's --max-txn-ops (the guard included)
 };
 
 // Checks the endpoints (each a URL the HTTP client can reach); does no I/O.

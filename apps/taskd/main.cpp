@@ -55,6 +55,7 @@ weir::result<std::unique_ptr<taskd::store>> open_store(const taskd::config& c) {
   o.prefix = c.etcd_prefix;
   o.timeout = c.etcd_timeout;
   o.retry = c.etcd_retry;
+  o.max_txn_ops = c.etcd_max_txn_ops;
   if (!c.etcd_cacert.empty() || !c.etcd_cert.empty()) {
     WEIR_TRY_ASSIGN(o.tls, weir::tls::context::client({.ca_file = c.etcd_cacert,
                                                         .cert_file = c.etcd_cert,

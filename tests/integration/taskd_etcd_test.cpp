@@ -251,7 +251,33 @@ TEST(TaskdEtcd, WritesThroughOneInstanceAreReadThroughAnother) {
     CO_ASSERT_TRUE(gone);
     EXPECT_EQ(gone->status, 404);
     acked.erase("job/5");
+    // 600 writes at once through one instance: batches larger than etcd's --max-txn-ops (128)
+    // are cut into several Txns, every write answered 200.
+    weir::wait_group wg;
+    int ok = 0;
+    for (int i = 0; i < 600; ++i) {
+      wg.add(1);
+      weir::spawn_detached(
+          [](http::client& c, std::string u, int& ok, weir::wait_group& wg) -> weir::task<> {
+            http::client_request put;
+            put.verb = http::method::put;
+            put.url = std::move(u);
+            put.body = "burst";
+            auto r = co_await c.request(std::move(put));
+            if (r && r->status == 200)
+              ++ok;
+            else
+              ADD_FAILURE() << (r ? r->body : r.error().message());
+            wg.done();
+          }(c, url(*a, "/kv/burst" + std::to_string(i)), ok, wg),
+          "burst");
+    }
+    (void)co_await wg.wait();
+    EXPECT_EQ(ok, 600);
   });
+  const std::string m = get(a->admin, "/metrics").body;
+  std::printf("600 concurrent writes: %lld etcd Txns in all\n", metric(m, "taskd_etcd_txns_total"));
+  EXPECT_LT(metric(m, "taskd_etcd_txns_total"), 400);  // batched
   // The keys live under the prefix in etcd itself.
   const std::string raw = shell("ETCDCTL_API=3 etcdctl --endpoints " + cluster.endpoints() +
                                 " get /taskd/kv/job/7 --print-value-only 2>&1");
