@@ -4,32 +4,35 @@
 
 #include <weir/core/blocking.hpp>
 
+#include <dlfcn.h>
 #include <sys/stat.h>
+
+#include <filesystem>
 
 namespace taskd {
 
-namespace layout {
-
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+local_store::local_store(std::unique_ptr<local_engine> e, void* module) noexcept
+    : engine_(std::move(e)), module_(module) {
+  set_revision(engine_->revision());
 }
 
-std::uint64_t get_u64(std::string_view in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
-  return v;
+local_store::~local_store() {
+  engine_.reset();  // its code may live in the module
+  if (module_) dlclose(module_);
 }
 
-std::string db_key(std::string_view key) {
-  std::string k;
-  k.reserve(key.size() + 1);
-  k += key_prefix;
-  k += key;
-  return k;
+weir::result<void> local_store::commit_now(std::span<write_op> ops, bool sync) {
+  auto r = engine_->commit(ops, sync);
+  set_revision(engine_->revision());
+  return r;
 }
 
-}  // namespace layout
+weir::result<kv_page> local_store::list_now(std::string_view prefix, std::size_t limit) const {
+  const std::uint64_t rev = revision();  // before the scan: it sees at least this
+  auto page = engine_->list(prefix, limit);
+  if (page) page->revision = rev;
+  return page;
+}
 
 weir::task<weir::result<void>> local_store::commit(std::span<write_op> ops, bool sync) {
   auto job = weir::blocking(
@@ -50,12 +53,7 @@ weir::task<weir::result<std::optional<kv_entry>>> local_store::get(std::string k
 
 weir::task<weir::result<kv_page>> local_store::list(std::string prefix, std::size_t limit) {
   auto job = weir::blocking(
-      [](local_store* s, std::string* p, std::size_t n) -> weir::result<kv_page> {
-        const std::uint64_t rev = s->revision();  // before the scan: it sees at least this
-        auto page = s->list_now(*p, n);
-        if (page) page->revision = rev;
-        return page;
-      },
+      [](local_store* s, std::string* p, std::size_t n) { return s->list_now(*p, n); },
       this, &prefix, limit);
   auto done = co_await std::move(job);
   if (!done) co_return weir::unexpected(std::move(done).error());
@@ -79,14 +77,35 @@ weir::result<std::unique_ptr<local_store>> open_local_store(std::string_view eng
       return weir::unexpected(std::errc::invalid_argument,
                               "the data directory " + dir +
                                   " holds a RocksDB store: run with --store rocksdb");
-    return open_lmdb_store(dir, o.lmdb_map_size);
+    WEIR_TRY_ASSIGN(auto e, open_lmdb_engine(dir, o.lmdb_map_size));
+    return std::make_unique<local_store>(std::move(e), nullptr);
   }
   if (engine == "rocksdb") {
     if (has_lmdb && !has_rocksdb)
       return weir::unexpected(std::errc::invalid_argument,
                               "the data directory " + dir +
                                   " holds an LMDB store: run with --store lmdb");
-    return open_rocksdb_store(dir);
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::string path = (exe.parent_path() / "taskd-rocksdb.so").string();
+    void* module = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!module)
+      return weir::unexpected(std::errc::invalid_argument,
+                              std::string("--store rocksdb: cannot load the RocksDB module (") +
+                                  dlerror() + ")");
+    auto* open = reinterpret_cast<open_rocksdb_fn*>(dlsym(module, "taskd_open_rocksdb"));
+    if (!open) {
+      dlclose(module);
+      return weir::unexpected(std::errc::invalid_argument,
+                              path + " is not taskd's RocksDB module (no taskd_open_rocksdb)");
+    }
+    weir::result<std::unique_ptr<local_engine>> e = weir::unexpected(std::errc::io_error);
+    open(dir, e);
+    if (!e) {
+      dlclose(module);
+      return weir::unexpected(std::move(e).error());
+    }
+    return std::make_unique<local_store>(std::move(*e), module);
   }
   return weir::unexpected(std::errc::invalid_argument,
                           "unknown local store \"" + std::string(engine) + "\"");

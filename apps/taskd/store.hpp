@@ -87,17 +87,41 @@ class store {
   std::atomic<std::uint64_t> revision_{0};
 };
 
-// A store in a directory of this machine: the blocking calls, and the async interface over
-// them on weir::blocking's pool.
-class local_store : public store {
+// What a local engine implements: blocking calls, free of the runtime (the RocksDB engine is a
+// module loaded only when used, store_rocksdb.cpp). commit() is one writer's; get() and list()
+// may run on any thread at the same time.
+class local_engine {
  public:
-  virtual weir::result<void> commit_now(std::span<write_op> ops, bool sync) = 0;
-  virtual weir::result<std::optional<kv_entry>> get_now(std::string_view key) const = 0;
-  virtual weir::result<kv_page> list_now(std::string_view prefix, std::size_t limit) const = 0;
+  virtual ~local_engine() = default;
+  virtual weir::result<void> commit(std::span<write_op> ops, bool sync) = 0;
+  virtual weir::result<std::optional<kv_entry>> get(std::string_view key) const = 0;
+  virtual weir::result<kv_page> list(std::string_view prefix, std::size_t limit) const = 0;
+  virtual std::uint64_t revision() const noexcept = 0;  // the last committed (any thread)
+  virtual std::string describe() const = 0;
+};
+
+// A store in a directory of this machine: an engine's blocking calls (the *_now functions, for
+// tests and tools) and the async interface over them on weir::blocking's pool.
+class local_store final : public store {
+ public:
+  // `module`: the dlopen handle the engine's code lives in (closed after it), or null.
+  local_store(std::unique_ptr<local_engine> e, void* module) noexcept;
+  ~local_store() override;
+
+  weir::result<void> commit_now(std::span<write_op> ops, bool sync);
+  weir::result<std::optional<kv_entry>> get_now(std::string_view key) const {
+    return engine_->get(key);
+  }
+  weir::result<kv_page> list_now(std::string_view prefix, std::size_t limit) const;
 
   weir::task<weir::result<void>> commit(std::span<write_op> ops, bool sync) override;
   weir::task<weir::result<std::optional<kv_entry>>> get(std::string key) override;
   weir::task<weir::result<kv_page>> list(std::string prefix, std::size_t limit) override;
+  std::string describe() const override { return engine_->describe(); }
+
+ private:
+  std::unique_ptr<local_engine> engine_;
+  void* module_;
 };
 
 struct local_store_options {
@@ -106,24 +130,41 @@ struct local_store_options {
 
 // Opens (creating if needed) the store `engine` ("lmdb" or "rocksdb") in `dir`. The error names
 // the directory; a directory that holds the other engine's files is refused with a sentence
-// naming the --store to use.
+// naming the --store to use. RocksDB's code is the module taskd-rocksdb.so beside the running
+// executable, loaded here (its static initializers and pages cost ~4 MB of RSS, which taskd on
+// LMDB does not pay).
 weir::result<std::unique_ptr<local_store>> open_local_store(std::string_view engine,
                                                             const std::string& dir,
                                                             const local_store_options& o);
 
-// The engines (store_rocksdb.cpp, store_lmdb.cpp).
-weir::result<std::unique_ptr<local_store>> open_rocksdb_store(const std::string& dir);
-weir::result<std::unique_ptr<local_store>> open_lmdb_store(const std::string& dir,
-                                                           std::size_t map_size);
+// The engines (store_lmdb.cpp; store_rocksdb.cpp, the module, exports the second as
+// "taskd_open_rocksdb" with C linkage).
+weir::result<std::unique_ptr<local_engine>> open_lmdb_engine(const std::string& dir,
+                                                             std::size_t map_size);
+using open_rocksdb_fn = void(const std::string& dir,
+                             weir::result<std::unique_ptr<local_engine>>& out);
 
 // The layout both local engines share: 'k' + key -> 8-byte big-endian mod revision + value;
 // "r" -> the current revision.
 namespace layout {
 inline constexpr char key_prefix = 'k';
 inline constexpr std::string_view revision_key = "r";
-void put_u64(std::string& out, std::uint64_t v);
-std::uint64_t get_u64(std::string_view in);  // the first 8 bytes
-std::string db_key(std::string_view key);
+inline void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+inline std::uint64_t get_u64(std::string_view in) {  // the first 8 bytes
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+  return v;
+}
+inline std::string db_key(std::string_view key) {
+  std::string k;
+  k.reserve(key.size() + 1);
+  k += key_prefix;
+  k += key;
+  return k;
+}
 }  // namespace layout
 
 }  // namespace taskd

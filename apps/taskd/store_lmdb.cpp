@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -94,17 +95,18 @@ struct txn {
   }
 };
 
-class lmdb_store final : public local_store {
+class lmdb_engine final : public local_engine {
  public:
-  lmdb_store(MDB_env* env, MDB_dbi dbi, std::string dir, std::uint64_t revision)
-      : env_(env), dbi_(dbi), dir_(std::move(dir)) {
-    set_revision(revision);
-  }
-  ~lmdb_store() override { mdb_env_close(env_); }
+  lmdb_engine(MDB_env* env, MDB_dbi dbi, std::string dir, std::uint64_t revision)
+      : env_(env), dbi_(dbi), dir_(std::move(dir)), revision_(revision) {}
+  ~lmdb_engine() override { mdb_env_close(env_); }
 
-  weir::result<void> commit_now(std::span<write_op> ops, bool sync) override;
-  weir::result<std::optional<kv_entry>> get_now(std::string_view key) const override;
-  weir::result<kv_page> list_now(std::string_view prefix, std::size_t limit) const override;
+  weir::result<void> commit(std::span<write_op> ops, bool sync) override;
+  weir::result<std::optional<kv_entry>> get(std::string_view key) const override;
+  weir::result<kv_page> list(std::string_view prefix, std::size_t limit) const override;
+  std::uint64_t revision() const noexcept override {
+    return revision_.load(std::memory_order_acquire);
+  }
   std::string describe() const override { return "lmdb " + dir_; }
 
  private:
@@ -134,9 +136,10 @@ class lmdb_store final : public local_store {
   MDB_env* env_;
   MDB_dbi dbi_;
   std::string dir_;
+  std::atomic<std::uint64_t> revision_;
 };
 
-weir::result<void> lmdb_store::apply(MDB_txn* t, write_op& op, std::uint64_t& rev) {
+weir::result<void> lmdb_engine::apply(MDB_txn* t, write_op& op, std::uint64_t& rev) {
   const bool put = op.k == write_op::kind::put;
   if (!long_key(op.key)) {
     const std::string k = db_key(op.key);
@@ -176,7 +179,7 @@ weir::result<void> lmdb_store::apply(MDB_txn* t, write_op& op, std::uint64_t& re
   return write(t, bk, encode_bucket(es));
 }
 
-weir::result<void> lmdb_store::commit_now(std::span<write_op> ops, bool sync) {
+weir::result<void> lmdb_engine::commit(std::span<write_op> ops, bool sync) {
   const std::uint64_t before = revision();
   std::uint64_t rev = before;
   txn t;
@@ -201,11 +204,11 @@ weir::result<void> lmdb_store::commit_now(std::span<write_op> ops, bool sync) {
     for (write_op& op : ops) op.revision = 0;
     return lmdb_error("cannot commit to " + dir_, rc);
   }
-  set_revision(rev);
+  revision_.store(rev, std::memory_order_release);
   return {};
 }
 
-weir::result<std::optional<kv_entry>> lmdb_store::get_now(std::string_view key) const {
+weir::result<std::optional<kv_entry>> lmdb_engine::get(std::string_view key) const {
   txn t;
   if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.t); rc != 0)
     return lmdb_error("cannot read " + dir_, rc);
@@ -222,7 +225,7 @@ weir::result<std::optional<kv_entry>> lmdb_store::get_now(std::string_view key) 
   return std::optional<kv_entry>();
 }
 
-weir::result<kv_page> lmdb_store::list_now(std::string_view prefix, std::size_t limit) const {
+weir::result<kv_page> lmdb_engine::list(std::string_view prefix, std::size_t limit) const {
   kv_page page;
   txn t;
   if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.t); rc != 0)
@@ -264,8 +267,8 @@ weir::result<kv_page> lmdb_store::list_now(std::string_view prefix, std::size_t 
 
 }  // namespace
 
-weir::result<std::unique_ptr<local_store>> open_lmdb_store(const std::string& dir,
-                                                           std::size_t map_size) {
+weir::result<std::unique_ptr<local_engine>> open_lmdb_engine(const std::string& dir,
+                                                             std::size_t map_size) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return weir::unexpected(std::error_code(errno, std::generic_category()),
                             "cannot create the data directory " + dir);
@@ -306,7 +309,7 @@ weir::result<std::unique_ptr<local_store>> open_lmdb_store(const std::string& di
     mdb_env_close(env);
     return lmdb_error("cannot open the data directory " + dir, rc);
   }
-  return std::unique_ptr<local_store>(new lmdb_store(env, dbi, dir, revision));
+  return std::unique_ptr<local_engine>(new lmdb_engine(env, dbi, dir, revision));
 }
 
 }  // namespace taskd

@@ -1,10 +1,12 @@
-// taskd's RocksDB store (--store rocksdb): Debian's librocksdb, linked static.
+// taskd's RocksDB engine (--store rocksdb): Debian's librocksdb, linked static into the module
+// taskd-rocksdb.so, which taskd loads only for this store (store.hpp).
 #include "store.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <unordered_map>
 
 namespace taskd {
@@ -22,28 +24,28 @@ weir::unexpected io_error(std::string what, const rocksdb::Status& st) {
   return weir::unexpected(std::errc::io_error, what + ": " + st.ToString());
 }
 
-class rocksdb_store final : public local_store {
+class rocksdb_engine final : public local_engine {
  public:
-  rocksdb_store(std::unique_ptr<rocksdb::DB> db, std::string dir, std::uint64_t revision)
-      : db_(std::move(db)), dir_(std::move(dir)) {
-    set_revision(revision);
-  }
-  ~rocksdb_store() override {
+  rocksdb_engine(std::unique_ptr<rocksdb::DB> db, std::string dir, std::uint64_t revision)
+      : db_(std::move(db)), dir_(std::move(dir)), revision_(revision) {}
+  ~rocksdb_engine() override {
     if (db_) (void)db_->Close();
   }
-  weir::result<void> commit_now(std::span<write_op> ops, bool sync) override;
-  weir::result<std::optional<kv_entry>> get_now(std::string_view key) const override;
-  weir::result<kv_page> list_now(std::string_view prefix, std::size_t limit) const override;
+  weir::result<void> commit(std::span<write_op> ops, bool sync) override;
+  weir::result<std::optional<kv_entry>> get(std::string_view key) const override;
+  weir::result<kv_page> list(std::string_view prefix, std::size_t limit) const override;
+  std::uint64_t revision() const noexcept override {
+    return revision_.load(std::memory_order_acquire);
+  }
   std::string describe() const override { return "rocksdb " + dir_; }
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
+  std::atomic<std::uint64_t> revision_;
 };
 
-}  // namespace
-
-weir::result<std::unique_ptr<local_store>> open_rocksdb_store(const std::string& dir) {
+weir::result<std::unique_ptr<local_engine>> open_rocksdb(const std::string& dir) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.max_background_jobs = 2;
@@ -64,10 +66,10 @@ weir::result<std::unique_ptr<local_store>> open_rocksdb_store(const std::string&
                             "cannot read the revision in " + dir + ": malformed record");
   else if (!st.IsNotFound())
     return io_error("cannot read the revision in " + dir, st);
-  return std::unique_ptr<local_store>(new rocksdb_store(std::move(db), dir, revision));
+  return std::unique_ptr<local_engine>(new rocksdb_engine(std::move(db), dir, revision));
 }
 
-weir::result<void> rocksdb_store::commit_now(std::span<write_op> ops, bool sync) {
+weir::result<void> rocksdb_engine::commit(std::span<write_op> ops, bool sync) {
   rocksdb::WriteBatch batch;
   // Existence of keys deleted in this batch, as of the writes before them in it.
   std::unordered_map<std::string_view, bool> seen;
@@ -112,11 +114,11 @@ weir::result<void> rocksdb_store::commit_now(std::span<write_op> ops, bool sync)
     for (write_op& op : ops) op.revision = 0;
     return io_error("write failed", st);
   }
-  set_revision(rev);
+  revision_.store(rev, std::memory_order_release);
   return {};
 }
 
-weir::result<std::optional<kv_entry>> rocksdb_store::get_now(std::string_view key) const {
+weir::result<std::optional<kv_entry>> rocksdb_engine::get(std::string_view key) const {
   std::string v;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), db_key(key), &v);
   if (!st.ok() && !st.IsNotFound()) return io_error("read failed", st);
@@ -124,7 +126,7 @@ weir::result<std::optional<kv_entry>> rocksdb_store::get_now(std::string_view ke
   return std::optional<kv_entry>(kv_entry{std::string(key), v.substr(8), get_u64(v)});
 }
 
-weir::result<kv_page> rocksdb_store::list_now(std::string_view prefix, std::size_t limit) const {
+weir::result<kv_page> rocksdb_engine::list(std::string_view prefix, std::size_t limit) const {
   kv_page page;
   std::vector<kv_entry>& out = page.kvs;
   const std::string start = db_key(prefix);
@@ -146,4 +148,11 @@ weir::result<kv_page> rocksdb_store::list_now(std::string_view prefix, std::size
   return page;
 }
 
+}  // namespace
 }  // namespace taskd
+
+// The module's one entry point (store.hpp's open_rocksdb_fn).
+extern "C" __attribute__((visibility("default"))) void taskd_open_rocksdb(
+    const std::string& dir, weir::result<std::unique_ptr<taskd::local_engine>>& out) {
+  out = taskd::open_rocksdb(dir);
+}

@@ -5,6 +5,8 @@
 #   bash bench/taskd/run.sh
 #   ROUNDS=1 TASKD_SECONDS=2 TASKD_SERVERS="go rust" TASKD_CASES=c50 bash bench/taskd/run.sh  # a quick look
 # Servers (TASKD_SERVERS ["taskd go rust"]), each pinned to SERVER_CPU, one worker / shard:
+#   taskd2 (opt-in: TASKD_SERVERS="taskd taskd2 rust") taskd with --shards 2 on SERVER_CPU and
+#          LOAD_CPU (the applier on shard 1, handlers on both; it shares wrk's core)
 #   taskd  build/bench/apps/taskd/taskd (this script runs `cmake --preset bench` and
 #          `cmake --build --preset bench --target taskd`), run with WEIR_LOST_WAKEUP=abort (a lost
 #          wake-up under load ends the run) as
@@ -85,7 +87,7 @@ CLK_TCK=$(getconf CLK_TCK)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 for s in $SERVERS; do
-  case $s in taskd | go | rust) ;; *) echo "unknown server $s (taskd go rust)" >&2; exit 2 ;; esac
+  case $s in taskd | taskd2 | go | rust) ;; *) echo "unknown server $s (taskd taskd2 go rust)" >&2; exit 2 ;; esac
 done
 for c in $CASES; do
   case $c in c50 | c256 | put) ;; *) echo "unknown case $c (c50 c256 put)" >&2; exit 2 ;; esac
@@ -113,11 +115,12 @@ oneline() {  # stdin -> one line without quotes or backslashes (it goes into JSO
 # ---- builds: a server that does not build is reported, its rows show n/a
 declare -A unavailable=()  # server -> why
 bash scripts/setup.sh --bench >/dev/null
-if [[ " $SERVERS " == *" taskd "* ]]; then
+if [[ " $SERVERS " == *" taskd "* || " $SERVERS " == *" taskd2 "* ]]; then
   if ! { cmake --preset bench && cmake --build --preset bench --target taskd -j "$JOBS"; } \
     >"$tmp/build-taskd.log" 2>&1; then
     unavailable[taskd]="build failed: $({ grep -m 2 -iE 'error|unknown target' "$tmp/build-taskd.log" ||
       tail -n 2 "$tmp/build-taskd.log"; } | cut -c 1-200 | oneline)"
+    unavailable[taskd2]=${unavailable[taskd]}
     echo "taskd: ${unavailable[taskd]}" >&2
   fi
 fi
@@ -205,9 +208,13 @@ start_server() {  # server variant(-|group-commit|fsync-per-write)
   port=$((port + 2))  # this run's port, and the next one for its admin endpoint
   admin_port=
   case $server in
-    taskd)
+    taskd | taskd2)
       data_dir=$(mktemp -d "$DATA_PARENT/taskd-bench.XXXXXX")
       cmd=("$TASKD" --listen "127.0.0.1:$port" --shards 1 --data-dir "$data_dir" --log-level warn)
+      # taskd2: two shards on both cores (the applier on the second, handlers on both), so it
+      # shares LOAD_CPU with wrk.
+      [[ $server == taskd2 ]] && cmd=(taskset -c "$SERVER_CPU,$LOAD_CPU" "$TASKD" --listen
+        "127.0.0.1:$port" --shards 2 --data-dir "$data_dir" --log-level warn)
       if [[ $variant == - ]]; then
         cmd+=(--admin off)
       else
@@ -223,6 +230,7 @@ start_server() {  # server variant(-|group-commit|fsync-per-write)
   # Emptied here, not by the background job's redirection: wait_ready could otherwise still
   # read the previous server's line.
   : >"$tmp/server.out"
+  # taskd2's own taskset (both cores) comes after this one and wins.
   env "${env[@]}" taskset -c "$SERVER_CPU" "${cmd[@]}" >>"$tmp/server.out" 2>"$tmp/server.err" &
   server_pid=$!
 }
