@@ -7,7 +7,6 @@
 #include <weir/core/time.hpp>
 #include <weir/http/json.hpp>
 
-#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <charconv>

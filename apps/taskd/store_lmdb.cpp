@@ -283,6 +283,9 @@ weir::result<std::unique_ptr<local_engine>> open_lmdb_engine(const std::string& 
     mdb_env_close(env);
     return lmdb_error("cannot open the data directory " + dir, rc);
   }
+  // Reader slots a killed process left behind would keep old pages from being reused.
+  int stale = 0;
+  (void)mdb_reader_check(env, &stale);
   MDB_txn* t = nullptr;
   MDB_dbi dbi = 0;
   rc = mdb_txn_begin(env, nullptr, 0, &t);

@@ -456,4 +456,88 @@ TEST(TaskdEtcd, WithoutQuorumRequestsGet503WithRetryAfterThenRecover) {
   EXPECT_EQ(a->stop(SIGTERM), 0);
 }
 
+// etcd over TLS with client certificates required: taskd reaches it with --etcd-cacert,
+// --etcd-cert and --etcd-key; without a client certificate every call fails (503).
+TEST(TaskdEtcd, OverTlsWithClientCertificates) {
+  if (access(kEtcd, X_OK) != 0)
+    GTEST_SKIP() << kEtcd << " not found: install Debian's etcd-server (scripts/setup.sh)";
+  weir::testing::temp_dir dir;
+  const std::string d = dir.path();
+  const std::string make =
+      "cd " + d +
+      " && EC='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
+      " && openssl req -x509 $EC -keyout ca.key -out ca.pem -subj '/CN=etcd test CA' -days 2"
+      "    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+      " && openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout server.key -out server.pem"
+      "    -subj /CN=localhost -days 2 -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+      "    -addext extendedKeyUsage=serverAuth,clientAuth"
+      " && openssl req -x509 -CA ca.pem -CAkey ca.key $EC -keyout client.key -out client.pem"
+      "    -subj /CN=taskd -days 2 -addext extendedKeyUsage=clientAuth && echo made";
+  ASSERT_EQ(shell("(" + make + ") 2>/dev/null | tail -n 1"), "made\n");
+  const std::uint16_t client = free_port(), peer = free_port();
+  const std::string c = "https://127.0.0.1:" + std::to_string(client);
+  const std::string p = "http://127.0.0.1:" + std::to_string(peer);
+  std::vector<std::string> args = {kEtcd,
+                                   "--name=t1",
+                                   "--data-dir=" + d + "/t1",
+                                   "--listen-client-urls=" + c,
+                                   "--advertise-client-urls=" + c,
+                                   "--listen-peer-urls=" + p,
+                                   "--initial-advertise-peer-urls=" + p,
+                                   "--initial-cluster=t1=" + p,
+                                   "--cert-file=" + d + "/server.pem",
+                                   "--key-file=" + d + "/server.key",
+                                   "--trusted-ca-file=" + d + "/ca.pem",
+                                   "--client-cert-auth",
+                                   "--logger=zap",
+                                   "--log-level=error"};
+  const pid_t etcd = fork();
+  if (etcd == 0) {
+    const int fd = ::open((d + "/t1.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{etcd};
+  const std::string tls = " --cacert " + d + "/ca.pem --cert " + d + "/client.pem --key " + d +
+                          "/client.key ";
+  bool up = false;
+  for (int i = 0; i < 150 && !up; ++i, usleep(100'000))
+    up = shell("curl -s --max-time 1" + tls + c + "/health").find("\"health\":\"true\"") !=
+         std::string::npos;
+  ASSERT_TRUE(up) << shell("tail -n 5 " + d + "/t1.log");
+  auto a = std::make_unique<service>(std::vector<std::string>{
+      WEIR_TASKD, "--listen", "127.0.0.1:0", "--admin", "off", "--store", "etcd",
+      "--etcd-endpoints", "https://localhost:" + std::to_string(client), "--etcd-cacert",
+      d + "/ca.pem", "--etcd-cert", d + "/client.pem", "--etcd-key", d + "/client.key",
+      "--log-level", "warn", "--shards", "1"});
+  EXPECT_NE(shell("curl -s -X PUT --data-binary secure " + url(*a, "/kv/s")).find("\"revision\""),
+            std::string::npos);
+  EXPECT_EQ(shell("curl -s " + url(*a, "/kv/s")), "secure");
+  EXPECT_EQ(shell("curl -s --max-time 5" + tls + c +
+                  "/v3/kv/range -X POST -d '{\"key\":\"L3Rhc2tkL2t2L3M=\"}' | grep -o "
+                  "'\"value\":\"[^\"]*\"'"),
+            "\"value\":\"c2VjdXJl\"\n");  // /taskd/kv/s = "secure", as etcd holds it
+  EXPECT_EQ(a->stop(SIGTERM), 0);
+  // Without the client certificate: etcd refuses the handshake, taskd answers 503.
+  auto b = std::make_unique<service>(std::vector<std::string>{
+      WEIR_TASKD, "--listen", "127.0.0.1:0", "--admin", "off", "--store", "etcd",
+      "--etcd-endpoints", "https://localhost:" + std::to_string(client), "--etcd-cacert",
+      d + "/ca.pem", "--log-level", "error", "--shards", "1"});
+  const std::string refused = shell("curl -s -i " + url(*b, "/kv/s") + " | tr -d '\\r'");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("rejected our client certificate"), std::string::npos) << refused;
+  EXPECT_EQ(b->stop(SIGTERM), 0);
+}
+
 }  // namespace
