@@ -123,10 +123,11 @@ TEST_P(Store, LongKeysKeepKeyOrder) {
   const std::string head(500, 'h');
   const std::string a = head + "a", b = head + "b" + std::string(2000, 'x'), c = head + "c";
   const std::string before = std::string(499, 'h') + "g", after = std::string(499, 'h') + "i";
+  const std::string missing = head + "zz";  // named: write_op holds views
   std::vector<write_op> w = {{kind::put, c, "3"},      {kind::put, a, "1"},  {kind::put, b, "2"},
                              {kind::put, head, "0"},   {kind::put, before, "<"},
                              {kind::put, after, ">"},  {kind::del, a, ""},   {kind::del, a, ""},
-                             {kind::put, a, "1again"}, {kind::del, head + "zz", ""}};
+                             {kind::put, a, "1again"}, {kind::del, missing, ""}};
   ASSERT_TRUE(s->commit_now(w, true));
   EXPECT_TRUE(w[6].existed);
   EXPECT_FALSE(w[7].existed);
