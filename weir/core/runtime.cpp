@@ -1,6 +1,7 @@
 #include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/log.hpp>
+#include <weir/core/metrics.hpp>
 #include <weir/core/runtime.hpp>
 
 #include <pthread.h>
@@ -19,6 +20,7 @@ namespace detail {
 // --- blocking pool ------------------------------------------------------------------------
 
 void blocking_pool::submit(blocking_job* j) {
+  if (sim_) return sim_->submit(j);  // the sim loop's thread: no lock needed
   std::unique_lock lk(mu_);
   queue_.push_back(j);
   if (idle_ == 0 && threads_.size() < max_threads_ && !stopping_) {
@@ -30,6 +32,7 @@ void blocking_pool::submit(blocking_job* j) {
 }
 
 bool blocking_pool::try_cancel(blocking_job* j) noexcept {
+  if (sim_) return sim_->try_cancel(j);
   std::lock_guard lk(mu_);
   if (!j->linked()) return false;
   j->unlink();
@@ -53,6 +56,7 @@ void blocking_pool::worker() {
 }
 
 void blocking_pool::stop() {
+  if (sim_) sim_->drop_jobs();  // their tasks are destroyed by the runtime
   std::vector<std::thread> ts;
   {
     std::lock_guard lk(mu_);
@@ -99,6 +103,22 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   const auto cpus = allowed_cpus();
   unsigned n = opts_.shards;
   if (n == 0) n = cpus.empty() ? 1 : static_cast<unsigned>(cpus.size());
+  std::string backend = opts_.backend;
+  if (backend.empty())
+    if (const char* e = std::getenv("WEIR_BACKEND")) backend = e;
+  if (backend == "sim" && !opts_.make_reactor) {
+    // Every shard on one thread, on virtual time, in an order drawn from the seed (sim.hpp).
+    sim_ = std::make_unique<sim_state>(choose_sim_seed(opts_.sim_seed));
+    opts_.make_reactor = [sim = sim_.get()] { return make_sim_reactor(*sim); };
+    opts_.manual_clock = true;
+    opts_.coop_quota = std::chrono::hours(1);  // the budget counts awaits only: no wall clock
+    opts_.spin_before_park = {};
+    pool_.simulate(sim_.get());
+    log::debug("I/O backend", {{"backend", "sim"},
+                              {"seed", std::to_string(sim_->seed())},
+                              {"shards", std::to_string(n)},
+                              {"replay", "WEIR_SIM_SEED=" + std::to_string(sim_->seed())}});
+  }
   if (!opts_.make_reactor) {
     std::string why;
     opts_.make_reactor = choose_backend(opts_.backend, why);
@@ -118,6 +138,15 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   for (unsigned from = 0; from < n; ++from)
     for (unsigned to = 0; to < n; ++to)
       boxes_.push_back(std::make_unique<mailbox>(from, to, opts_.mailbox_capacity));
+  if (sim_) {
+    for (auto& s : shards_) s->sim_attach(sim_.get(), sim_state::start);
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "weir-sim");
+      sim_loop();
+    });
+    debug_.start();
+    return;
+  }
   for (unsigned k = 0; k < n; ++k) {
     threads_.emplace_back([this, k, cpus] {
       if (opts_.pin_threads && !cpus.empty()) {
@@ -135,10 +164,66 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
   debug_.start();
 }
 
+void runtime_impl::sim_loop() {
+  sim_state& sim = *sim_;
+  std::vector<unsigned> ready;
+  const auto turn = [&](unsigned k, unsigned limit) {
+    shard& s = *shards_[k];
+    tl_shard = &s;
+    metrics::detail::tl_slot = k;
+    s.thread_id.store(static_cast<unsigned long>(pthread_self()), std::memory_order_release);
+    s.run_batch(limit);
+    metrics::detail::tl_slot = metrics::detail::no_slot;
+    tl_shard = nullptr;
+  };
+  while (!stopping()) {
+    ready.clear();
+    for (unsigned k = 0; k < size(); ++k)
+      if (shards_[k]->sim_ready()) ready.push_back(k);
+    if (!ready.empty()) {
+      const unsigned k = ready[sim.next() % ready.size()];
+      const unsigned limit = 1 + static_cast<unsigned>(sim.next() % 8);
+      sim.note("turn", k, limit);
+      turn(k, limit);
+      continue;
+    }
+    if (sim.run_due_job()) continue;
+    // Nothing can happen now: move time to the earliest deadline.
+    bool any = false;
+    shard::clock::time_point next{};
+    for (auto& s : shards_) {
+      shard::clock::time_point at;
+      if (s->next_deadline(at) && (!any || at < next)) next = at, any = true;
+    }
+    if (shard::clock::time_point at; sim.next_job(at) && (!any || at < next)) next = at, any = true;
+    if (any) {
+      if (next < sim.now()) next = sim.now();
+      if (next > sim.now()) sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));
+      // (A timer's deadline may be a lower bound, for an upper wheel level: the shard's next
+      // turn cascades it, and the loop moves on.)
+      sim.set_now(next);
+      for (auto& s : shards_) s->sim_set_now(next);
+      continue;
+    }
+    // Quiescent: only work from outside (block_on) or the end can come. Parked shards poke
+    // the loop when woken (shard::unpark -> the sim reactor's wake).
+    bool sleep = true;
+    for (auto& s : shards_) sleep = s->sim_park() && sleep;
+    if (sleep) sim.idle(std::chrono::seconds(1));
+    for (auto& s : shards_) s->sim_unpark();
+  }
+  for (auto& s : shards_) {
+    tl_shard = s.get();
+    s->io().quiesce();
+  }
+  tl_shard = nullptr;
+}
+
 runtime_impl::~runtime_impl() {
   // 1. stop every shard thread; 2. finish running blocking jobs; 3. destroy what is left.
   debug_.stop();
   stopping_.store(true, std::memory_order_seq_cst);
+  if (sim_) sim_->poke();
   for (auto& s : shards_) s->unpark();
   for (auto& s : shards_) s->io().wake();
   for (auto& t : threads_) t.join();
@@ -177,6 +262,14 @@ runtime::~runtime() {
 unsigned runtime::shard_count() const noexcept { return impl_->size(); }
 
 const char* runtime::backend_name() const noexcept { return impl_->at(0).io().name(); }
+
+std::uint64_t runtime::sim_seed() const noexcept {
+  return impl_->sim() ? impl_->sim()->seed() : 0;
+}
+
+std::uint64_t runtime::sim_trace_hash() const noexcept {
+  return impl_->sim() ? impl_->sim()->trace_hash() : 0;
+}
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   return impl_->at(k).stats().read();

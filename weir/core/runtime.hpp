@@ -70,8 +70,12 @@ struct runtime_options {
   // environment variable, else io_uring when io_uring_setup works, else epoll. The choice and
   // its reason are logged once per process (weir::log) and shown by backend_name().
   std::string backend;
-  // Overrides `backend` with a reactor of the caller's (tests, simulation).
+  // Overrides `backend` with a reactor of the caller's (tests).
   reactor_factory make_reactor;
+  // backend "sim" (or WEIR_BACKEND=sim): every shard on one thread, interleaved in an order
+  // drawn from this seed, on virtual time (docs/architecture.md D11). 0: the WEIR_SIM_SEED
+  // environment variable, else a random seed; the seed is logged, and runs replay exactly.
+  std::uint64_t sim_seed = 0;
 
   // --- seeing inside (registry.hpp) --------------------------------------------------------
   lost_wakeup_policy lost_wakeup = lost_wakeup_policy::env_or_fail;
@@ -102,8 +106,12 @@ class runtime {
              std::source_location site = std::source_location::current());
 
   unsigned shard_count() const noexcept;
-  // "io_uring" or "epoll": the backend the shards use.
+  // "io_uring", "epoll" or "sim": the backend the shards use.
   const char* backend_name() const noexcept;
+  // Under the sim backend: its seed, and the hash of its trace so far (every scheduling
+  // decision: two runs of one seed give the same hash). 0 under the other backends.
+  std::uint64_t sim_seed() const noexcept;
+  std::uint64_t sim_trace_hash() const noexcept;
 
   // Shard `k`'s counters (shard_counters.hpp: tasks run and spawned, budget yields, reactor
   // ops and waits, ...), read from any thread: each value exact, not one cut across them.

@@ -25,7 +25,7 @@ std::function<std::unique_ptr<reactor>()> choose_backend(std::string forced, std
   if (!forced.empty())
     throw std::invalid_argument("unknown I/O backend \"" + forced +
                                 "\" (WEIR_BACKEND / runtime_options::backend): expected "
-                                "\"uring\" or \"epoll\"");
+                                "\"uring\", \"epoll\" or \"sim\"");
   try {
     make_uring_reactor();
     why = "io_uring_setup works";

@@ -30,6 +30,8 @@ class blocking_pool {
   void stop();
 
   unsigned threads() const;
+  // Under the sim backend jobs run on the sim loop's thread at simulated times (sim.hpp).
+  void simulate(class sim_state* sim) noexcept { sim_ = sim; }
 
  private:
   void worker();
@@ -41,6 +43,7 @@ class blocking_pool {
   unsigned idle_ = 0;
   const unsigned max_threads_;
   bool stopping_ = false;
+  class sim_state* sim_ = nullptr;
 };
 
 }  // namespace weir::detail

@@ -5,6 +5,7 @@
 #include <weir/core/detail/debug_state.hpp>
 #include <weir/core/detail/mailbox.hpp>
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/detail/sim.hpp>
 #include <weir/core/runtime.hpp>
 
 #include <atomic>
@@ -26,11 +27,14 @@ class runtime_impl {
   bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
   const runtime_options& options() const noexcept { return opts_; }
   debug_state& debug() noexcept { return debug_; }
+  sim_state* sim() noexcept { return sim_.get(); }  // the sim backend's state, or null
 
  private:
   void start_threads();
+  void sim_loop();  // the sim backend: every shard on this one thread (sim.hpp)
 
   runtime_options opts_;
+  std::unique_ptr<sim_state> sim_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<std::unique_ptr<mailbox>> boxes_;
   blocking_pool pool_;

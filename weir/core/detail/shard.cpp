@@ -1,6 +1,7 @@
 #include <weir/core/detail/cycle_clock.hpp>
 #include <weir/core/detail/runtime_impl.hpp>
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/detail/sim.hpp>
 #include <weir/core/metrics.hpp>
 
 #include <pthread.h>
@@ -279,61 +280,93 @@ void shard::park() {
   parked_.store(false, std::memory_order_relaxed);
 }
 
+void shard::run_batch(unsigned limit) {
+  if (sim_)
+    run_batch_impl<true>(limit);
+  else
+    run_batch_impl<false>(limit);
+}
+
+template <bool Traced>
+void shard::run_batch_impl(unsigned limit) {
+  drain_injected();
+  drain_remote();
+  drain_mailboxes();
+  if (room_signal_.load(std::memory_order_relaxed) && room_signal_.exchange(false))
+    wake_mailbox_waiters();
+  fire_timers();
+  // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
+  unsigned batch = 0;
+#if WEIR_REGISTRY
+  // One clock reading per batch, not per run (a reading costs ~10 ns, as much as a run of a
+  // small task): tasks that suspend in this batch wait since its start. Busy time is sampled
+  // by the watchdog (debug_state::sample_runs), stalls timed by it.
+  const std::int64_t batch_start = cycle_clock::now();
+#endif
+  while (schedulable* s = pop()) {
+    task_record* rec = s->env ? s->env->record : nullptr;
+    current_task_.store(rec, std::memory_order_relaxed);
+    coop_ops_ = 0;
+    ++stats_.runs;
+    if constexpr (Traced) sim_->note("run", id_, rec ? rec->id : 0);
+#if WEIR_REGISTRY
+    const std::uint64_t seq = monitor_.seq.load(std::memory_order_relaxed);
+    monitor_.seq.store(seq + 1, std::memory_order_release);  // odd: running
+    // Waiting once this run ends, unless a wake (mark_ready) makes it ready meanwhile; the
+    // awaiter that suspends it says on what (note_wait) and where (sited_awaiter).
+    if (rec) rec->state.store(task_state::waiting, std::memory_order_relaxed);
+    s->handle.resume();
+    monitor_.seq.store(seq + 2, std::memory_order_release);
+    // The run's account goes to a task that is still there (null: it ended in the run).
+    if ((rec = current_task_.load(std::memory_order_relaxed))) {
+      rec->runs.store(rec->runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      rec->since.store(batch_start, std::memory_order_relaxed);
+    }
+#else
+    s->handle.resume();
+#endif
+    // After a run that spent its budget (a busy task: its next run is queued already), or
+    // every `limit` runs, let I/O, timers and other shards in: a busy task must not delay the
+    // completions of the others for `limit` of its quotas.
+    if (++batch == limit || budget_spent_) {
+      budget_spent_ = false;
+      reactor_->wait(std::chrono::nanoseconds(0));
+      break;
+    }
+  }
+  current_task_.store(nullptr, std::memory_order_relaxed);
+}
+
 void shard::run_loop() {
   tl_shard = this;
   metrics::detail::tl_slot = id_;  // this thread writes block `id_` of every metric
   thread_id.store(static_cast<unsigned long>(pthread_self()), std::memory_order_release);
   while (!rt_.stopping()) {
-    drain_injected();
-    drain_remote();
-    drain_mailboxes();
-    if (room_signal_.load(std::memory_order_relaxed) && room_signal_.exchange(false))
-      wake_mailbox_waiters();
-    fire_timers();
-    // Run a batch, then give timers, I/O and other shards a turn (as Tokio's event_interval).
-    unsigned batch = 0;
-#if WEIR_REGISTRY
-    // One clock reading per batch, not per run (a reading costs ~10 ns, as much as a run of a
-    // small task): tasks that suspend in this batch wait since its start. Busy time is sampled
-    // by the watchdog (debug_state::sample_runs), stalls timed by it.
-    const std::int64_t batch_start = cycle_clock::now();
-#endif
-    while (schedulable* s = pop()) {
-      task_record* rec = s->env ? s->env->record : nullptr;
-      current_task_.store(rec, std::memory_order_relaxed);
-      coop_ops_ = 0;
-      ++stats_.runs;
-#if WEIR_REGISTRY
-      const std::uint64_t seq = monitor_.seq.load(std::memory_order_relaxed);
-      monitor_.seq.store(seq + 1, std::memory_order_release);  // odd: running
-      // Waiting once this run ends, unless a wake (mark_ready) makes it ready meanwhile; the
-      // awaiter that suspends it says on what (note_wait) and where (sited_awaiter).
-      if (rec) rec->state.store(task_state::waiting, std::memory_order_relaxed);
-      s->handle.resume();
-      monitor_.seq.store(seq + 2, std::memory_order_release);
-      // The run's account goes to a task that is still there (null: it ended in the run).
-      if ((rec = current_task_.load(std::memory_order_relaxed))) {
-        rec->runs.store(rec->runs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        rec->since.store(batch_start, std::memory_order_relaxed);
-      }
-#else
-      s->handle.resume();
-#endif
-      // After a run that spent its budget (a busy task: its next run is queued already), or
-      // every 61 runs, let I/O, timers and other shards in: a busy task must not delay the
-      // completions of the others for 61 of its quotas.
-      if (++batch == 61 || budget_spent_) {
-        budget_spent_ = false;
-        reactor_->wait(std::chrono::nanoseconds(0));
-        break;
-      }
-    }
-    current_task_.store(nullptr, std::memory_order_relaxed);
+    run_batch_impl<false>(61);
     if (!run_head_) park();
   }
   reactor_->quiesce();  // no I/O in flight: the tasks waiting on it can now be destroyed
   metrics::detail::tl_slot = metrics::detail::no_slot;
   tl_shard = nullptr;
+}
+
+bool shard::sim_ready() const noexcept {
+  if (run_head_ || remote_head_.load(std::memory_order_relaxed) ||
+      has_injected_.load(std::memory_order_relaxed) ||
+      room_signal_.load(std::memory_order_relaxed))
+    return true;
+  const unsigned n = rt_.size();
+  for (unsigned from = 0; from < n; ++from)
+    if (from != id_ && !rt_.box(from, id_).empty()) return true;
+  clock::time_point at;
+  return next_deadline(at) && at <= manual_now_;
+}
+
+bool shard::next_deadline(clock::time_point& at) const noexcept {
+  auto tick = wheel_.next_expiration();
+  if (!tick) return false;
+  at = epoch_ + std::chrono::milliseconds(*tick);
+  return true;
 }
 
 void shard::destroy_all_tasks() {

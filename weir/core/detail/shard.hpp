@@ -153,6 +153,27 @@ class shard {
 
   // --- the loop ------------------------------------------------------------------------
   void run_loop();           // on the shard's thread until the runtime stops
+  // One turn of the loop without parking: take what arrived, fire due timers, run up to
+  // `limit` queued tasks (fewer when one spends its budget). The sim loop drives shards so.
+  void run_batch(unsigned limit);
+  // Sim: whether a turn would do something now (queued tasks, incoming wakes or requests,
+  // timers due); the earliest time a timer may be due; setting the shared virtual clock.
+  bool sim_ready() const noexcept;
+  bool next_deadline(clock::time_point& at) const noexcept;
+  void sim_attach(class sim_state* sim, clock::time_point start) noexcept {
+    sim_ = sim;
+    epoch_ = manual_now_ = start;
+  }
+  void sim_set_now(clock::time_point t) noexcept { manual_now_ = t; }
+  // Sim: before the loop sleeps, so that a wake from another thread (block_on's injection)
+  // pokes it; false when something arrived meanwhile (then it must not sleep).
+  bool sim_park() noexcept {
+    parked_.store(true, std::memory_order_seq_cst);
+    if (!has_incoming()) return true;
+    parked_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  void sim_unpark() noexcept { parked_.store(false, std::memory_order_relaxed); }
   void destroy_all_tasks();  // after mark_dead() on every shard: destroys every live root
 
   void mark_dead() noexcept { dead_ = true; }
@@ -167,6 +188,8 @@ class shard {
     }
     return s;
   }
+  template <bool Traced>  // Traced: each run feeds the sim backend's trace
+  void run_batch_impl(unsigned limit);
   bool coop_exhausted() noexcept;
   bool coop_check_time(unsigned n) noexcept;
   void drain_remote() noexcept;
@@ -214,6 +237,7 @@ class shard {
   std::int64_t coop_t0_ = 0;
 
   bool dead_ = false;
+  class sim_state* sim_ = nullptr;  // the sim backend's trace, when it drives this shard
   shard_stats stats_;
 };
 

@@ -1,0 +1,94 @@
+// The simulation backend (docs/architecture.md D11): every shard of a runtime on one OS thread,
+// interleaved in an order drawn from a seed, on virtual time. Internal; users pick it with
+// runtime_options::backend = "sim" or WEIR_BACKEND=sim, and the seed with
+// runtime_options::sim_seed or WEIR_SIM_SEED.
+//
+// The loop (runtime_impl::sim_loop): while some shard has work now (queued tasks, incoming
+// wakes, mailbox requests, timers due), pick one of them with the seed and let it run a batch
+// of 1 to 8 tasks; when none has, run the weir::blocking job due first, or else move virtual
+// time to the earliest deadline (a timer of any shard, a blocking job's completion); when
+// nothing is pending at all, wait for work from outside (block_on). A run is a function of
+// its seed and of what block_on hands it: every choice comes from one generator, every clock
+// read is virtual, and the state the loop idles in is quiescent.
+//
+// blocking() jobs run on the loop's thread at a simulated completion time, 0 to 2 ms after
+// submission (drawn from the seed), in time order.
+//
+// Trace: each scheduling decision (a shard's turn, each task run with its id, a time jump, a
+// blocking job) feeds a 64-bit FNV-1a hash (runtime::sim_trace_hash: two runs of a seed give
+// the same hash); WEIR_SIM_TRACE=1 also prints each event on stderr.
+//
+// I/O on real file descriptors is refused under sim (-EOPNOTSUPP from the reactor, logged
+// once): it would make a run depend on the outside world.
+#pragma once
+
+#include <weir/core/detail/blocking_pool.hpp>
+#include <weir/core/detail/reactor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <vector>
+
+namespace weir::detail {
+
+class sim_state {
+ public:
+  using clock = std::chrono::steady_clock;
+  // Virtual time starts here in every run (not at the wall clock's now: traces must not
+  // depend on when a run happens).
+  static constexpr clock::time_point start{std::chrono::hours(24)};
+
+  explicit sim_state(std::uint64_t seed);
+
+  std::uint64_t seed() const noexcept { return seed_; }
+  std::uint64_t next() noexcept { return rng_(); }
+  clock::time_point now() const noexcept { return now_; }
+  void set_now(clock::time_point t) noexcept { now_ = t; }
+
+  // The trace: kind is a short word ("turn", "run", "time", "job").
+  void note(const char* kind, std::uint64_t a, std::uint64_t b = 0) noexcept;
+  std::uint64_t trace_hash() const noexcept { return hash_.load(std::memory_order_acquire); }
+
+  // weir::blocking under sim (blocking_pool forwards here).
+  void submit(blocking_job* j);
+  bool try_cancel(blocking_job* j) noexcept;
+  // The job due first, if any: its completion time.
+  bool next_job(clock::time_point& at) const noexcept;
+  // Runs the job due first when it is due at `now()`; false when none is.
+  bool run_due_job();
+  void drop_jobs() noexcept { jobs_.clear(); }
+
+  // Waking the loop from other threads (block_on's injection, the runtime stopping).
+  void poke() noexcept;
+  // Sleeps until poke() or `limit`.
+  void idle(std::chrono::milliseconds limit);
+
+ private:
+  struct job {
+    clock::time_point at;
+    std::uint64_t order;  // submission order breaks ties
+    blocking_job* j;
+  };
+  const std::uint64_t seed_;
+  std::mt19937_64 rng_;
+  clock::time_point now_ = start;
+  std::atomic<std::uint64_t> hash_;
+  bool print_ = false;
+  std::vector<job> jobs_;
+  std::uint64_t job_seq_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false;
+};
+
+// The seed a runtime uses: `configured`, else WEIR_SIM_SEED, else a random one.
+std::uint64_t choose_sim_seed(std::uint64_t configured);
+
+std::unique_ptr<reactor> make_sim_reactor(sim_state& sim);
+
+}  // namespace weir::detail
