@@ -187,7 +187,7 @@ void runtime_impl::sim_loop() {
       turn(k, limit);
       continue;
     }
-    if (sim.run_due_job()) continue;
+    if (sim.run_due_event() || sim.run_due_job()) continue;
     // Nothing can happen now: move time to the earliest deadline.
     bool any = false;
     shard::clock::time_point next{};
@@ -196,6 +196,8 @@ void runtime_impl::sim_loop() {
       if (s->next_deadline(at) && (!any || at < next)) next = at, any = true;
     }
     if (shard::clock::time_point at; sim.next_job(at) && (!any || at < next)) next = at, any = true;
+    if (shard::clock::time_point at; sim.next_event(at) && (!any || at < next))
+      next = at, any = true;
     if (any) {
       if (next < sim.now()) next = sim.now();
       if (next > sim.now()) sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));

@@ -14,6 +14,7 @@ namespace weir::io {
 handle::handle(handle&& o) noexcept {
   fs_.socket = o.fs_.socket;
   fs_.stream = o.fs_.stream;
+  fs_.sim = std::exchange(o.fs_.sim, false);
   fs_.fd = o.release();
 }
 
@@ -22,6 +23,7 @@ handle& handle::operator=(handle&& o) noexcept {
     close();
     fs_.socket = o.fs_.socket;
     fs_.stream = o.fs_.stream;
+    fs_.sim = std::exchange(o.fs_.sim, false);
     fs_.fd = o.release();
   }
   return *this;
@@ -60,6 +62,10 @@ void handle::close() noexcept {
         if (done) done(op);
       }
     }
+  }
+  if (fs_.sim) {  // the simulated peer learns of the close (FIN, or RST with unread data)
+    if (reactor* r = r_ ? r_ : detail::tl_shard ? &detail::tl_shard->io() : nullptr)
+      r->closing(fs_);
   }
   ::close(release());
 }

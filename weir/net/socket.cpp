@@ -2,6 +2,7 @@
 
 #include <weir/core/log.hpp>
 #include <weir/core/time.hpp>
+#include <weir/net/sim_network.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,18 +22,32 @@ using kind = detail::io_op::kind;
 
 namespace {
 
+// Under the sim backend a stream socket of the simulated network (sim_network.hpp).
+io::handle sim_handle(int fd) noexcept {
+  io::handle h(fd);
+  h.state().sim = true;
+  return h;
+}
+
 result<io::handle> make_socket(int family, int type) noexcept {
+  if (sim::network* n = sim::current(); n && type == SOCK_STREAM) {
+    WEIR_TRY_ASSIGN(int fd, sim::stream_socket_fd(*n, family));
+    return sim_handle(fd);
+  }
   const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return unexpected(io::last_error());
   return io::handle(fd);
 }
 
 result<void> setopt(int fd, int level, int name, int value) noexcept {
+  if (sim::network* n = sim::current(); n && sim::name(*n, fd, false)) return {};  // no options
   if (::setsockopt(fd, level, name, &value, sizeof value) < 0) return unexpected(io::last_error());
   return {};
 }
 
 result<address> sockname(int fd, bool peer) noexcept {
+  if (sim::network* n = sim::current())
+    if (auto a = sim::name(*n, fd, peer)) return *a;
   address a;
   socklen_t len = address::capacity();
   const int r = peer ? ::getpeername(fd, a.data(), &len) : ::getsockname(fd, a.data(), &len);
@@ -108,6 +123,12 @@ task<result<void>> stream_socket::write_all(std::span<const std::byte> buf) {
 }
 
 result<void> stream_socket::shutdown(int how) noexcept {
+  if (h_.state().sim) {
+    sim::network* n = sim::current();
+    const int r = n ? sim::shutdown(*n, h_.fd(), how) : -EBADF;
+    if (r < 0) return unexpected(std::error_code(-r, std::system_category()));
+    return {};
+  }
   if (::shutdown(h_.fd(), how) < 0) return unexpected(io::last_error());
   return {};
 }
@@ -146,6 +167,13 @@ task<result<void>> stream_socket::shutdown_write() { co_return shutdown(SHUT_WR)
 // --- listener ---------------------------------------------------------------------------------
 
 result<listener> listener::bind(const address& at, listen_options opts) {
+  if (sim::network* n = sim::current(); n && !at.is_unix()) {
+    listener l;
+    WEIR_TRY_ASSIGN(int fd, sim::listen_fd(*n, at, opts.reuse_port, opts.backlog, l.local_));
+    l.h_ = sim_handle(fd);
+    l.opts_ = opts;
+    return l;
+  }
   WEIR_TRY_ASSIGN(auto h, make_socket(at.family(), SOCK_STREAM));
   const int fd = h.fd();
   if (is_tcp(at)) {
@@ -169,6 +197,13 @@ result<listener> listener::bind(const address& at, listen_options opts) {
 
 result<stream_socket> listener::try_accept() {
   address peer;
+  if (h_.state().sim) {
+    sim::network* n = sim::current();
+    const int fd = n ? sim::try_accept(*n, h_.fd(), peer) : -EBADF;
+    if (fd < 0) return unexpected(std::error_code(-fd, std::system_category()));
+    ++stats_.accepted;
+    return stream_socket(sim_handle(fd), peer);
+  }
   socklen_t len = address::capacity();
   int fd = ::accept4(h_.fd(), peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return unexpected(io::last_error());
@@ -189,7 +224,7 @@ task<result<stream_socket>> listener::accept() {
     auto r = co_await op;
     if (r) {
       peer.set_size(op.op().addrlen);
-      io::handle h(static_cast<int>(*r));
+      io::handle h = h_.state().sim ? sim_handle(static_cast<int>(*r)) : io::handle(static_cast<int>(*r));
       if (is_tcp(local_)) (void)setopt(h.fd(), IPPROTO_TCP, TCP_NODELAY, 1);
       ++stats_.accepted;
       co_return stream_socket(std::move(h), peer);

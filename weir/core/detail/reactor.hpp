@@ -43,6 +43,7 @@ struct fd_state {
   bool closed = false;   // epoll: the peer's FIN, a hang-up or an error was seen (sticky)
   bool readable = true;  // epoll: unknown counts as ready (try the syscall first)
   bool writable = true;
+  bool sim = false;  // a socket of the sim backend's network (its fd is a placeholder)
 };
 
 // One I/O operation. Lives in its awaiter (in the waiting coroutine's frame): starting and
@@ -106,6 +107,8 @@ class reactor {
   virtual void cancel_now(detail::io_op& op) noexcept = 0;
   // Called before the fd of `fs` is closed, with no operation in flight on it.
   virtual void forget(detail::fd_state& fs) noexcept = 0;
+  // Called before a simulated socket's descriptor is closed (fd_state::sim; the sim backend).
+  virtual void closing(detail::fd_state&) noexcept {}
   // Called once on the shard's thread when its loop ends: stops every operation in flight
   // (without calling `done`) so that destroying the tasks that wait on them is safe.
   virtual void quiesce() noexcept = 0;

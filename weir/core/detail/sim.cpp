@@ -72,6 +72,31 @@ bool sim_state::run_due_job() {
   return true;
 }
 
+void sim_state::at(clock::time_point at, std::function<void()> fn) {
+  events_.push_back({std::max(at, now_), event_seq_++, std::move(fn)});
+}
+
+bool sim_state::next_event(clock::time_point& at) const noexcept {
+  if (events_.empty()) return false;
+  at = std::min_element(events_.begin(), events_.end(), [](const event& x, const event& y) {
+         return x.at != y.at ? x.at < y.at : x.order < y.order;
+       })->at;
+  return true;
+}
+
+bool sim_state::run_due_event() {
+  if (events_.empty()) return false;
+  auto it = std::min_element(events_.begin(), events_.end(), [](const event& x, const event& y) {
+    return x.at != y.at ? x.at < y.at : x.order < y.order;
+  });
+  if (it->at > now_) return false;
+  std::function<void()> fn = std::move(it->fn);
+  note("event", it->order);
+  events_.erase(it);
+  fn();
+  return true;
+}
+
 void sim_state::poke() noexcept {
   {
     std::lock_guard lk(mu_);
@@ -109,6 +134,7 @@ class sim_reactor final : public reactor {
   void wake() noexcept override { sim_.poke(); }
   const char* name() const noexcept override { return "sim"; }
   bool start(detail::io_op& op) noexcept override {
+    if (op.fs->sim && sim_.io) return sim_.io->start(op);
     static std::once_flag once;
     std::call_once(once, [] {
       log::warn("the sim backend refuses I/O on real file descriptors (EOPNOTSUPP): a "
@@ -117,10 +143,19 @@ class sim_reactor final : public reactor {
     op.res = -EOPNOTSUPP;
     return true;
   }
-  void cancel(detail::io_op&) noexcept override {}
-  void cancel_now(detail::io_op&) noexcept override {}
+  void cancel(detail::io_op& op) noexcept override {
+    if (op.fs->sim && sim_.io) sim_.io->cancel(op, true);
+  }
+  void cancel_now(detail::io_op& op) noexcept override {
+    if (op.fs->sim && sim_.io) sim_.io->cancel(op, false);
+  }
   void forget(detail::fd_state&) noexcept override {}
-  void quiesce() noexcept override {}
+  void closing(detail::fd_state& fs) noexcept override {
+    if (fs.sim && sim_.io) sim_.io->closing(fs);
+  }
+  void quiesce() noexcept override {
+    if (sim_.io) sim_.io->quiesce();
+  }
 
  private:
   sim_state& sim_;

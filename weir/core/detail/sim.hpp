@@ -18,8 +18,9 @@
 // blocking job) feeds a 64-bit FNV-1a hash (runtime::sim_trace_hash: two runs of a seed give
 // the same hash); WEIR_SIM_TRACE=1 also prints each event on stderr.
 //
-// I/O on real file descriptors is refused under sim (-EOPNOTSUPP from the reactor, logged
-// once): it would make a run depend on the outside world.
+// Sockets are simulated (weir/net/sim_network.hpp); I/O on real file descriptors is refused
+// under sim (-EOPNOTSUPP from the reactor, logged once): it would make a run depend on the
+// outside world.
 #pragma once
 
 #include <weir/core/detail/blocking_pool.hpp>
@@ -31,10 +32,21 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <random>
 #include <vector>
 
 namespace weir::detail {
+
+// The simulated network as the sim reactor sees it (weir/net/sim_network.cpp installs it on
+// first use): operations on descriptors it made (fd_state::sim) go to it.
+struct sim_io {
+  virtual ~sim_io() = default;
+  virtual bool start(io_op& op) noexcept = 0;  // as reactor::start
+  virtual void cancel(io_op& op, bool call_done) noexcept = 0;
+  virtual void closing(fd_state& fs) noexcept = 0;  // its descriptor is being closed
+  virtual void quiesce() noexcept = 0;             // the runtime stops: drop every operation
+};
 
 class sim_state {
  public:
@@ -61,7 +73,19 @@ class sim_state {
   bool next_job(clock::time_point& at) const noexcept;
   // Runs the job due first when it is due at `now()`; false when none is.
   bool run_due_job();
-  void drop_jobs() noexcept { jobs_.clear(); }
+  void drop_jobs() noexcept {
+    jobs_.clear();
+    events_.clear();
+  }
+
+  // Timed events of the simulated world (a segment arriving, a connection established): run
+  // on the loop's thread at `at`, in time order, then submission order.
+  void at(clock::time_point at, std::function<void()> fn);
+  bool next_event(clock::time_point& at) const noexcept;
+  bool run_due_event();
+
+  // The simulated network, once weir::net made it.
+  std::unique_ptr<sim_io> io;
 
   // Waking the loop from other threads (block_on's injection, the runtime stopping).
   void poke() noexcept;
@@ -81,6 +105,13 @@ class sim_state {
   bool print_ = false;
   std::vector<job> jobs_;
   std::uint64_t job_seq_ = 0;
+  struct event {
+    clock::time_point at;
+    std::uint64_t order;
+    std::function<void()> fn;
+  };
+  std::vector<event> events_;
+  std::uint64_t event_seq_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   bool poked_ = false;

@@ -1,0 +1,51 @@
+// weir::net under the sim backend (docs/architecture.md D11): TCP-like stream sockets between
+// simulated hosts, in memory, on virtual time. weir::net's API is unchanged: code under test
+// does not know it is simulated. Internal to weir::net (socket.cpp routes here when the shard
+// runs on the sim backend); tests reach the fault settings through sim_faults().
+//
+// What it models: listeners (SO_REUSEPORT: several on one address, a connection picks one with
+// the seed; a full backlog holds the connect until accept() makes room; no listener: refused),
+// connect and accept after one network latency, a receive buffer of 64 KiB per direction (a
+// writer waits for room: a peer that stops reading stops the writer), bytes delivered in order
+// after a latency drawn from the seed, FIN (shutdown or close: the peer reads 0 after the data),
+// RST when a socket is closed with unread data (the peer's next read or write gets
+// ECONNRESET), local and peer addresses with ephemeral ports. Faults, drawn from the seed:
+// short reads and writes (a random prefix), latency between bounds, and resets injected into
+// established connections at a given rate.
+//
+// Sockets are placeholder descriptors (eventfds, so the numbers never collide with real ones);
+// their fd_state is marked sim and the sim reactor hands their operations here.
+#pragma once
+
+#include <weir/core/detail/reactor.hpp>
+#include <weir/core/result.hpp>
+#include <weir/net/address.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace weir::net::sim {
+
+struct faults {
+  unsigned short_io_percent = 25;  // reads and writes that move a random shorter prefix
+  std::chrono::microseconds latency_min{20}, latency_max{300};
+  unsigned reset_per_mille = 0;  // writes that reset their connection instead (both ends see it)
+};
+
+// The fault settings of the current runtime's network; null when the shard does not run on the
+// sim backend. Change them from a task before the traffic they should affect.
+faults* current_faults();
+
+// For socket.cpp: null unless the current shard runs on the sim backend.
+class network;
+network* current();
+
+result<int> stream_socket_fd(network& n, int family);  // a new unconnected stream socket
+result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlog,
+                      address& bound);
+int try_accept(network& n, int listener_fd, address& peer);  // fd or -errno
+int shutdown(network& n, int fd, int how);                   // 0 or -errno
+std::optional<address> name(network& n, int fd, bool peer);
+
+}  // namespace weir::net::sim
