@@ -40,11 +40,12 @@ bool idempotent(method m) noexcept {
 // TLS connection they may be a session ticket or a key update, which the next read handles.
 bool looks_alive(conn& c) {
   if (!c.io || !c.io->buffered().empty() || c.io->eof()) return false;
-  char b;
-  const ssize_t n = ::recv(c.sock.handle().fd(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return false;
-  if (n > 0) return c.tls.has_value();
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  switch (c.sock.peek()) {
+    case net::stream_socket::peek_state::idle: return true;
+    case net::stream_socket::peek_state::data: return c.tls.has_value();
+    case net::stream_socket::peek_state::end: return false;
+  }
+  return false;
 }
 result<tls::context> make_default_tls() { return tls::context::client({}); }
 

@@ -494,6 +494,13 @@ int shutdown(network& n, int fd, int how) {
   return 0;
 }
 
+int peek(network& n, int fd) {
+  sock* s = n.by_fd(fd);
+  if (!s) return 2;
+  if (!s->in.empty()) return 1;
+  return s->fin_in || s->reset ? 2 : 0;
+}
+
 std::optional<address> name(network& n, int fd, bool peer) {
   sock* s = n.by_fd(fd);
   if (!s) return std::nullopt;

@@ -47,5 +47,6 @@ result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlo
 int try_accept(network& n, int listener_fd, address& peer);  // fd or -errno
 int shutdown(network& n, int fd, int how);                   // 0 or -errno
 std::optional<address> name(network& n, int fd, bool peer);
+int peek(network& n, int fd);  // stream_socket::peek_state: 0 idle, 1 data, 2 end
 
 }  // namespace weir::net::sim

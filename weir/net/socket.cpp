@@ -133,6 +133,18 @@ result<void> stream_socket::shutdown(int how) noexcept {
   return {};
 }
 
+stream_socket::peek_state stream_socket::peek() noexcept {
+  if (h_.state().sim) {
+    sim::network* n = sim::current();
+    return n ? static_cast<peek_state>(sim::peek(*n, h_.fd())) : peek_state::end;
+  }
+  char b;
+  const ssize_t n = ::recv(h_.fd(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return peek_state::data;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return peek_state::idle;
+  return peek_state::end;
+}
+
 result<void> stream_socket::set_nodelay(bool on) noexcept {
   return setopt(h_.fd(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
 }

@@ -60,6 +60,10 @@ class stream_socket final : public io::byte_stream {
   [[nodiscard]] io::op_awaiter readable() noexcept;
 
   result<void> shutdown(int how = SHUT_WR) noexcept;
+  // Without waiting: whether bytes are waiting (data), the stream has ended (end: the peer's
+  // FIN, a reset, an error), or neither (idle) — a pool checking a connection before reuse.
+  enum class peek_state { idle, data, end };
+  peek_state peek() noexcept;
   result<void> set_nodelay(bool on) noexcept;
   // SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT.
   result<void> set_keepalive(bool on, std::chrono::seconds idle = std::chrono::seconds(60),
