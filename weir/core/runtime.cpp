@@ -167,6 +167,9 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
 void runtime_impl::sim_loop() {
   sim_state& sim = *sim_;
   std::vector<unsigned> ready;
+  // A shard the loop leaves alone until then: a thread preempted or slowed down, the delay
+  // between shards that real concurrency gives and a single thread does not.
+  std::vector<shard::clock::time_point> stalled(size(), sim_state::start);
   const auto turn = [&](unsigned k, unsigned limit) {
     shard& s = *shards_[k];
     tl_shard = &s;
@@ -179,9 +182,15 @@ void runtime_impl::sim_loop() {
   while (!stopping()) {
     ready.clear();
     for (unsigned k = 0; k < size(); ++k)
-      if (shards_[k]->sim_ready()) ready.push_back(k);
+      if (stalled[k] <= sim.now() && shards_[k]->sim_ready()) ready.push_back(k);
     if (!ready.empty()) {
       const unsigned k = ready[sim.next() % ready.size()];
+      if (size() > 1 && sim.next() % 32 == 0) {  // 100 us to 3 ms
+        const auto d = std::chrono::microseconds(100 + static_cast<long long>(sim.next() % 2901));
+        stalled[k] = sim.now() + d;
+        sim.note("stall", k, static_cast<std::uint64_t>(d.count()));
+        continue;
+      }
       const unsigned limit = 1 + static_cast<unsigned>(sim.next() % 8);
       sim.note("turn", k, limit);
       turn(k, limit);
@@ -191,9 +200,14 @@ void runtime_impl::sim_loop() {
     // Nothing can happen now: move time to the earliest deadline.
     bool any = false;
     shard::clock::time_point next{};
-    for (auto& s : shards_) {
-      shard::clock::time_point at;
-      if (s->next_deadline(at) && (!any || at < next)) next = at, any = true;
+    const auto candidate = [&](shard::clock::time_point at) {
+      if (!any || at < next) next = at, any = true;
+    };
+    for (unsigned k = 0; k < size(); ++k) {
+      // A stalled shard with work waits for the end of its stall; its timers too.
+      if (stalled[k] > sim.now() && shards_[k]->sim_ready()) candidate(stalled[k]);
+      if (shard::clock::time_point at; shards_[k]->next_deadline(at))
+        candidate(std::max(at, stalled[k]));
     }
     if (shard::clock::time_point at; sim.next_job(at) && (!any || at < next)) next = at, any = true;
     if (shard::clock::time_point at; sim.next_event(at) && (!any || at < next))

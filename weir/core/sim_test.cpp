@@ -162,7 +162,7 @@ task<> sleepers(std::uint64_t seed) {
   auto got = co_await when_all(std::move(ts));
   for (const auto& [want, woke] : got) {
     EXPECT_GE(woke, want);
-    EXPECT_LT(woke, want + 2ms);  // the wheel's 1 ms tick, not drift
+    EXPECT_LT(woke, want + 20ms);  // the 1 ms tick and a few stalls of a shard, not drift
   }
   EXPECT_GE(now() - t0, 1min);
 }
@@ -191,7 +191,7 @@ task<> blocking_jobs(std::uint64_t seed) {
     }(i));
   auto got = co_await when_all(std::move(ts));
   for (int i = 0; i < 16; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
-  EXPECT_LE(now() - t0, 2ms);
+  EXPECT_LE(now() - t0, 2ms + 10ms);  // 0-2 ms each, in parallel; a stalled shard later
   // A job whose simulated completion lies after a 0 ms deadline is cancelled while queued.
   int cancelled = 0;
   for (int i = 0; i < 20; ++i) {

@@ -175,6 +175,12 @@ struct server_options {
   // runs under header_timeout; a failed one is logged at debug level, counted
   // (tls_handshake_failures) and closed. Empty: plain HTTP.
   tls::context tls;
+  // Testing only: re-enables a drain bug fixed earlier, so that the simulator's sweep can show
+  // it finds it (weir/http/sim_test.cpp). 1: each shard stops accepting and begins draining
+  // before the next stops accepting (a client the drain closed reconnects to a shard still
+  // listening); 2: idle connections close the instant draining begins (no grace for a request
+  // already on its way). 0: neither.
+  unsigned test_drain_bug = 0;
 };
 
 // Counters of one server, summed over shards (a racy snapshot of monotonic counters).
