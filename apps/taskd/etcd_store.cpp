@@ -116,6 +116,16 @@ class etcd_store final : public store {
   void saw_revision(std::uint64_t r) noexcept {
     if (r > revision()) set_revision(r);
   }
+  // Parses a range answer into `doc` (its storage is the parser's) and notes its revision.
+  weir::result<std::uint64_t> parse_range(simdjson::dom::parser& p, const std::string& answer,
+                                          simdjson::dom::element& doc) {
+    if (p.parse(answer).get(doc))
+      return weir::unexpected(std::errc::io_error, "etcd: malformed range answer");
+    simdjson::dom::element h;
+    const std::uint64_t rev = doc.at_key("header").get(h) ? 0 : u64_field(h, "revision");
+    saw_revision(rev);
+    return rev;
+  }
 
   etcd_options opt_;
   std::string kv_prefix_, guard_;
@@ -382,8 +392,7 @@ weir::task<weir::result<bool>> etcd_store::existed_at(std::string_view key, std:
   if (!answer) co_return weir::unexpected(std::move(answer).error());
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(*answer).get(doc))
-    co_return weir::unexpected(std::errc::io_error, "etcd: malformed range answer");
+  WEIR_CO_TRY(parse_range(parser, *answer, doc));
   co_return u64_field(doc, "count") > 0;
 }
 
@@ -394,9 +403,7 @@ weir::task<weir::result<std::optional<kv_entry>>> etcd_store::get(std::string ke
   if (!answer) co_return weir::unexpected(std::move(answer).error());
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(*answer).get(doc))
-    co_return weir::unexpected(std::errc::io_error, "etcd: malformed range answer");
-  if (simdjson::dom::element h; !doc.at_key("header").get(h)) saw_revision(u64_field(h, "revision"));
+  WEIR_CO_TRY(parse_range(parser, *answer, doc));
   simdjson::dom::array kvs;
   if (doc.at_key("kvs").get(kvs)) co_return std::optional<kv_entry>();
   for (simdjson::dom::element kv : kvs) {
@@ -425,13 +432,8 @@ weir::task<weir::result<kv_page>> etcd_store::list(std::string prefix, std::size
   if (!answer) co_return weir::unexpected(std::move(answer).error());
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(*answer).get(doc))
-    co_return weir::unexpected(std::errc::io_error, "etcd: malformed range answer");
   kv_page page;
-  if (simdjson::dom::element h; !doc.at_key("header").get(h)) {
-    page.revision = u64_field(h, "revision");
-    saw_revision(page.revision);
-  }
+  WEIR_CO_TRY_ASSIGN(page.revision, parse_range(parser, *answer, doc));
   page.more = bool_field(doc, "more");
   simdjson::dom::array kvs;
   if (doc.at_key("kvs").get(kvs)) co_return page;

@@ -54,6 +54,22 @@ std::string post(std::uint16_t port, const std::string& path, const std::string&
                std::to_string(port) + path + " 2>/dev/null");
 }
 
+// Starts `args` (argv[0] the program) with stdout and stderr appended to `log`.
+pid_t spawn_logged(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // The cluster: three members on loopback, fast elections (heartbeat 50 ms, election 500 ms).
 class etcd_cluster {
  public:
@@ -100,18 +116,7 @@ class etcd_cluster {
                                      "--election-timeout=500",
                                      "--logger=zap",
                                      "--log-level=error"};
-    const std::string log = dir_ + "/" + m.name + ".log";
-    m.pid = fork();
-    if (m.pid == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    m.pid = spawn_logged(std::move(args), dir_ + "/" + m.name + ".log");
   }
   void kill9(std::size_t i) {
     if (members[i].pid <= 0) return;
@@ -491,17 +496,7 @@ TEST(TaskdEtcd, OverTlsWithClientCertificates) {
                                    "--client-cert-auth",
                                    "--logger=zap",
                                    "--log-level=error"};
-  const pid_t etcd = fork();
-  if (etcd == 0) {
-    const int fd = ::open((d + "/t1.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const pid_t etcd = spawn_logged(std::move(args), d + "/t1.log");
   struct reaper {
     pid_t pid;
     ~reaper() {

@@ -209,9 +209,8 @@ void runtime_impl::sim_loop() {
       if (shard::clock::time_point at; shards_[k]->next_deadline(at))
         candidate(std::max(at, stalled[k]));
     }
-    if (shard::clock::time_point at; sim.next_job(at) && (!any || at < next)) next = at, any = true;
-    if (shard::clock::time_point at; sim.next_event(at) && (!any || at < next))
-      next = at, any = true;
+    if (shard::clock::time_point at; sim.next_job(at)) candidate(at);
+    if (shard::clock::time_point at; sim.next_event(at)) candidate(at);
     if (any) {
       if (next < sim.now()) next = sim.now();
       if (next > sim.now()) sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));
