@@ -262,7 +262,7 @@ weir::task<weir::result<void>> etcd_store::txn(std::span<write_op> ops,
   std::vector<std::string> full_keys;
   full_keys.reserve(ops.size());
   for (const write_op& op : ops) full_keys.push_back(kv_prefix_ + std::string(op.key));
-  simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser parser;  // one per shard; reuses its buffers
   for (int attempt = 0; attempt < 64; ++attempt) {
     http::json_writer w;
     w.begin_object().key("compare").begin_array();
@@ -390,7 +390,7 @@ weir::task<weir::result<bool>> etcd_store::existed_at(std::string_view key, std:
       .end_object();
   auto answer = co_await call("/v3/kv/range", w.take(), deadline);
   if (!answer) co_return weir::unexpected(std::move(answer).error());
-  simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser parser;  // one per shard; reuses its buffers
   simdjson::dom::element doc;
   WEIR_CO_TRY(parse_range(parser, *answer, doc));
   co_return u64_field(doc, "count") > 0;
@@ -401,7 +401,7 @@ weir::task<weir::result<std::optional<kv_entry>>> etcd_store::get(std::string ke
   w.begin_object().key("key").value(b64(kv_prefix_ + key)).end_object();
   auto answer = co_await call("/v3/kv/range", w.take(), weir::now() + opt_.retry);
   if (!answer) co_return weir::unexpected(std::move(answer).error());
-  thread_local simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser parser;  // one per shard; reuses its buffers
   simdjson::dom::element doc;
   WEIR_CO_TRY(parse_range(parser, *answer, doc));
   simdjson::dom::array kvs;
@@ -430,7 +430,7 @@ weir::task<weir::result<kv_page>> etcd_store::list(std::string prefix, std::size
       .end_object();
   auto answer = co_await call("/v3/kv/range", w.take(), weir::now() + opt_.retry);
   if (!answer) co_return weir::unexpected(std::move(answer).error());
-  thread_local simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser parser;  // one per shard; reuses its buffers
   simdjson::dom::element doc;
   kv_page page;
   WEIR_CO_TRY_ASSIGN(page.revision, parse_range(parser, *answer, doc));

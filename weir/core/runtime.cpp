@@ -56,7 +56,7 @@ void blocking_pool::worker() {
 }
 
 void blocking_pool::stop() {
-  if (sim_) sim_->drop_jobs();  // their tasks are destroyed by the runtime
+  if (sim_) sim_->drop_events();  // the jobs' tasks are destroyed by the runtime
   std::vector<std::thread> ts;
   {
     std::lock_guard lk(mu_);
@@ -196,7 +196,7 @@ void runtime_impl::sim_loop() {
       turn(k, limit);
       continue;
     }
-    if (sim.run_due_event() || sim.run_due_job()) continue;
+    if (sim.run_due_event()) continue;
     // Nothing can happen now: move time to the earliest deadline.
     bool any = false;
     shard::clock::time_point next{};
@@ -209,7 +209,6 @@ void runtime_impl::sim_loop() {
       if (shard::clock::time_point at; shards_[k]->next_deadline(at))
         candidate(std::max(at, stalled[k]));
     }
-    if (shard::clock::time_point at; sim.next_job(at)) candidate(at);
     if (shard::clock::time_point at; sim.next_event(at)) candidate(at);
     if (any) {
       if (next < sim.now()) next = sim.now();

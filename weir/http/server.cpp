@@ -129,7 +129,6 @@ task<void> serve_accepted(net::stream_socket s, detail::shard_state* st) {
     co_return;
   }
   co_await detail::serve_stream(*t, *st, std::move(peer));
-  st->changed.notify_one();
 }
 
 void start_connection(detail::shard_state& st, net::stream_socket s) {
@@ -234,26 +233,13 @@ void server::shutdown_shard(std::chrono::milliseconds drain) {
 // would reset with the request unread.
 task<void> server::shutdown(std::chrono::milliseconds drain) {
   ensure_shards(*this, shards_, route_meters_);
-  if (opt_.test_drain_bug == 1) {  // the old order, for the simulator's teeth test
-    for (unsigned k = 0; k < shards_.size(); ++k)
-      co_await on_shard(
-          k,
-          [](server* s, std::chrono::milliseconds d) -> task<> {
-            auto& st = *s->shards_[this_shard()];
-            st.stopping = true;
-            if (st.acceptor) st.acceptor->cancel();
-            st.changed.notify_one();
-            while (st.accepting) (void)co_await st.accept_ended.notified();
-            close_listener(st);
-            s->shutdown_shard(d);
-          },
-          this, drain);
-    co_return;
-  }
+  // Each shard stops accepting; with test_drain_bug 1 (the old order, for the simulator's
+  // teeth test) it also begins draining before the next shard stops accepting.
+  const bool drain_each = opt_.test_drain_bug == 1;
   for (unsigned k = 0; k < shards_.size(); ++k)
     co_await on_shard(
         k,
-        [](server* s) -> task<> {
+        [](server* s, bool drain_each, std::chrono::milliseconds d) -> task<> {
           auto& st = *s->shards_[this_shard()];
           if (!st.stopping) {
             st.stopping = true;
@@ -265,8 +251,10 @@ task<void> server::shutdown(std::chrono::milliseconds drain) {
           // and connections would wait in its backlog until the server is destroyed (found by
           // the sim backend's sweep, seed 3000 of HttpSim.ShutdownDuring...).
           close_listener(st);
+          if (drain_each) s->shutdown_shard(d);
         },
-        this);
+        this, drain_each, drain);
+  if (drain_each) co_return;
   for (unsigned k = 0; k < shards_.size(); ++k)
     co_await on_shard(
         k, [](server* s, std::chrono::milliseconds d) { s->shutdown_shard(d); }, this, drain);

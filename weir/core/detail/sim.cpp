@@ -39,56 +39,37 @@ void sim_state::note(const char* kind, std::uint64_t a, std::uint64_t b) noexcep
 void sim_state::submit(blocking_job* j) {
   // 0..2 ms, in 100 µs steps: jobs overlap, finish out of submission order, and move time.
   const auto delay = std::chrono::microseconds(100 * static_cast<long long>(next() % 21));
-  jobs_.push_back({now_ + delay, job_seq_++, j});
-  note("job-submit", jobs_.back().order, static_cast<std::uint64_t>(delay.count()));
+  note("job-submit", event_seq_, static_cast<std::uint64_t>(delay.count()));
+  at(now_ + delay, [j] { j->run(j); }, j);  // wakes its task (the loop runs no task itself)
 }
 
 bool sim_state::try_cancel(blocking_job* j) noexcept {
-  auto it = std::find_if(jobs_.begin(), jobs_.end(), [j](const job& x) { return x.j == j; });
-  if (it == jobs_.end()) return false;
+  auto it = std::find_if(events_.begin(), events_.end(), [j](const event& e) { return e.job == j; });
+  if (it == events_.end()) return false;
   note("job-cancel", it->order);
-  jobs_.erase(it);
+  events_.erase(it);
   return true;
 }
 
-bool sim_state::next_job(clock::time_point& at) const noexcept {
-  if (jobs_.empty()) return false;
-  at = std::min_element(jobs_.begin(), jobs_.end(), [](const job& x, const job& y) {
-         return x.at != y.at ? x.at < y.at : x.order < y.order;
-       })->at;
-  return true;
+void sim_state::at(clock::time_point at, std::function<void()> fn, blocking_job* job) {
+  events_.push_back({std::max(at, now_), event_seq_++, std::move(fn), job});
 }
 
-bool sim_state::run_due_job() {
-  if (jobs_.empty()) return false;
-  auto it = std::min_element(jobs_.begin(), jobs_.end(), [](const job& x, const job& y) {
+std::vector<sim_state::event>::iterator sim_state::first_event() noexcept {
+  return std::min_element(events_.begin(), events_.end(), [](const event& x, const event& y) {
     return x.at != y.at ? x.at < y.at : x.order < y.order;
   });
-  if (it->at > now_) return false;
-  blocking_job* j = it->j;
-  note("job-run", it->order);
-  jobs_.erase(it);
-  j->run(j);  // wakes its task (on its shard's queue: the loop runs no task itself)
-  return true;
-}
-
-void sim_state::at(clock::time_point at, std::function<void()> fn) {
-  events_.push_back({std::max(at, now_), event_seq_++, std::move(fn)});
 }
 
 bool sim_state::next_event(clock::time_point& at) const noexcept {
   if (events_.empty()) return false;
-  at = std::min_element(events_.begin(), events_.end(), [](const event& x, const event& y) {
-         return x.at != y.at ? x.at < y.at : x.order < y.order;
-       })->at;
+  at = const_cast<sim_state*>(this)->first_event()->at;
   return true;
 }
 
 bool sim_state::run_due_event() {
   if (events_.empty()) return false;
-  auto it = std::min_element(events_.begin(), events_.end(), [](const event& x, const event& y) {
-    return x.at != y.at ? x.at < y.at : x.order < y.order;
-  });
+  auto it = first_event();
   if (it->at > now_) return false;
   std::function<void()> fn = std::move(it->fn);
   note("event", it->order);

@@ -6,8 +6,9 @@
 // The loop (runtime_impl::sim_loop): while some shard has work now (queued tasks, incoming
 // wakes, mailbox requests, timers due), pick one of them with the seed and let it run a batch
 // of 1 to 8 tasks — or, one time in 32 with several shards, stall it for 0.1 to 3 ms of
-// virtual time (a preempted thread: the delays between shards real concurrency has); when none has, run the weir::blocking job due first, or else move virtual
-// time to the earliest deadline (a timer of any shard, a blocking job's completion); when
+// virtual time (a preempted thread: the delays between shards real concurrency has); when
+// none has, run the event due first (a blocking job completing, a network delivery), or else
+// move virtual time to the earliest deadline (a timer of any shard, an event); when
 // nothing is pending at all, wait for work from outside (block_on). A run is a function of
 // its seed and of what block_on hands it: every choice comes from one generator, every clock
 // read is virtual, and the state the loop idles in is quiescent.
@@ -67,23 +68,18 @@ class sim_state {
   void note(const char* kind, std::uint64_t a, std::uint64_t b = 0) noexcept;
   std::uint64_t trace_hash() const noexcept { return hash_.load(std::memory_order_acquire); }
 
-  // weir::blocking under sim (blocking_pool forwards here).
-  void submit(blocking_job* j);
-  bool try_cancel(blocking_job* j) noexcept;
-  // The job due first, if any: its completion time.
-  bool next_job(clock::time_point& at) const noexcept;
-  // Runs the job due first when it is due at `now()`; false when none is.
-  bool run_due_job();
-  void drop_jobs() noexcept {
-    jobs_.clear();
-    events_.clear();
-  }
-
-  // Timed events of the simulated world (a segment arriving, a connection established): run
-  // on the loop's thread at `at`, in time order, then submission order.
-  void at(clock::time_point at, std::function<void()> fn);
+  // Timed events of the simulated world (a segment arriving, a connection established, a
+  // blocking job completing): run on the loop's thread at `at`, in time order, then submission
+  // order. `job`: the blocking job the event runs, so that try_cancel can find it.
+  void at(clock::time_point at, std::function<void()> fn, blocking_job* job = nullptr);
   bool next_event(clock::time_point& at) const noexcept;
   bool run_due_event();
+  void drop_events() noexcept { events_.clear(); }
+
+  // weir::blocking under sim (blocking_pool forwards here): the job runs as an event 0-2 ms
+  // after submission; cancelling removes it while it has not run.
+  void submit(blocking_job* j);
+  bool try_cancel(blocking_job* j) noexcept;
 
   // The simulated network, once weir::net made it.
   std::unique_ptr<sim_io> io;
@@ -94,23 +90,18 @@ class sim_state {
   void idle(std::chrono::milliseconds limit);
 
  private:
-  struct job {
-    clock::time_point at;
-    std::uint64_t order;  // submission order breaks ties
-    blocking_job* j;
-  };
   const std::uint64_t seed_;
   std::mt19937_64 rng_;
   clock::time_point now_ = start;
   std::atomic<std::uint64_t> hash_;
   bool print_ = false;
-  std::vector<job> jobs_;
-  std::uint64_t job_seq_ = 0;
   struct event {
     clock::time_point at;
     std::uint64_t order;
     std::function<void()> fn;
+    blocking_job* job;
   };
+  std::vector<event>::iterator first_event() noexcept;
   std::vector<event> events_;
   std::uint64_t event_seq_ = 0;
   std::mutex mu_;
