@@ -197,7 +197,7 @@ void runtime_impl::sim_loop() {
       continue;
     }
     if (sim.run_due_event()) continue;
-    // Nothing can happen now: move time to the earliest deadline.
+    // Nothing can happen now: move time to the earliest deadline, if a caller waits.
     bool any = false;
     shard::clock::time_point next{};
     const auto candidate = [&](shard::clock::time_point at) {
@@ -210,7 +210,7 @@ void runtime_impl::sim_loop() {
         candidate(std::max(at, stalled[k]));
     }
     if (shard::clock::time_point at; sim.next_event(at)) candidate(at);
-    if (any) {
+    if (any && sim.callers.load(std::memory_order_acquire) > 0) {
       if (next < sim.now()) next = sim.now();
       if (next > sim.now()) sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));
       // (A timer's deadline may be a lower bound, for an upper wheel level: the shard's next
@@ -289,6 +289,11 @@ runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   return impl_->at(k).stats().read();
 }
 
+void detail::block_on_finished() noexcept {
+  if (sim_state* s = tl_shard ? tl_shard->rt().sim() : nullptr)
+    s->callers.fetch_sub(1, std::memory_order_acq_rel);
+}
+
 void runtime::check_not_on_shard() {
   if (detail::tl_shard)
     throw std::logic_error("runtime::block_on called from a shard thread (it would deadlock)");
@@ -298,6 +303,7 @@ void runtime::inject_main(detail::root_base* root, const char* name, std::source
   root->record.name = name;
   root->record.spawn_site = site;
   root->sched.env = root->env_;
+  if (impl_->sim()) impl_->sim()->callers.fetch_add(1, std::memory_order_acq_rel);
   impl_->at(0).inject(root);
 }
 

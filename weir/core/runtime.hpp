@@ -162,6 +162,9 @@ struct block_on_coro {
   std::coroutine_handle<promise_type> h;
 };
 
+// Under sim: the caller no longer waits (virtual time stops moving unless another does).
+void block_on_finished() noexcept;
+
 template <class T>
 block_on_coro block_on_body(task<T> t, block_on_result<T>* out) {
   {
@@ -179,6 +182,7 @@ block_on_coro block_on_body(task<T> t, block_on_result<T>* out) {
       out->error = std::current_exception();
     }
   }
+  block_on_finished();
   out->done.release();
 }
 

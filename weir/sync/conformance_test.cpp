@@ -15,6 +15,7 @@
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 
+#include <weir/testing/sim.hpp>
 #include <weir/testing/tasks.hpp>
 
 #include <gtest/gtest.h>
@@ -35,6 +36,33 @@ namespace {
 using namespace std::chrono_literals;
 using testing::settle;
 using testing::ticker;
+
+// The same suite runs twice: as test_sync_conformance on the default backend, and as
+// test_sync_conformance_sim (label `sim`, WEIR_CONFORMANCE_SIM) where every test body runs on
+// the sim backend over 200 seeds: batch boundaries and shard stalls drawn from each seed, virtual
+// time in place of the manual or real clock.
+#ifdef WEIR_CONFORMANCE_SIM
+std::uint64_t sim_seed = 0;
+runtime_options options(runtime_options o) {
+  o.backend = "sim";
+  o.sim_seed = sim_seed;
+  o.manual_clock = false;  // the sim's clock is virtual already
+  return o;
+}
+template <class F>
+void runs(F body) {
+  testing::sim_sweep(200, [&](std::uint64_t seed) {
+    sim_seed = seed;
+    body();
+  });
+}
+#else
+runtime_options options(runtime_options o) { return o; }
+template <class F>
+void runs(F body) {
+  body();
+}
+#endif
 
 // --- the cases --------------------------------------------------------------------------------
 //
@@ -382,9 +410,11 @@ task<> ready_wait(C* c) {
 }
 
 TYPED_TEST(SyncConformance, ReadyWaitCompletesWithoutSuspending) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(ready_wait(&c));
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    rt.block_on(ready_wait(&c));
+  });
 }
 
 template <class C>
@@ -410,10 +440,12 @@ task<int> tight_loop(C* c) {
 }
 
 TYPED_TEST(SyncConformance, TightLoopOfReadyWaitsYieldsToOtherTasks) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true, .coop_ops = 128});
-  EXPECT_GE(rt.block_on(tight_loop(&c)), 10'000 / 128 - 1);
-  EXPECT_GT(rt.stats(0).coop_yields, 0u);
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true, .coop_ops = 128}));
+    EXPECT_GE(rt.block_on(tight_loop(&c)), 10'000 / 128 - 1);
+    EXPECT_GT(rt.stats(0).coop_yields, 0u);
+  });
 }
 
 template <class C>
@@ -446,13 +478,15 @@ task<std::vector<int>> arrival_order(C* c) {
 }
 
 TYPED_TEST(SyncConformance, WaitersAreServedInArrivalOrder) {
-  if constexpr (!TypeParam::many_waiters) {
-    GTEST_SKIP() << "one waiter at most";
-  } else {
-    TypeParam c;
-    runtime rt({.shards = 1, .manual_clock = true});
-    EXPECT_EQ(rt.block_on(arrival_order(&c)), (std::vector<int>{3, 2, 1, 0}));
-  }
+  runs([&] {
+    if constexpr (!TypeParam::many_waiters) {
+      GTEST_SKIP() << "one waiter at most";
+    } else {
+      TypeParam c;
+      runtime rt(options({.shards = 1, .manual_clock = true}));
+      EXPECT_EQ(rt.block_on(arrival_order(&c)), (std::vector<int>{3, 2, 1, 0}));
+    }
+  });
 }
 
 template <class C>
@@ -472,9 +506,11 @@ task<> timeout_while_waiting(C* c) {
 }
 
 TYPED_TEST(SyncConformance, TimeoutWhileWaitingRemovesTheWaiter) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(timeout_while_waiting(&c));
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    rt.block_on(timeout_while_waiting(&c));
+  });
 }
 
 template <class C>
@@ -506,13 +542,15 @@ task<std::vector<int>> cancelled_waiter_leaves_queue(C* c) {
 }
 
 TYPED_TEST(SyncConformance, CancelledWaiterLeavesTheOthersInOrder) {
-  if constexpr (!TypeParam::many_waiters) {
-    GTEST_SKIP() << "one waiter at most";
-  } else {
-    TypeParam c;
-    runtime rt({.shards = 1, .manual_clock = true});
-    EXPECT_EQ(rt.block_on(cancelled_waiter_leaves_queue(&c)), (std::vector<int>{1, 3}));
-  }
+  runs([&] {
+    if constexpr (!TypeParam::many_waiters) {
+      GTEST_SKIP() << "one waiter at most";
+    } else {
+      TypeParam c;
+      runtime rt(options({.shards = 1, .manual_clock = true}));
+      EXPECT_EQ(rt.block_on(cancelled_waiter_leaves_queue(&c)), (std::vector<int>{1, 3}));
+    }
+  });
 }
 
 template <class C>
@@ -532,9 +570,11 @@ task<> cancel_through_join_handle(C* c) {
 }
 
 TYPED_TEST(SyncConformance, CancelThroughJoinHandleWhileWaiting) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(cancel_through_join_handle(&c));
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    rt.block_on(cancel_through_join_handle(&c));
+  });
 }
 
 template <class C>
@@ -562,9 +602,11 @@ task<> woken_then_cancelled(C* c) {
 }
 
 TYPED_TEST(SyncConformance, WokenWaiterKeepsItsOutcomeWhenCancelledBeforeRunning) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(woken_then_cancelled(&c));
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    rt.block_on(woken_then_cancelled(&c));
+  });
 }
 
 template <class C>
@@ -597,10 +639,12 @@ task<int> deadline_race() {
 }
 
 TYPED_TEST(SyncConformance, DeadlineRaceHasExactlyOneOutcome) {
-  runtime rt({.shards = 1, .manual_clock = true});
-  const int got = rt.block_on(deadline_race<TypeParam>());
-  EXPECT_GE(got, 30);  // at least every hold < limit case
-  EXPECT_LE(got, 60);  // at most those plus the ties
+  runs([&] {
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    const int got = rt.block_on(deadline_race<TypeParam>());
+    EXPECT_GE(got, 30);  // at least every hold < limit case
+    EXPECT_LE(got, 60);  // at most those plus the ties
+  });
 }
 
 template <class C>
@@ -622,10 +666,12 @@ task<> already_cancelled(C* c) {
 }
 
 TYPED_TEST(SyncConformance, AlreadyCancelledTaskFailsOnlyWhenItWouldWait) {
-  TypeParam c;
-  runtime rt({.shards = 1, .manual_clock = true});
-  rt.block_on(already_cancelled(&c));
-  EXPECT_TRUE(c.at_rest());
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .manual_clock = true}));
+    rt.block_on(already_cancelled(&c));
+    EXPECT_TRUE(c.at_rest());
+  });
 }
 
 // `keep` by reference: only the waiters' frames hold copies (the block_on frame is destroyed
@@ -639,20 +685,22 @@ task<> suspend_waiters(C* c, const std::shared_ptr<int>& keep, int* resumed, int
 }
 
 TYPED_TEST(SyncConformance, RuntimeShutdownDestroysSuspendedWaiters) {
-  TypeParam c;
-  auto keep = std::make_shared<int>(0);
-  int resumed = 0;
-  const int n = TypeParam::many_waiters ? 3 : 1;
-  {
-    runtime rt({.shards = 1});  // real clock
-    rt.block_on(suspend_waiters(&c, keep, &resumed, n));
-    EXPECT_EQ(keep.use_count(), n + 1);
-  }
-  EXPECT_EQ(keep.use_count(), 1);  // every waiting frame was destroyed
-  EXPECT_EQ(resumed, 0);           // and none ran
-  expect_waiting(c, 0);            // each unlinked itself
-  EXPECT_FALSE(c.free());          // and took nothing
-  c.release();
+  runs([&] {
+    TypeParam c;
+    auto keep = std::make_shared<int>(0);
+    int resumed = 0;
+    const int n = TypeParam::many_waiters ? 3 : 1;
+    {
+      runtime rt(options({.shards = 1}));  // real clock
+      rt.block_on(suspend_waiters(&c, keep, &resumed, n));
+      EXPECT_EQ(keep.use_count(), n + 1);
+    }
+    EXPECT_EQ(keep.use_count(), 1);  // every waiting frame was destroyed
+    EXPECT_EQ(resumed, 0);           // and none ran
+    expect_waiting(c, 0);            // each unlinked itself
+    EXPECT_FALSE(c.free());          // and took nothing
+    c.release();
+  });
 }
 
 template <class C>
@@ -666,18 +714,20 @@ task<> orphan_waiter(C* c) {
 }
 
 TYPED_TEST(SyncConformance, DestroyingTheWakerFailsTheWaiterInsteadOfLosingIt) {
-  TypeParam c;
-  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail});
-  rt.block_on(orphan_waiter(&c));
-  auto lost = lost_wakeups(rt);
-  if constexpr (TypeParam::reports_lost) {
-    ASSERT_EQ(lost.size(), 1u);
-    EXPECT_EQ(lost[0].name, "orphaned waiter");
-    EXPECT_NE(lost[0].what.find(std::string(TypeParam::name) + " was destroyed"), std::string::npos)
-        << lost[0].what;
-  } else {
-    EXPECT_TRUE(lost.empty());  // a closed channel is an answer, not a lost wake-up
-  }
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .lost_wakeup = lost_wakeup_policy::fail}));
+    rt.block_on(orphan_waiter(&c));
+    auto lost = lost_wakeups(rt);
+    if constexpr (TypeParam::reports_lost) {
+      ASSERT_EQ(lost.size(), 1u);
+      EXPECT_EQ(lost[0].name, "orphaned waiter");
+      EXPECT_NE(lost[0].what.find(std::string(TypeParam::name) + " was destroyed"), std::string::npos)
+          << lost[0].what;
+    } else {
+      EXPECT_TRUE(lost.empty());  // a closed channel is an answer, not a lost wake-up
+    }
+  });
 }
 
 // --- what only the shard-local primitives promise ------------------------------------------------
@@ -706,20 +756,22 @@ task<> suspend_with_trigger(C* c, const std::shared_ptr<int>& keep, int* resumed
 }
 
 TYPED_TEST(ShardLocalConformance, WakeDuringShutdownPassesThroughDestroyedWaitersLeakingNothing) {
-  // The wake comes during shutdown and picks waiters that are destroyed without running: what
-  // it handed them (the lock, permits, a notify_one) goes back, through every waiter, into the
-  // primitive.
-  TypeParam c;
-  auto keep = std::make_shared<int>(0);
-  int resumed = 0;
-  {
-    runtime rt({.shards = 1});  // real clock: the 24h sleeps stay asleep
-    rt.block_on(suspend_with_trigger(&c, keep, &resumed));
-    EXPECT_EQ(keep.use_count(), 4);
-  }
-  EXPECT_EQ(keep.use_count(), 1);  // every waiting frame was destroyed
-  EXPECT_EQ(resumed, 0);           // and none ran
-  EXPECT_TRUE(c.wake_kept(false));
+  runs([&] {
+    // The wake comes during shutdown and picks waiters that are destroyed without running: what
+    // it handed them (the lock, permits, a notify_one) goes back, through every waiter, into the
+    // primitive.
+    TypeParam c;
+    auto keep = std::make_shared<int>(0);
+    int resumed = 0;
+    {
+      runtime rt(options({.shards = 1}));  // real clock: the 24h sleeps stay asleep
+      rt.block_on(suspend_with_trigger(&c, keep, &resumed));
+      EXPECT_EQ(keep.use_count(), 4);
+    }
+    EXPECT_EQ(keep.use_count(), 1);  // every waiting frame was destroyed
+    EXPECT_EQ(resumed, 0);           // and none ran
+    EXPECT_TRUE(c.wake_kept(false));
+  });
 }
 
 template <class C>
@@ -736,10 +788,12 @@ task<> left_waiting_then_cancelled(C* c) {
 }
 
 TYPED_TEST(ShardLocalConformance, ReportPolicyLeavesTheWaiterWaitingUntilItIsCancelled) {
-  TypeParam c;
-  runtime rt({.shards = 1, .lost_wakeup = lost_wakeup_policy::report});
-  rt.block_on(left_waiting_then_cancelled(&c));
-  EXPECT_EQ(lost_wakeups(rt).size(), 1u);
+  runs([&] {
+    TypeParam c;
+    runtime rt(options({.shards = 1, .lost_wakeup = lost_wakeup_policy::report}));
+    rt.block_on(left_waiting_then_cancelled(&c));
+    EXPECT_EQ(lost_wakeups(rt).size(), 1u);
+  });
 }
 
 template <class C>

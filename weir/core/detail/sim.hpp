@@ -9,7 +9,9 @@
 // virtual time (a preempted thread: the delays between shards real concurrency has); when
 // none has, run the event due first (a blocking job completing, a network delivery), or else
 // move virtual time to the earliest deadline (a timer of any shard, an event); when
-// nothing is pending at all, wait for work from outside (block_on). A run is a function of
+// nothing is pending at all, wait for work from outside (block_on). Time moves only while a
+// block_on caller waits: once its task is done, tasks it left behind (a 24 h sleep) stay where
+// they are, as they would on a real clock, until the runtime stops. A run is a function of
 // its seed and of what block_on hands it: every choice comes from one generator, every clock
 // read is virtual, and the state the loop idles in is quiescent.
 //
@@ -80,6 +82,9 @@ class sim_state {
   // after submission; cancelling removes it while it has not run.
   void submit(blocking_job* j);
   bool try_cancel(blocking_job* j) noexcept;
+
+  // block_on calls whose task has not finished (virtual time moves only while one waits).
+  std::atomic<int> callers{0};
 
   // The simulated network, once weir::net made it.
   std::unique_ptr<sim_io> io;
