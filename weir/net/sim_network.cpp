@@ -16,6 +16,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace weir::net::sim {
@@ -26,7 +29,9 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kBuffer = 64 * 1024;  // receive buffer per direction
+constexpr std::size_t kBuffer = 64 * 1024;       // receive buffer per direction
+constexpr std::size_t kDatagramQueue = 208 * 1024;  // a datagram socket's (Linux's rmem_default)
+constexpr std::size_t kMaxDatagram = 65507;         // UDP over IPv4
 
 struct sock {
   std::uint64_t id = 0;
@@ -41,12 +46,35 @@ struct sock {
   bool fin_in = false, reset = false, reset_reported = false, shut_wr = false;
   int connect_result = 1;           // 1: not decided; 0 or -errno
   clock::time_point last_send{};    // the peer's data never overtakes earlier data
+  std::uint64_t seq_out = 0, seq_in = 0;  // segments sent / reassembled
+  struct segment {
+    std::vector<std::byte> bytes;
+    bool fin = false;
+  };
+  std::map<std::uint64_t, segment> ahead;  // arrived before an earlier one (a retransmission)
+  // datagram
+  bool dgram = false, connected = false;
+  struct datagram {
+    address from;
+    std::vector<std::byte> bytes;
+  };
+  std::deque<datagram> queue;
+  std::size_t queued = 0;
+  std::uint32_t drops = 0;
   // listener
   bool reuse_port = true;
   int backlog_cap = 128;
   std::deque<std::uint64_t> backlog;  // established server sockets waiting for accept()
   std::deque<std::uint64_t> syn;      // client sockets waiting for room in the backlog
 };
+
+address with_port(address a, std::uint16_t port) {
+  if (a.family() == AF_INET)
+    reinterpret_cast<sockaddr_in*>(a.data())->sin_port = htons(port);
+  else if (a.family() == AF_INET6)
+    reinterpret_cast<sockaddr_in6*>(a.data())->sin6_port = htons(port);
+  return a;
+}
 
 }  // namespace
 
@@ -149,7 +177,7 @@ class network final : public detail::sim_io {
     } else if (sock* p = get(s->peer_id)) {
       // Unread data: the kernel answers with RST; else FIN after what is on the wire.
       if (!s->in.empty())
-        send_reset(*p);
+        send_reset(*p, s->local);
       else if (!s->shut_wr)
         send_fin(*s, *p);
     }
@@ -170,8 +198,37 @@ class network final : public detail::sim_io {
     return used >= kBuffer ? 0 : kBuffer - used;
   }
 
+  // The buffers of a read or write operation.
+  static std::span<const iovec> buffers(const io_op& op, iovec& one) {
+    if (op.k == kind::read || op.k == kind::write) {
+      one = {op.buf, op.len};
+      return {&one, 1};
+    }
+    if (op.k == kind::readv || op.k == kind::writev)
+      return {op.iov, static_cast<std::size_t>(op.iovcnt)};
+    return {op.msg->msg_iov, op.msg->msg_iovlen};
+  }
+  static std::size_t total(std::span<const iovec> iov) {
+    std::size_t n = 0;
+    for (const iovec& v : iov) n += v.iov_len;
+    return n;
+  }
+  static std::vector<std::byte> gather(std::span<const iovec> iov, std::size_t n) {
+    std::vector<std::byte> bytes;
+    bytes.reserve(n);
+    for (const iovec& v : iov) {
+      const std::size_t k = std::min(n, v.iov_len);
+      const auto* b = static_cast<const std::byte*>(v.iov_base);
+      bytes.insert(bytes.end(), b, b + k);
+      n -= k;
+      if (!n) break;
+    }
+    return bytes;
+  }
+
   // Performs `op` now if it can: true with op.res set; false to wait.
   bool attempt(sock& s, io_op& op) {
+    if (s.dgram) return attempt_datagram(s, op);
     switch (op.k) {
       case kind::accept: {
         if (!s.listening) return op.res = -EINVAL, true;
@@ -208,19 +265,9 @@ class network final : public detail::sim_io {
           return false;
         }
         if (op.k == kind::poll_in) return op.res = 0, true;
-        std::vector<iovec> one;
-        std::span<const iovec> iov;
-        if (op.k == kind::read) {
-          one.push_back({op.buf, op.len});
-          iov = one;
-        } else if (op.k == kind::readv) {
-          iov = {op.iov, static_cast<std::size_t>(op.iovcnt)};
-        } else {
-          iov = {op.msg->msg_iov, op.msg->msg_iovlen};
-        }
-        std::size_t want = 0;
-        for (const iovec& v : iov) want += v.iov_len;
-        std::size_t n = std::min(want, s.in.size());
+        iovec one;
+        const auto iov = buffers(op, one);
+        std::size_t n = std::min(total(iov), s.in.size());
         if (n > 1 && chance_percent(f.short_io_percent)) n = 1 + sim_.next() % n;
         std::size_t left = n;
         for (const iovec& v : iov) {
@@ -244,41 +291,159 @@ class network final : public detail::sim_io {
         const std::size_t room = room_at_peer(s);
         if (room == 0) return false;
         if (op.k == kind::poll_out) return op.res = 0, true;
-        std::vector<iovec> one;
-        std::span<const iovec> iov;
-        if (op.k == kind::write) {
-          one.push_back({op.buf, op.len});
-          iov = one;
-        } else if (op.k == kind::writev) {
-          iov = {op.iov, static_cast<std::size_t>(op.iovcnt)};
-        } else {
-          iov = {op.msg->msg_iov, op.msg->msg_iovlen};
-        }
-        std::size_t total = 0;
-        for (const iovec& v : iov) total += v.iov_len;
-        if (total == 0) return op.res = 0, true;
+        iovec one;
+        const auto iov = buffers(op, one);
+        const std::size_t size = total(iov);
+        if (size == 0) return op.res = 0, true;
         if (f.reset_per_mille && sim_.next() % 1000 < f.reset_per_mille) {
           inject_reset(s);
           return op.res = -ECONNRESET, s.reset_reported = true, true;
         }
-        std::size_t n = std::min(total, room);
+        std::size_t n = std::min(size, room);
         if (n > 1 && chance_percent(f.short_io_percent)) n = 1 + sim_.next() % n;
-        std::vector<std::byte> bytes;
-        bytes.reserve(n);
-        std::size_t left = n;
-        for (const iovec& v : iov) {
-          const std::size_t k = std::min(left, v.iov_len);
-          const auto* b = static_cast<const std::byte*>(v.iov_base);
-          bytes.insert(bytes.end(), b, b + k);
-          left -= k;
-          if (!left) break;
-        }
-        deliver(s, std::move(bytes));
+        deliver(s, gather(iov, n));
         op.res = static_cast<int>(n);
         return true;
       }
     }
     return op.res = -EOPNOTSUPP, true;
+  }
+
+  bool attempt_datagram(sock& s, io_op& op) {
+    switch (op.k) {
+      case kind::read:
+      case kind::readv:
+      case kind::recvmsg:
+      case kind::poll_in: {
+        if (s.queue.empty()) return false;
+        if (op.k == kind::poll_in) return op.res = 0, true;
+        iovec one;
+        address from;
+        bool truncated = false;
+        const std::size_t size = take(s, buffers(op, one), from, truncated);
+        op.res = static_cast<int>(size);
+        if (op.k == kind::recvmsg) {
+          msghdr& m = *op.msg;
+          if (!(op.flags & MSG_TRUNC)) op.res = static_cast<int>(std::min(size, total(buffers(op, one))));
+          m.msg_flags = truncated ? MSG_TRUNC : 0;
+          if (m.msg_name) {
+            std::memcpy(m.msg_name, from.data(), std::min<socklen_t>(m.msg_namelen, from.size()));
+            m.msg_namelen = from.size();
+          }
+          // The drop count, as SO_RXQ_OVFL gives it.
+          if (m.msg_control && m.msg_controllen >= CMSG_SPACE(sizeof(std::uint32_t))) {
+            cmsghdr* c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SO_RXQ_OVFL;
+            c->cmsg_len = CMSG_LEN(sizeof(std::uint32_t));
+            std::memcpy(CMSG_DATA(c), &s.drops, sizeof s.drops);
+            m.msg_controllen = CMSG_SPACE(sizeof(std::uint32_t));
+          } else {
+            m.msg_controllen = 0;
+          }
+        } else {
+          op.res = static_cast<int>(std::min(size, total(buffers(op, one))));
+        }
+        return true;
+      }
+      case kind::write:
+      case kind::writev:
+      case kind::sendmsg:
+      case kind::poll_out: {
+        if (op.k == kind::poll_out) return op.res = 0, true;  // never full: a queue drops
+        iovec one;
+        const auto iov = buffers(op, one);
+        if (op.k == kind::sendmsg && op.msg->msg_name) {
+          const address to(static_cast<const sockaddr*>(op.msg->msg_name), op.msg->msg_namelen);
+          op.res = send_datagram(s, gather(iov, total(iov)), to);
+        } else if (s.connected) {
+          op.res = send_datagram(s, gather(iov, total(iov)), s.peer);
+        } else {
+          op.res = -EDESTADDRREQ;
+        }
+        return true;
+      }
+      default:
+        return op.res = -EOPNOTSUPP, true;
+    }
+  }
+  // Takes the next datagram into `iov`: its full size.
+  std::size_t take(sock& s, std::span<const iovec> iov, address& from, bool& truncated) {
+    sock::datagram d = std::move(s.queue.front());
+    s.queue.pop_front();
+    s.queued -= d.bytes.size();
+    std::size_t at = 0;
+    for (const iovec& v : iov) {
+      const std::size_t k = std::min(v.iov_len, d.bytes.size() - at);
+      std::memcpy(v.iov_base, d.bytes.data() + at, k);
+      at += k;
+    }
+    truncated = at < d.bytes.size();
+    from = d.from;
+    return d.bytes.size();
+  }
+  sock* datagram_at(const address& to) {
+    sock* wildcard = nullptr;
+    for (auto& [id, s] : socks_) {
+      if (!s->dgram || s->local.port() != to.port() || s->local.family() != to.family()) continue;
+      if (s->local == to) return s.get();
+      if (is_any(s->local)) wildcard = s.get();
+    }
+    return wildcard;
+  }
+  int send_datagram(sock& s, std::vector<std::byte> bytes, const address& to) {
+    if (bytes.size() > kMaxDatagram) return -EMSGSIZE;
+    const int size = static_cast<int>(bytes.size());
+    address src = s.local;
+    if (is_any(src))  // the kernel picks the source by route: loopback here
+      src = src.family() == AF_INET6 ? address::loopback_v6(src.port())
+                                     : address::loopback_v4(src.port());
+    int copies = 1;
+    if (f.datagram_loss_per_mille && sim_.next() % 1000 < f.datagram_loss_per_mille) copies = 0;
+    if (f.datagram_dup_per_mille && sim_.next() % 1000 < f.datagram_dup_per_mille) copies = 2;
+    if (copies != 1) sim_.note(copies ? "dup" : "loss", s.id);
+    for (int i = 0; i < copies; ++i)
+      sim_.at(sim_.now() + latency(), [this, src, to, b = bytes] {
+        if (cut(src, to)) return;
+        sock* x = datagram_at(to);
+        if (!x || (x->connected && !(x->peer == src))) return;  // port unreachable
+        if (x->queued + b.size() > kDatagramQueue) {
+          ++x->drops;
+          return;
+        }
+        x->queued += b.size();
+        x->queue.push_back({src, b});
+        pump(*x);
+      });
+    return size;
+  }
+
+  // --- partitions --------------------------------------------------------------------------
+  static std::string host_of(const address& a) {
+    if (a.family() == AF_INET)
+      return std::string(reinterpret_cast<const char*>(
+                             &reinterpret_cast<const sockaddr_in*>(a.data())->sin_addr),
+                         4);
+    if (a.family() == AF_INET6)
+      return std::string(reinterpret_cast<const char*>(
+                             &reinterpret_cast<const sockaddr_in6*>(a.data())->sin6_addr),
+                         16);
+    return {};
+  }
+  static std::pair<std::string, std::string> link(const address& a, const address& b) {
+    auto x = host_of(a), y = host_of(b);
+    if (y < x) std::swap(x, y);
+    return {x, y};
+  }
+  bool cut(const address& a, const address& b) const {
+    return !cuts_.empty() && cuts_.count(link(a, b)) != 0;
+  }
+  void set_cut(const address& a, const address& b, bool on) {
+    if (on)
+      cuts_.insert(link(a, b));
+    else
+      cuts_.erase(link(a, b));
+    sim_.note(on ? "partition" : "heal", 0);
   }
 
   // Completes what can complete among the socket's waiting operations, in order.
@@ -304,54 +469,66 @@ class network final : public detail::sim_io {
   void deliver(sock& from, std::vector<std::byte> bytes) {
     sock* p = get(from.peer_id);
     if (!p) {  // the peer closed: the data is lost and its kernel answers RST
-      if (!from.reset) send_reset(from);
+      if (!from.reset) send_reset(from, from.peer);
       return;
     }
+    transmit(from, *p, std::move(bytes), false);
+  }
+  void send_fin(sock& from, sock& to) { transmit(from, to, {}, true); }
+  // A segment (data, or the FIN after it) to the peer: it arrives after a latency, and is
+  // retransmitted while the two hosts are cut off from each other.
+  void transmit(sock& from, sock& to, std::vector<std::byte> bytes, bool fin) {
     const auto at = std::max(sim_.now() + latency(), from.last_send);
     from.last_send = at;
-    p->incoming += bytes.size();
-    const std::uint64_t pid = p->id;
-    sim_.at(at, [this, pid, b = std::move(bytes)] {
-      sock* x = get(pid);
+    to.incoming += bytes.size();
+    arrive(at, from.local, to.id, from.seq_out++, sock::segment{std::move(bytes), fin}, 0);
+  }
+  void arrive(clock::time_point at, const address& src, std::uint64_t to_id, std::uint64_t seq,
+              sock::segment seg, int tries) {
+    sim_.at(at, [this, src, to_id, seq, seg = std::move(seg), tries]() mutable {
+      sock* x = get(to_id);
       if (!x) return;
-      x->incoming -= b.size();
-      if (x->reset) return;
-      x->in.insert(x->in.end(), b.begin(), b.end());
+      if (cut(src, x->local)) {  // lost on the way: the sender retransmits after its RTO
+        const auto rto = std::chrono::milliseconds(200) * (1 << std::min(tries, 4));
+        arrive(sim_.now() + rto, src, to_id, seq, std::move(seg), tries + 1);
+        return;
+      }
+      if (x->reset) {
+        x->incoming -= seg.bytes.size();
+        return;
+      }
+      x->ahead.emplace(seq, std::move(seg));
+      for (auto it = x->ahead.begin(); it != x->ahead.end() && it->first == x->seq_in;
+           it = x->ahead.erase(it), ++x->seq_in) {
+        x->incoming -= it->second.bytes.size();
+        x->in.insert(x->in.end(), it->second.bytes.begin(), it->second.bytes.end());
+        x->fin_in = x->fin_in || it->second.fin;
+      }
       pump(*x);
     });
   }
-  void send_fin(sock& from, sock& to) {
-    const auto at = std::max(sim_.now() + latency(), from.last_send);
-    from.last_send = at;
+  // A RST from `src`: lost when the hosts are cut off (it is not retransmitted).
+  void send_reset(sock& to, const address& src) {
     const std::uint64_t tid = to.id;
-    sim_.at(at, [this, tid] {
-      if (sock* x = get(tid)) {
-        x->fin_in = true;
-        pump(*x);
-      }
-    });
-  }
-  void send_reset(sock& to) {
-    const std::uint64_t tid = to.id;
-    sim_.at(sim_.now() + latency(), [this, tid] {
-      if (sock* x = get(tid)) {
-        x->reset = true;
-        x->in.clear();
-        pump(*x);
-      }
+    sim_.at(sim_.now() + latency(), [this, tid, src] {
+      sock* x = get(tid);
+      if (!x || cut(src, x->local)) return;
+      x->reset = true;
+      x->in.clear();
+      pump(*x);
     });
   }
   void inject_reset(sock& s) {
     s.reset = true;
     s.in.clear();
-    if (sock* p = get(s.peer_id)) send_reset(*p);
+    if (sock* p = get(s.peer_id)) send_reset(*p, s.local);
     sim_.note("fault-reset", s.id);
   }
   // A server socket nobody accepted, or whose listener closed: its client sees RST.
   void abort_connection(std::uint64_t server_id) {
     sock* srv = get(server_id);
     if (!srv) return;
-    if (sock* cl = get(srv->peer_id)) send_reset(*cl);
+    if (sock* cl = get(srv->peer_id)) send_reset(*cl, srv->local);
     ::close(srv->fd);
     socks_.erase(server_id);
   }
@@ -364,13 +541,30 @@ class network final : public detail::sim_io {
       c.local = to.family() == AF_INET6 ? address::loopback_v6(ephemeral())
                                         : address::loopback_v4(ephemeral());
     }
-    auto ls = listeners_for(to);
+    c.connect_result = 1;
+    syn(c, 0);
+  }
+  // The SYN of `c`: retransmitted after 1, 2, 4 ... s while the hosts are cut off (ETIMEDOUT
+  // after the sixth retransmission, as Linux's tcp_syn_retries), refused when nobody listens.
+  void syn(sock& c, int tries) {
+    if (cut(c.local, c.peer)) {
+      const std::uint64_t id = c.id;
+      sim_.at(sim_.now() + std::chrono::seconds(1 << tries), [this, id, tries] {
+        sock* x = get(id);
+        if (!x || x->connect_result != 1) return;
+        if (tries == 6)
+          decide_connect(*x, -ETIMEDOUT);
+        else
+          syn(*x, tries + 1);
+      });
+      return;
+    }
+    auto ls = listeners_for(c.peer);
     if (ls.empty()) {
       const std::uint64_t id = c.id;
       sim_.at(sim_.now() + latency(), [this, id] {
         if (sock* x = get(id)) decide_connect(*x, -ECONNREFUSED);
       });
-      c.connect_result = 1;
       return;
     }
     sock& l = *ls[sim_.next() % ls.size()];
@@ -416,6 +610,7 @@ class network final : public detail::sim_io {
   }
 
   detail::sim_state& sim_;
+  std::set<std::pair<std::string, std::string>> cuts_;  // partitioned host pairs
   std::map<std::uint64_t, std::unique_ptr<sock>> socks_;  // by id: ordered, deterministic
   std::map<int, std::uint64_t> by_fd_;                    // open, visible descriptors
   std::uint64_t next_id_ = 0;
@@ -447,12 +642,7 @@ result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlo
   if (want.port() == 0) {
     // A free port on that address.
     for (;;) {
-      address a = at;
-      const std::uint16_t p = n.ephemeral();
-      if (a.family() == AF_INET)
-        reinterpret_cast<sockaddr_in*>(a.data())->sin_port = htons(p);
-      else
-        reinterpret_cast<sockaddr_in6*>(a.data())->sin6_port = htons(p);
+      const address a = with_port(at, n.ephemeral());
       if (n.listeners_for(a).empty()) {
         want = a;
         break;
@@ -505,6 +695,63 @@ std::optional<address> name(network& n, int fd, bool peer) {
   sock* s = n.by_fd(fd);
   if (!s) return std::nullopt;
   return peer ? s->peer : s->local;
+}
+
+}  // namespace weir::net::sim
+
+namespace weir::net::sim {
+
+bool partition(const address& a, const address& b) {
+  network* n = current();
+  if (n) n->set_cut(a, b, true);
+  return n != nullptr;
+}
+
+bool heal(const address& a, const address& b) {
+  network* n = current();
+  if (n) n->set_cut(a, b, false);
+  return n != nullptr;
+}
+
+result<int> datagram_fd(network& n, const address& at) {
+  address want = at;
+  if (want.port() == 0) {
+    do {
+      want = with_port(at, n.ephemeral());
+    } while (n.datagram_at(want) && n.datagram_at(want)->local == want);
+  } else if (sock* other = n.datagram_at(want); other && other->local == want) {
+    return unexpected(std::error_code(EADDRINUSE, std::system_category()));
+  }
+  sock* s = nullptr;
+  WEIR_TRY_ASSIGN(int fd, n.new_socket(at.family(), false, s));
+  s->dgram = true;
+  s->local = want;
+  return fd;
+}
+
+int connect_datagram(network& n, int fd, const address& to) {
+  sock* s = n.by_fd(fd);
+  if (!s || !s->dgram) return -EBADF;
+  s->peer = to;
+  s->connected = true;
+  return 0;
+}
+
+int try_recv(network& n, int fd, std::span<std::byte> buf, received& out) {
+  sock* s = n.by_fd(fd);
+  if (!s || !s->dgram) return -EBADF;
+  out.drops = s->drops;
+  if (s->queue.empty()) return -EAGAIN;
+  const iovec v{buf.data(), buf.size()};
+  out.size = n.take(*s, {&v, 1}, out.from, out.truncated);
+  return 0;
+}
+
+int try_send(network& n, int fd, std::span<const std::byte> buf, const address* to) {
+  sock* s = n.by_fd(fd);
+  if (!s || !s->dgram) return -EBADF;
+  if (!to && !s->connected) return -EDESTADDRREQ;
+  return n.send_datagram(*s, {buf.begin(), buf.end()}, to ? *to : s->peer);
 }
 
 }  // namespace weir::net::sim

@@ -290,6 +290,12 @@ void raise_fd_limit() noexcept {
 // --- udp_socket -------------------------------------------------------------------------------
 
 result<udp_socket> udp_socket::bind(const address& at) {
+  if (sim::network* n = sim::current()) {
+    WEIR_TRY_ASSIGN(int fd, sim::datagram_fd(*n, at));
+    udp_socket s;
+    s.h_ = sim_handle(fd);
+    return s;
+  }
   WEIR_TRY_ASSIGN(auto h, make_socket(at.family(), SOCK_DGRAM));
   (void)setopt(h.fd(), SOL_SOCKET, SO_RXQ_OVFL, 1);
   if (::bind(h.fd(), at.data(), at.size()) < 0) return unexpected(io::last_error());
@@ -299,6 +305,12 @@ result<udp_socket> udp_socket::bind(const address& at) {
 }
 
 result<void> udp_socket::connect(const address& to) noexcept {
+  if (h_.state().sim) {
+    sim::network* n = sim::current();
+    const int r = n ? sim::connect_datagram(*n, h_.fd(), to) : -EBADF;
+    if (r < 0) return unexpected(std::error_code(-r, std::system_category()));
+    return {};
+  }
   if (::connect(h_.fd(), to.data(), to.size()) < 0) return unexpected(io::last_error());
   return {};
 }
@@ -336,6 +348,21 @@ task<result<std::size_t>> udp_socket::recv_many(std::span<const std::span<std::b
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(std::uint32_t))];
+  if (h_.state().sim) {
+    for (;;) {
+      sim::network* net = sim::current();
+      if (!net) co_return unexpected(std::error_code(EBADF, std::system_category()));
+      std::size_t got = 0;
+      sim::received r;
+      while (got < n && sim::try_recv(*net, h_.fd(), bufs[got], r) == 0) {
+        out[got] = {r.size, r.truncated, r.from};
+        drops_ = r.drops;
+        ++got;
+      }
+      if (got) co_return got;
+      WEIR_CO_TRY(co_await io::op_awaiter(h_, kind::poll_in));
+    }
+  }
   for (;;) {
     for (std::size_t i = 0; i < n; ++i) {
       iov[i] = {bufs[i].data(), bufs[i].size()};
@@ -372,6 +399,17 @@ task<result<std::size_t>> udp_socket::send_many(std::span<const std::span<const 
                                                 const address& to) {
   constexpr std::size_t kBatch = 32;
   std::size_t sent = 0;
+  if (h_.state().sim) {  // a simulated datagram queue never blocks the sender: it drops
+    sim::network* net = sim::current();
+    for (; net && sent < bufs.size(); ++sent) {
+      const int r = sim::try_send(*net, h_.fd(), bufs[sent], &to);
+      if (r < 0) {
+        if (sent > 0) co_return sent;
+        co_return unexpected(std::error_code(-r, std::system_category()));
+      }
+    }
+    co_return sent;
+  }
   while (sent < bufs.size()) {
     const std::size_t n = std::min(bufs.size() - sent, kBatch);
     mmsghdr msgs[kBatch];
