@@ -6,6 +6,7 @@
 #include <weir/core/log.hpp>
 #include <weir/core/registry.hpp>
 #include <weir/core/spawn.hpp>
+#include <weir/core/time.hpp>
 #include <weir/http/json.hpp>
 
 #include <fmt/format.h>
@@ -194,7 +195,7 @@ void pipeline::take(std::string_view frame, bool truncated, input_counters& in,
   // first record's receive time is used (the shipment's age).
   if (out.size() == 1) {
     r.received = weir::now();
-    wall_now_ = std::chrono::system_clock::now();
+    wall_now_ = weir::wall_now();
   }
   r.wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(wall_now_.time_since_epoch()).count();
@@ -250,7 +251,7 @@ void pipeline::explain(std::string_view frame, bool truncated, trace& t) const {
     return;
   }
   rules::outcome o;
-  rules_.apply(t.message, std::chrono::system_clock::now(), o);
+  rules_.apply(t.message, weir::wall_now(), o);
   t.matched = o.matched;
   t.dropped = o.dropped;
   if (o.dropped) return;

@@ -1,6 +1,7 @@
 #include <weir/core/log.hpp>
 
 #include <weir/core/detail/shard.hpp>
+#include <weir/core/time.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -237,12 +238,12 @@ std::string format(level l, std::string_view msg, std::initializer_list<field> f
 }
 
 void write(level l, std::string_view msg, std::span<const field> fields) {
-  current()->write({std::chrono::system_clock::now(), l, msg, fields});
+  current()->write({wall_now(), l, msg, fields});
 }
 
 void write_block(level l, std::string_view msg, std::initializer_list<field> fields,
                  std::string_view block) {
-  current()->write({std::chrono::system_clock::now(), l, msg,
+  current()->write({wall_now(), l, msg,
                     std::span<const field>(fields.begin(), fields.size()), block});
 }
 

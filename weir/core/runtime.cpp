@@ -3,6 +3,7 @@
 #include <weir/core/log.hpp>
 #include <weir/core/metrics.hpp>
 #include <weir/core/runtime.hpp>
+#include <weir/core/time.hpp>
 
 #include <pthread.h>
 #include <sched.h>
@@ -287,6 +288,25 @@ std::uint64_t runtime::sim_trace_hash() const noexcept {
 
 runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   return impl_->at(k).stats().read();
+}
+
+std::chrono::system_clock::time_point wall_now() noexcept {
+  if (detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr) return s->wall();
+  return std::chrono::system_clock::now();
+}
+
+std::time_t wall_time() noexcept {
+  if (detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr)
+    return std::chrono::system_clock::to_time_t(s->wall());
+  return std::time(nullptr);
+}
+
+bool sim_jump_wall_clock(std::chrono::system_clock::duration d) noexcept {
+  detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr;
+  if (!s) return false;
+  s->wall_offset += d;
+  s->note("wall-jump", static_cast<std::uint64_t>(d.count()));
+  return true;
 }
 
 void detail::block_on_finished() noexcept {

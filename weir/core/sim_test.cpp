@@ -177,6 +177,56 @@ TEST(Sim, VirtualTimeJumpsToDeadlinesOnEveryShard) {
   EXPECT_LT(std::chrono::steady_clock::now() - wall0, 60s);
 }
 
+// The wall clock reads the same instant at the start of every run and moves with virtual time;
+// a jump (back an hour, forward a day) moves it and nothing else: sleepers and deadlines, on the
+// steady clock, keep their times. (The HTTP Date field follows it: weir/http/sim_test.cpp.)
+task<> wall_clock_jumps(std::uint64_t seed) {
+  using sys = std::chrono::system_clock;
+  const auto start = sys::time_point(std::chrono::seconds(1767225600));  // 2026-01-01T00:00:00Z
+  EXPECT_GE(wall_now(), start);
+  EXPECT_LT(wall_now() - start, 10ms);  // a shard's stall or two before the first run
+  const auto t0 = now();
+  auto timer = spawn(
+      [](clock::time_point t0) -> task<clock::duration> {
+        (void)co_await sleep_for(10s);
+        co_return now() - t0;
+      }(t0),
+      "timer");
+  lcg r{seed};
+  (void)co_await sleep_for(std::chrono::milliseconds(1 + r.next(3000)));
+  const auto w1 = wall_now();
+  const auto s1 = now();
+  EXPECT_TRUE(sim_jump_wall_clock(-1h));
+  EXPECT_EQ(wall_now(), w1 - 1h);
+  EXPECT_EQ(wall_time(), sys::to_time_t(w1 - 1h));
+  EXPECT_EQ(now(), s1);
+  auto timed = co_await with_timeout(2s, sleep_for(1h));
+  EXPECT_EQ(timed.error(), errc::timed_out);
+  EXPECT_GE(now() - s1, 2s);
+  EXPECT_LT(now() - s1, 2s + 20ms);
+  EXPECT_EQ(wall_now() - (w1 - 1h), now() - s1);  // it moves on with virtual time
+  EXPECT_TRUE(sim_jump_wall_clock(24h));
+  const auto slept = co_await timer;
+  EXPECT_GE(slept.value(), 10s);
+  EXPECT_LT(slept.value(), 10s + 20ms);
+  EXPECT_GT(wall_now(), start + 23h);
+}
+
+TEST(Sim, TheWallClockJumpsAndTimersDoNot) {
+  sim_sweep(kSeeds, [](std::uint64_t seed) {
+    runtime rt(sim_options(seed, 2));
+    rt.block_on(wall_clock_jumps(seed));
+  });
+  // On a real backend: the system's clock, and no jumping it.
+  runtime rt({.shards = 1});
+  rt.block_on([]() -> task<> {
+    EXPECT_FALSE(sim_jump_wall_clock(1h));
+    const auto d = wall_now() - std::chrono::system_clock::now();
+    EXPECT_LT(d < d.zero() ? -d : d, 1s);
+    co_return;
+  }());
+}
+
 // weir::blocking jobs complete at simulated times, 0-2 ms after submission, out of order; one
 // still queued can be cancelled.
 task<> blocking_jobs(std::uint64_t seed) {

@@ -27,6 +27,7 @@
 #include <weir/core/task.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <exception>
 #include <optional>
 #include <source_location>
@@ -37,6 +38,16 @@ using clock = std::chrono::steady_clock;
 
 // The current shard's time.
 inline clock::time_point now() { return detail::require_shard("weir::now").now(); }
+
+// The wall clock (dates, timestamps; never deadlines): std::chrono::system_clock, or under the
+// sim backend a virtual one that reads 2026-01-01T00:00:00Z at the start of every run, moves
+// with virtual time, and jumps when sim_jump_wall_clock says (any thread; off a shard, the
+// system's). wall_time(): its whole seconds, as cheap as std::time (an HTTP Date field).
+std::chrono::system_clock::time_point wall_now() noexcept;
+std::time_t wall_time() noexcept;
+// Under the sim backend: steps this runtime's wall clock by `d` (NTP stepping it, an operator
+// setting it back an hour); now(), timers and deadlines do not move. False on other backends.
+bool sim_jump_wall_clock(std::chrono::system_clock::duration d) noexcept;
 
 namespace detail {
 

@@ -4,6 +4,7 @@
 #include <weir/core/on_shard.hpp>
 #include <weir/core/runtime.hpp>
 #include <weir/core/task_group.hpp>
+#include <weir/core/time.hpp>
 #include <weir/http/detail/connection.hpp>
 
 #include <algorithm>
@@ -37,7 +38,7 @@ shard_state::shard_state(server& s, unsigned k) : srv(s), shard(k), routes(s.rou
 }
 
 std::string_view shard_state::date_field() {
-  std::time_t now = std::time(nullptr);
+  std::time_t now = wall_time();
   if (now != date_sec) {
     date_sec = now;
     std::tm tm{};
@@ -339,7 +340,7 @@ void server::write_prometheus(metrics::prometheus_writer& w) const {
 
 std::string format_access_log(const access_record& r) {
   char when[40];
-  std::time_t now = std::time(nullptr);
+  std::time_t now = wall_time();
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);

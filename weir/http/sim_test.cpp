@@ -172,6 +172,34 @@ TEST(HttpSim, ShutdownBeforeRunClosesTheListener) {
   });
 }
 
+// The Date field reads the host's wall clock: the sim's starts at 2026-01-01T00:00:00Z and
+// follows a jump (back an hour); the server's timeouts do not notice.
+task<> date_follows_the_wall_clock() {
+  server srv(routes(), {});
+  auto where = co_await srv.listen(net::address::loopback_v4(0));
+  CO_ASSERT_TRUE(where);
+  auto running = spawn(srv.run(), "http server");
+  const std::string url = "http://" + where->to_string() + "/hello";
+  client c;
+  auto a = co_await c.get(url);
+  CO_ASSERT_TRUE(a);
+  EXPECT_EQ(a->header("Date").substr(0, 23), "Thu, 01 Jan 2026 00:00:") << a->header("Date");
+  EXPECT_TRUE(sim_jump_wall_clock(-1h));
+  auto b = co_await c.get(url);
+  CO_ASSERT_TRUE(b);
+  EXPECT_EQ(b->header("Date").substr(0, 23), "Wed, 31 Dec 2025 23:00:") << b->header("Date");
+  EXPECT_GE(c.stats().reused, 1u);  // the same connection: no timeout fired at the jump
+  co_await srv.shutdown(1s);
+  (void)co_await running;
+}
+
+TEST(HttpSim, TheDateFieldFollowsTheWallClock) {
+  sim_sweep(kSeeds, [](std::uint64_t seed) {
+    runtime rt(sim_options(seed, 2));
+    rt.block_on(date_follows_the_wall_clock());
+  });
+}
+
 // --- teeth: the simulator finds the two drain bugs fixed in taskd's issue ---------------------
 //
 // The contract of a drain: (a) a request sent on an open keep-alive connection no later than

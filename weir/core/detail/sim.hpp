@@ -65,6 +65,13 @@ class sim_state {
   std::uint64_t next() noexcept { return rng_(); }
   clock::time_point now() const noexcept { return now_; }
   void set_now(clock::time_point t) noexcept { now_ = t; }
+  // The wall clock: 2026-01-01T00:00:00Z at `start`, plus virtual time and the jumps.
+  std::chrono::system_clock::time_point wall() const noexcept {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1767225600)) +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(now_ - start) +
+           wall_offset;
+  }
+  std::chrono::system_clock::duration wall_offset{};
 
   // The trace: kind is a short word ("turn", "run", "time", "job").
   void note(const char* kind, std::uint64_t a, std::uint64_t b = 0) noexcept;
