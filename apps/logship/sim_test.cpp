@@ -198,7 +198,7 @@ weir::task<outcome> run_logship(std::uint64_t seed, sim_kafka& broker) {
         if (co_await weir::sleep_for(3s)) s.stop();
       }(broker),
       "drain deadline");
-  co_await running;
+  (void)co_await running;
   outcome o;
   o.drained = co_await p.drain(3s);
   deadline.cancel();

@@ -285,7 +285,8 @@ weir::task<std::vector<event>> run_taskd(std::uint64_t seed) {
   const std::string base = "http://" + where->to_string();
   std::vector<weir::task<std::vector<event>>> clients;
   for (int i = 0; i < kClients; ++i)
-    clients.push_back(weir::on_shard(static_cast<unsigned>(i) % kShards, client_ops, base, i, seed));
+    clients.push_back(
+        weir::on_shard(static_cast<unsigned>(i) % kShards, client_ops, base, i, seed));
   std::vector<event> all;
   for (auto& h : co_await weir::when_all(std::move(clients)))
     all.insert(all.end(), h.begin(), h.end());

@@ -8,7 +8,8 @@ DELETE of keys they wrote, GET of keys they wrote (the value must be the acknowl
 POST /echo. Every --kill-every seconds taskd gets SIGKILL and is started again on the same data
 directory; then every acknowledged write is checked (a PUT's value is there, a DELETE's key is
 gone; writes in flight at the kill are "in doubt" and not checked). Before each kill the
-server's RSS and open descriptors are sampled: they should stay flat across cycles.
+server's RSS and open descriptors are sampled: descriptors and RSS's anonymous part (the heap)
+should stay flat across cycles; its file part (LMDB's mapped pages) grows with the data.
 Exits 1 when anything acknowledged was lost or a read returned a wrong value.
 """
 import argparse, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile
@@ -25,13 +26,18 @@ def start(taskd, data, port):
     return p
 
 
-def sample(pid):
-    rss = 0
+def sample(pid, data):
+    """RSS, open descriptors, RSS's anonymous part (the heap: should stay flat) and its file part
+    (LMDB's mapped pages: grows with the data the process has touched), the data's size; KiB."""
+    rss = anon = 0
     with open(f"/proc/{pid}/status") as f:
         for l in f:
             if l.startswith("VmRSS:"):
                 rss = int(l.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+            elif l.startswith("RssAnon:"):
+                anon = int(l.split()[1])
+    size = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data)) // 1024
+    return rss, len(os.listdir(f"/proc/{pid}/fd")), anon, rss - anon, size
 
 
 class state:
@@ -147,7 +153,7 @@ def main():
             for t in threads:
                 t.start()
             time.sleep(min(o.kill_every, max(0.0, end - time.time())))
-            samples.append(sample(p.pid))
+            samples.append(sample(p.pid, data))
             p.send_signal(signal.SIGKILL)
             p.wait()
             stop.set()
@@ -157,7 +163,8 @@ def main():
             checked_last, lost, wrong = verify(o.port, st, checked)
             lost_total += lost
             wrong_total += wrong
-            print(f"cycle {cycle}: rss {samples[-1][0]} KiB fds {samples[-1][1]}; "
+            rss, fds, anon, mapped, size = samples[-1]
+            print(f"cycle {cycle}: rss {rss} KiB (anon {anon}, file {mapped}; data {size}) fds {fds}; "
                   f"checked {checked_last} acknowledged writes (new + a sample): lost {lost}, wrong {wrong}; "
                   f"in doubt {len(st.doubt)}", flush=True)
         checked_last, lost, wrong = verify(o.port, st)  # the end: every acknowledged write
@@ -170,7 +177,8 @@ def main():
     print(f"soak: {o.seconds:.0f} s, {cycle} kill -9 restarts, ops {st.ops}, "
           f"all {checked_last} acknowledged writes checked at the end, "
           f"lost {lost_total}, wrong {wrong_total + st.ops['wrong']}; "
-          f"rss KiB first/last/max {samples[0][0]}/{samples[-1][0]}/{max(s[0] for s in samples)}; "
+          f"rss KiB first/last/max {samples[0][0]}/{samples[-1][0]}/{max(s[0] for s in samples)}, "
+          f"of it anon {samples[0][2]}/{samples[-1][2]}/{max(s[2] for s in samples)}; "
           f"fds first/last/max {samples[0][1]}/{samples[-1][1]}/{max(s[1] for s in samples)}")
     return 1 if lost_total or wrong_total or st.ops["wrong"] else 0
 

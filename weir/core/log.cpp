@@ -243,8 +243,8 @@ void write(level l, std::string_view msg, std::span<const field> fields) {
 
 void write_block(level l, std::string_view msg, std::initializer_list<field> fields,
                  std::string_view block) {
-  current()->write({wall_now(), l, msg,
-                    std::span<const field>(fields.begin(), fields.size()), block});
+  current()->write(
+      {wall_now(), l, msg, std::span<const field>(fields.begin(), fields.size()), block});
 }
 
 void write(level l, std::string_view msg, std::initializer_list<field> fields) {

@@ -116,9 +116,9 @@ runtime_impl::runtime_impl(runtime_options o) : opts_(std::move(o)), pool_(opts_
     opts_.spin_before_park = {};
     pool_.simulate(sim_.get());
     log::debug("I/O backend", {{"backend", "sim"},
-                              {"seed", std::to_string(sim_->seed())},
-                              {"shards", std::to_string(n)},
-                              {"replay", "WEIR_SIM_SEED=" + std::to_string(sim_->seed())}});
+                               {"seed", std::to_string(sim_->seed())},
+                               {"shards", std::to_string(n)},
+                               {"replay", "WEIR_SIM_SEED=" + std::to_string(sim_->seed())}});
   }
   if (!opts_.make_reactor) {
     std::string why;
@@ -213,7 +213,8 @@ void runtime_impl::sim_loop() {
     if (shard::clock::time_point at; sim.next_event(at)) candidate(at);
     if (any && sim.callers.load(std::memory_order_acquire) > 0) {
       if (next < sim.now()) next = sim.now();
-      if (next > sim.now()) sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));
+      if (next > sim.now())
+        sim.note("time", static_cast<std::uint64_t>((next - sim.now()).count()));
       // (A timer's deadline may be a lower bound, for an upper wheel level: the shard's next
       // turn cascades it, and the loop moves on.)
       sim.set_now(next);
@@ -278,9 +279,7 @@ unsigned runtime::shard_count() const noexcept { return impl_->size(); }
 
 const char* runtime::backend_name() const noexcept { return impl_->at(0).io().name(); }
 
-std::uint64_t runtime::sim_seed() const noexcept {
-  return impl_->sim() ? impl_->sim()->seed() : 0;
-}
+std::uint64_t runtime::sim_seed() const noexcept { return impl_->sim() ? impl_->sim()->seed() : 0; }
 
 std::uint64_t runtime::sim_trace_hash() const noexcept {
   return impl_->sim() ? impl_->sim()->trace_hash() : 0;
@@ -290,19 +289,25 @@ runtime::shard_stats runtime::stats(unsigned k) const noexcept {
   return impl_->at(k).stats().read();
 }
 
+namespace {
+// The sim backend's state of the calling shard's runtime; null off a shard or on another backend.
+detail::sim_state* shard_sim() noexcept {
+  return detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr;
+}
+}  // namespace
+
 std::chrono::system_clock::time_point wall_now() noexcept {
-  if (detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr) return s->wall();
+  if (detail::sim_state* s = shard_sim()) return s->wall();
   return std::chrono::system_clock::now();
 }
 
 std::time_t wall_time() noexcept {
-  if (detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr)
-    return std::chrono::system_clock::to_time_t(s->wall());
+  if (detail::sim_state* s = shard_sim()) return std::chrono::system_clock::to_time_t(s->wall());
   return std::time(nullptr);
 }
 
 bool sim_jump_wall_clock(std::chrono::system_clock::duration d) noexcept {
-  detail::sim_state* s = detail::tl_shard ? detail::tl_shard->rt().sim() : nullptr;
+  detail::sim_state* s = shard_sim();
   if (!s) return false;
   s->wall_offset += d;
   s->note("wall-jump", static_cast<std::uint64_t>(d.count()));
@@ -310,8 +315,7 @@ bool sim_jump_wall_clock(std::chrono::system_clock::duration d) noexcept {
 }
 
 void detail::block_on_finished() noexcept {
-  if (sim_state* s = tl_shard ? tl_shard->rt().sim() : nullptr)
-    s->callers.fetch_sub(1, std::memory_order_acq_rel);
+  if (sim_state* s = shard_sim()) s->callers.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void runtime::check_not_on_shard() {

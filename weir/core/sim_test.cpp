@@ -50,11 +50,11 @@ task<std::uint64_t> fan_in(std::uint64_t seed, unsigned producers, unsigned per)
         p % shard_count(),
         [](sender<std::uint64_t> tx, unsigned p, unsigned per, std::uint64_t seed) {
           spawn_detached(
-              [](sender<std::uint64_t> tx, unsigned p, unsigned per,
-                 std::uint64_t seed) -> task<> {
+              [](sender<std::uint64_t> tx, unsigned p, unsigned per, std::uint64_t seed) -> task<> {
                 lcg r{seed * 1000 + p};
                 for (unsigned i = 0; i < per; ++i) {
-                  if (r.next(3) == 0) (void)co_await sleep_for(std::chrono::milliseconds(r.next(5)));
+                  if (r.next(3) == 0)
+                    (void)co_await sleep_for(std::chrono::milliseconds(r.next(5)));
                   const unsigned hop = r.next(shard_count());
                   const unsigned where = co_await on_shard(hop, [] { return this_shard(); });
                   EXPECT_EQ(where, hop);
@@ -153,7 +153,8 @@ task<> sleepers(std::uint64_t seed) {
     const auto d = std::chrono::minutes(1 + r.next(180)) + std::chrono::milliseconds(r.next(1000));
     ts.push_back(on_shard(
         static_cast<unsigned>(i) % shard_count(),
-        [](clock::duration d, clock::time_point t0) -> task<std::pair<clock::duration, clock::duration>> {
+        [](clock::duration d,
+           clock::time_point t0) -> task<std::pair<clock::duration, clock::duration>> {
           (void)co_await sleep_for(d);
           co_return std::pair{d, now() - t0};
         },

@@ -121,7 +121,8 @@ task<> drain(std::uint64_t seed) {
           EXPECT_NE(r.error(), errc::timed_out) << "a request hung through the drain";
           co_return -1;
         },
-        base + "/hello", std::chrono::microseconds((seed * 37 + static_cast<unsigned>(i) * 113) % 3000)));
+        base + "/hello",
+        std::chrono::microseconds((seed * 37 + static_cast<unsigned>(i) * 113) % 3000)));
   auto stopper = spawn(
       [](server& s, std::chrono::microseconds at) -> task<> {
         (void)co_await sleep_for(at);
@@ -227,8 +228,7 @@ task<violations> drain_contract(std::uint64_t seed, unsigned bug) {
   // The moment shutdown begins, in virtual time (one clock for every shard).
   auto shutdown_at = std::make_shared<clock::time_point>(clock::time_point::max());
   auto stopper = spawn(
-      [](server& s, std::chrono::microseconds at,
-         std::shared_ptr<clock::time_point> t) -> task<> {
+      [](server& s, std::chrono::microseconds at, std::shared_ptr<clock::time_point> t) -> task<> {
         (void)co_await sleep_for(at);
         *t = now();
         co_await s.shutdown(2s);
@@ -247,7 +247,9 @@ task<violations> drain_contract(std::uint64_t seed, unsigned bug) {
             return static_cast<unsigned>((r >> 33) % n);
           };
           bool drained = false;  // the drain ended one of our connections
-          const auto before_end = [&t] { return *t == clock::time_point::max() || now() < *t + 1s; };
+          const auto before_end = [&t] {
+            return *t == clock::time_point::max() || now() < *t + 1s;
+          };
           for (int conn = 0; conn < 8 && before_end(); ++conn) {
             client c;
             for (int i = 0; i < 40; ++i) {

@@ -29,7 +29,7 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kBuffer = 64 * 1024;       // receive buffer per direction
+constexpr std::size_t kBuffer = 64 * 1024;          // receive buffer per direction
 constexpr std::size_t kDatagramQueue = 208 * 1024;  // a datagram socket's (Linux's rmem_default)
 constexpr std::size_t kMaxDatagram = 65507;         // UDP over IPv4
 
@@ -44,8 +44,8 @@ struct sock {
   std::deque<std::byte> in;   // arrived, unread
   std::size_t incoming = 0;   // sent by the peer, still on the wire
   bool fin_in = false, reset = false, reset_reported = false, shut_wr = false;
-  int connect_result = 1;           // 1: not decided; 0 or -errno
-  clock::time_point last_send{};    // the peer's data never overtakes earlier data
+  int connect_result = 1;                 // 1: not decided; 0 or -errno
+  clock::time_point last_send{};          // the peer's data never overtakes earlier data
   std::uint64_t seq_out = 0, seq_in = 0;  // segments sent / reassembled
   struct segment {
     std::vector<std::byte> bytes;
@@ -285,7 +285,8 @@ class network final : public detail::sim_io {
       case kind::writev:
       case kind::sendmsg:
       case kind::poll_out: {
-        if (s.reset) return op.res = s.reset_reported ? -EPIPE : (s.reset_reported = true, -ECONNRESET), true;
+        if (s.reset)
+          return op.res = s.reset_reported ? -EPIPE : (s.reset_reported = true, -ECONNRESET), true;
         if (s.shut_wr) return op.res = -EPIPE, true;
         if (s.peer_id == 0) return op.res = -ENOTCONN, true;
         const std::size_t room = room_at_peer(s);
@@ -324,7 +325,8 @@ class network final : public detail::sim_io {
         op.res = static_cast<int>(size);
         if (op.k == kind::recvmsg) {
           msghdr& m = *op.msg;
-          if (!(op.flags & MSG_TRUNC)) op.res = static_cast<int>(std::min(size, total(buffers(op, one))));
+          if (!(op.flags & MSG_TRUNC))
+            op.res = static_cast<int>(std::min(size, total(buffers(op, one))));
           m.msg_flags = truncated ? MSG_TRUNC : 0;
           if (m.msg_name) {
             std::memcpy(m.msg_name, from.data(), std::min<socklen_t>(m.msg_namelen, from.size()));
@@ -363,8 +365,7 @@ class network final : public detail::sim_io {
         }
         return true;
       }
-      default:
-        return op.res = -EOPNOTSUPP, true;
+      default: return op.res = -EOPNOTSUPP, true;
     }
   }
   // Takes the next datagram into `iov`: its full size.
@@ -421,9 +422,9 @@ class network final : public detail::sim_io {
   // --- partitions --------------------------------------------------------------------------
   static std::string host_of(const address& a) {
     if (a.family() == AF_INET)
-      return std::string(reinterpret_cast<const char*>(
-                             &reinterpret_cast<const sockaddr_in*>(a.data())->sin_addr),
-                         4);
+      return std::string(
+          reinterpret_cast<const char*>(&reinterpret_cast<const sockaddr_in*>(a.data())->sin_addr),
+          4);
     if (a.family() == AF_INET6)
       return std::string(reinterpret_cast<const char*>(
                              &reinterpret_cast<const sockaddr_in6*>(a.data())->sin6_addr),
@@ -610,7 +611,7 @@ class network final : public detail::sim_io {
   }
 
   detail::sim_state& sim_;
-  std::set<std::pair<std::string, std::string>> cuts_;  // partitioned host pairs
+  std::set<std::pair<std::string, std::string>> cuts_;    // partitioned host pairs
   std::map<std::uint64_t, std::unique_ptr<sock>> socks_;  // by id: ordered, deterministic
   std::map<int, std::uint64_t> by_fd_;                    // open, visible descriptors
   std::uint64_t next_id_ = 0;
@@ -636,8 +637,7 @@ result<int> stream_socket_fd(network& n, int family) {
   return n.new_socket(family, false, s);
 }
 
-result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlog,
-                      address& bound) {
+result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlog, address& bound) {
   address want = at;
   if (want.port() == 0) {
     // A free port on that address.

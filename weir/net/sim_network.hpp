@@ -60,8 +60,7 @@ class network;
 network* current();
 
 result<int> stream_socket_fd(network& n, int family);  // a new unconnected stream socket
-result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlog,
-                      address& bound);
+result<int> listen_fd(network& n, const address& at, bool reuse_port, int backlog, address& bound);
 int try_accept(network& n, int listener_fd, address& peer);  // fd or -errno
 int shutdown(network& n, int fd, int how);                   // 0 or -errno
 std::optional<address> name(network& n, int fd, bool peer);

@@ -52,7 +52,8 @@ task<result<std::string>> read_n(stream_socket& s, std::size_t n) {
   std::string out;
   std::array<std::byte, 512> buf;
   while (out.size() < n) {
-    WEIR_CO_TRY_ASSIGN(auto k, co_await s.read(std::span(buf).first(std::min(buf.size(), n - out.size()))));
+    WEIR_CO_TRY_ASSIGN(auto k,
+                       co_await s.read(std::span(buf).first(std::min(buf.size(), n - out.size()))));
     if (k == 0) co_return unexpected(std::make_error_code(std::errc::connection_aborted));
     out.append(reinterpret_cast<const char*>(buf.data()), k);
   }

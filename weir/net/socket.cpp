@@ -236,7 +236,8 @@ task<result<stream_socket>> listener::accept() {
     auto r = co_await op;
     if (r) {
       peer.set_size(op.op().addrlen);
-      io::handle h = h_.state().sim ? sim_handle(static_cast<int>(*r)) : io::handle(static_cast<int>(*r));
+      io::handle h =
+          h_.state().sim ? sim_handle(static_cast<int>(*r)) : io::handle(static_cast<int>(*r));
       if (is_tcp(local_)) (void)setopt(h.fd(), IPPROTO_TCP, TCP_NODELAY, 1);
       ++stats_.accepted;
       co_return stream_socket(std::move(h), peer);

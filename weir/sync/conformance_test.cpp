@@ -722,7 +722,8 @@ TYPED_TEST(SyncConformance, DestroyingTheWakerFailsTheWaiterInsteadOfLosingIt) {
     if constexpr (TypeParam::reports_lost) {
       ASSERT_EQ(lost.size(), 1u);
       EXPECT_EQ(lost[0].name, "orphaned waiter");
-      EXPECT_NE(lost[0].what.find(std::string(TypeParam::name) + " was destroyed"), std::string::npos)
+      EXPECT_NE(lost[0].what.find(std::string(TypeParam::name) + " was destroyed"),
+                std::string::npos)
           << lost[0].what;
     } else {
       EXPECT_TRUE(lost.empty());  // a closed channel is an answer, not a lost wake-up

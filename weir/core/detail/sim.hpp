@@ -34,9 +34,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <functional>
 #include <random>
 #include <vector>
 
@@ -49,7 +49,7 @@ struct sim_io {
   virtual bool start(io_op& op) noexcept = 0;  // as reactor::start
   virtual void cancel(io_op& op, bool call_done) noexcept = 0;
   virtual void closing(fd_state& fs) noexcept = 0;  // its descriptor is being closed
-  virtual void quiesce() noexcept = 0;             // the runtime stops: drop every operation
+  virtual void quiesce() noexcept = 0;              // the runtime stops: drop every operation
 };
 
 class sim_state {
