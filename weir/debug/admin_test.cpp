@@ -110,20 +110,27 @@ TEST(Admin, AnswersWhileAShardIsStuckAndNamesIt) {
   runtime rt({.shards = 1, .stall_threshold = 20ms});
   admin_server admin(rt, {.address = net::address::loopback_v4(0), .token = {}});
   std::string health, tasks, stalls;
+  // The handler stays stuck until the asker has its answers (at most 10 s), however slowly a
+  // loaded machine starts curl: the asker waits until the shard is inside busy(), then past
+  // the stall threshold.
+  std::atomic<bool> stuck{false}, asked{false};
   std::thread asker([&] {
-    std::this_thread::sleep_for(150ms);  // the shard is inside busy() by then
+    for (int i = 0; i < 1000 && !stuck.load(); ++i) std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(100ms);
     health = curl(admin, "/healthz");
     tasks = curl(admin, "/debug/tasks");
+    asked = true;
   });
-  rt.block_on([]() -> task<> {
+  rt.block_on([](std::atomic<bool>& stuck, std::atomic<bool>& asked) -> task<> {
     auto h = spawn(
-        []() -> task<> {
+        [](std::atomic<bool>& stuck, std::atomic<bool>& asked) -> task<> {
           (void)co_await sleep_for(1ms);
-          busy(600ms);
-        }(),
+          stuck = true;
+          for (int i = 0; i < 100 && !asked.load(); ++i) busy(100ms);
+        }(stuck, asked),
         "stuck handler");
     (void)co_await h;
-  }());
+  }(stuck, asked));
   asker.join();
   stalls = curl(admin, "/debug/stalls");
   EXPECT_EQ(health.substr(0, 3), "503") << health;

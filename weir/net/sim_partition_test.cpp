@@ -60,7 +60,7 @@ task<result<std::string>> read_n(stream_socket& s, std::size_t n) {
   co_return out;
 }
 
-task<> partition_and_heal(std::uint64_t seed) {
+task<> partition_and_heal() {
   const auto me = *address::from("127.0.0.1", 0);
   const auto b_host = *address::from("127.0.0.2", 0);
   auto b = listener::bind(*address::from("127.0.0.2", 7000));
@@ -131,13 +131,12 @@ task<> partition_and_heal(std::uint64_t seed) {
   c->close();
   (void)co_await sb;
   (void)co_await sc;
-  (void)seed;
 }
 
 TEST(SimPartition, StreamsStallAndResumeInOrderConnectsTimeOutDatagramsAreLost) {
   sim_sweep(kSeeds, [](std::uint64_t seed) {
     runtime rt(sim_options(seed, 2));
-    rt.block_on(partition_and_heal(seed));
+    rt.block_on(partition_and_heal());
   });
 }
 
