@@ -7,8 +7,8 @@
 # Servers (TASKD_SERVERS ["taskd go rust"]), each pinned to SERVER_CPU, one worker / shard:
 #   taskd2 (opt-in: TASKD_SERVERS="taskd taskd2 rust") taskd with --shards 2 on SERVER_CPU and
 #          LOAD_CPU (the applier on shard 1, handlers on both; it shares wrk's core)
-#   taskd  build/bench/apps/taskd/taskd (this script runs `cmake --preset bench` and
-#          `cmake --build --preset bench --target taskd`), run with WEIR_LOST_WAKEUP=abort (a lost
+#   taskd  build/$TASKD_PRESET/apps/taskd/taskd (this script runs `cmake --preset $TASKD_PRESET` and
+#          `cmake --build --preset $TASKD_PRESET --target taskd`), run with WEIR_LOST_WAKEUP=abort (a lost
 #          wake-up under load ends the run) as
 #            taskd --listen 127.0.0.1:PORT --admin off --shards 1 --data-dir DIR --log-level warn
 #          DIR: a fresh `mktemp -d` under TASKD_DATA_PARENT [/tmp] per run, removed after it.
@@ -50,6 +50,7 @@
 #   TASKD_DATA_PARENT [/tmp]  where taskd's data directories are made (put measures fsync: it
 #                        should be a real disk, not tmpfs; the table says which file system)
 #   SERVER_CPU [0]  LOAD_CPU [1]  JOBS [2]   pinning (taskset), and build parallelism
+#   TASKD_PRESET [bench]  the CMake preset taskd is built with: bench (g++) or bench-clang
 # Method (as bench/http/run.sh): the script re-runs itself under `setsid -w`, so in its own
 # scheduler autogroup, and when root raises that autogroup to nice -20
 # (`echo -20 > /proc/self/autogroup`; ignored otherwise).
@@ -77,7 +78,8 @@ DATA_PARENT=${TASKD_DATA_PARENT:-/tmp}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 JOBS=${JOBS:-2}
-TASKD=build/bench/apps/taskd/taskd
+PRESET=${TASKD_PRESET:-bench}
+TASKD=build/$PRESET/apps/taskd/taskd
 TASKD_GO=build/bench/bench/taskd/taskd_go
 TASKD_RUST=bench/peers/taskd_rust/target/release/taskd_rust
 ECHO_BODY='{"kind":"create","message":"hello world"}'
@@ -116,7 +118,7 @@ oneline() {  # stdin -> one line without quotes or backslashes (it goes into JSO
 declare -A unavailable=()  # server -> why
 bash scripts/setup.sh --bench >/dev/null
 if [[ " $SERVERS " == *" taskd "* || " $SERVERS " == *" taskd2 "* ]]; then
-  if ! { cmake --preset bench && cmake --build --preset bench --target taskd -j "$JOBS"; } \
+  if ! { cmake --preset "$PRESET" && cmake --build --preset "$PRESET" --target taskd -j "$JOBS"; } \
     >"$tmp/build-taskd.log" 2>&1; then
     unavailable[taskd]="build failed: $({ grep -m 2 -iE 'error|unknown target' "$tmp/build-taskd.log" ||
       tail -n 2 "$tmp/build-taskd.log"; } | cut -c 1-200 | oneline)"
@@ -135,7 +137,7 @@ done
 mkdir -p bench/results
 out=bench/results/taskd-$(date +%Y%m%d-%H%M%S).jsonl
 data_fs=$(df --output=fstype "$DATA_PARENT" 2>/dev/null | tail -n 1 | tr -d ' ') || data_fs=unknown
-echo "{\"meta\":true,\"rounds\":$ROUNDS,\"seconds\":$SECS,\"warmup\":$WARMUP,\"server_cpu\":$SERVER_CPU,\"load_cpu\":$LOAD_CPU,\"data_parent\":\"$DATA_PARENT\",\"data_fs\":\"$data_fs\",\"nproc\":$(nproc)}" >"$out"
+echo "{\"meta\":true,\"rounds\":$ROUNDS,\"seconds\":$SECS,\"warmup\":$WARMUP,\"server_cpu\":$SERVER_CPU,\"load_cpu\":$LOAD_CPU,\"data_parent\":\"$DATA_PARENT\",\"data_fs\":\"$data_fs\",\"nproc\":$(nproc),\"taskd_preset\":\"$PRESET\"}" >"$out"
 [[ $data_fs == tmpfs && " $CASES " == *" put "* ]] &&
   echo "warning: $DATA_PARENT is tmpfs: fsync costs nothing there (TASKD_DATA_PARENT)" >&2
 
