@@ -8,6 +8,7 @@
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
 #include <weir/core/when_all.hpp>
+#include <weir/testing/bytes.hpp>
 #include <weir/testing/co_assert.hpp>
 #include <weir/testing/sim.hpp>
 
@@ -20,14 +21,11 @@ namespace weir::net {
 namespace {
 
 using namespace std::chrono_literals;
+using weir::testing::bytes;
 using weir::testing::sim_options;
 using weir::testing::sim_sweep;
 
 constexpr std::uint64_t kSeeds = 200;
-
-std::span<const std::byte> bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
 
 // Reads until the peer's end of stream.
 task<result<std::string>> read_to_end(stream_socket& s) {
@@ -88,7 +86,7 @@ task<> echo(std::uint64_t seed) {
           if (!sent) co_return false;
           EXPECT_TRUE(c->shutdown());
           auto back = co_await read_to_end(*c);
-          co_return back && *back == msg;
+          co_return back&&* back == msg;
         },
         at, std::size_t(1 + (seed * 131 + static_cast<unsigned>(i) * 977) % 150'000), seed));
   auto ok = co_await when_all(std::move(clients));

@@ -8,6 +8,7 @@
 #include <weir/core/runtime.hpp>
 #include <weir/core/spawn.hpp>
 #include <weir/core/time.hpp>
+#include <weir/testing/bytes.hpp>
 #include <weir/testing/co_assert.hpp>
 #include <weir/testing/sim.hpp>
 
@@ -20,14 +21,11 @@ namespace weir::net {
 namespace {
 
 using namespace std::chrono_literals;
+using weir::testing::bytes;
 using weir::testing::sim_options;
 using weir::testing::sim_sweep;
 
 constexpr std::uint64_t kSeeds = 200;
-
-std::span<const std::byte> bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
 
 // Echoes every connection it accepts until the listener closes.
 task<> echo_server(listener& l) {

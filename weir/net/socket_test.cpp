@@ -7,6 +7,7 @@
 #include <weir/core/time.hpp>
 #include <weir/core/when_all.hpp>
 #include <weir/core/when_any.hpp>
+#include <weir/testing/bytes.hpp>
 #include <weir/testing/co_assert.hpp>
 #include <weir/testing/tasks.hpp>
 
@@ -29,10 +30,8 @@ namespace weir::net {
 namespace {
 
 using namespace std::chrono_literals;
+using weir::testing::bytes;
 
-std::span<const std::byte> as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
 std::string to_string(std::span<const std::byte> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -78,7 +77,7 @@ task<std::string> round_trip(address at, std::string msg) {
   auto server = spawn(echo_once(*l), "echo");
   auto c = co_await stream_socket::connect(l->local_address());
   EXPECT_TRUE(c.has_value()) << c.error().message();
-  EXPECT_TRUE((co_await c->write_all(as_bytes(msg))).has_value());
+  EXPECT_TRUE((co_await c->write_all(bytes(msg))).has_value());
   std::string back = co_await read_n(*c, msg.size());
   c->close();
   (void)co_await server;
@@ -147,7 +146,7 @@ TEST_P(Sockets, PartialReadsAndWrites) {
     auto c = co_await stream_socket::connect(l->local_address());
     std::size_t writes = 0, off = 0;
     while (off < big.size()) {
-      auto w = co_await c->write(as_bytes(std::string_view(big).substr(off)));
+      auto w = co_await c->write(bytes(std::string_view(big).substr(off)));
       CO_ASSERT_TRUE(w);
       off += *w;
       ++writes;
@@ -168,10 +167,10 @@ TEST_P(Sockets, HalfClose) {
       auto s = co_await l.accept();
       std::string all = co_await read_n(*s, 1 << 20);  // until the client's FIN
       EXPECT_EQ(all, "request");
-      EXPECT_TRUE((co_await s->write_all(as_bytes("reply after FIN"))).has_value());
+      EXPECT_TRUE((co_await s->write_all(bytes("reply after FIN"))).has_value());
     }(*l));
     auto c = co_await stream_socket::connect(l->local_address());
-    EXPECT_TRUE((co_await c->write_all(as_bytes("request"))).has_value());
+    EXPECT_TRUE((co_await c->write_all(bytes("request"))).has_value());
     EXPECT_TRUE(c->shutdown(SHUT_WR));
     EXPECT_EQ(co_await read_n(*c, 100), "reply after FIN");
     (void)co_await server;
@@ -189,7 +188,7 @@ TEST_P(Sockets, ShortReadThenEndOfStream) {
     std::byte buf[64];
     auto first = co_await with_timeout(20ms, a.read(buf));  // registers `a` with the reactor
     EXPECT_EQ(first.error(), errc::timed_out);
-    EXPECT_TRUE((co_await b.write_all(as_bytes("abc"))).has_value());
+    EXPECT_TRUE((co_await b.write_all(bytes("abc"))).has_value());
     b.close();
     (void)co_await sleep_for(20ms);  // the shard polls the reactor meanwhile and sees IN|RDHUP
     auto r1 = co_await with_timeout(1s, a.read(buf));
@@ -217,7 +216,7 @@ TEST_P(Sockets, PeerResetMidWrite) {
     std::string chunk(64 * 1024, 'x');
     std::error_code failure;
     for (int i = 0; i < 10000 && !failure; ++i) {
-      auto w = co_await c->write(as_bytes(chunk));
+      auto w = co_await c->write(bytes(chunk));
       if (!w) failure = w.error();
     }
     (void)co_await server;
@@ -272,7 +271,7 @@ TEST_P(Sockets, AcceptTimeout) {
     // The listener still works afterwards.
     auto server = spawn(echo_once(*l));
     auto c = co_await stream_socket::connect(l->local_address());
-    EXPECT_TRUE((co_await c->write_all(as_bytes("ok"))).has_value());
+    EXPECT_TRUE((co_await c->write_all(bytes("ok"))).has_value());
     EXPECT_EQ(co_await read_n(*c, 2), "ok");
     c->close();
     (void)co_await server;
@@ -293,7 +292,7 @@ TEST_P(Sockets, CancelEveryOperationKind) {
       CO_ASSERT_FALSE(r);
       EXPECT_EQ(r.error(), errc::timed_out);
     }
-    EXPECT_TRUE((co_await b.write_all(as_bytes("after"))).has_value());
+    EXPECT_TRUE((co_await b.write_all(bytes("after"))).has_value());
     EXPECT_EQ(co_await read_n(a, 5), "after");  // the cancelled read took nothing
 
     auto rd = co_await with_timeout(20ms, a.readable());
@@ -303,7 +302,7 @@ TEST_P(Sockets, CancelEveryOperationKind) {
     std::string chunk(256 * 1024, 'w');
     std::error_code werr;
     for (int i = 0; i < 1000 && !werr; ++i) {
-      auto w = co_await with_timeout(20ms, b.write(as_bytes(chunk)));
+      auto w = co_await with_timeout(20ms, b.write(bytes(chunk)));
       if (!w) werr = w.error();
     }
     EXPECT_EQ(werr, errc::timed_out);
@@ -359,7 +358,7 @@ TEST_P(Sockets, Udp) {
     auto b = udp_socket::bind(address::loopback_v4(0));
     CO_ASSERT_TRUE(a && b);
     auto to = *b->local_address();
-    EXPECT_EQ(*co_await a->send_to(as_bytes("datagram one"), to), 12u);
+    EXPECT_EQ(*co_await a->send_to(bytes("datagram one"), to), 12u);
     std::byte buf[64];
     auto d = co_await b->recv_from(buf);
     CO_ASSERT_TRUE(d);
@@ -368,14 +367,14 @@ TEST_P(Sockets, Udp) {
     EXPECT_EQ(d->from, *a->local_address());
     EXPECT_EQ(to_string({buf, d->size}), "datagram one");
     // Truncation is reported, not hidden.
-    (void)co_await a->send_to(as_bytes("0123456789"), to);
+    (void)co_await a->send_to(bytes("0123456789"), to);
     auto t = co_await b->recv_from(std::span<std::byte>(buf, 4));
     EXPECT_TRUE(t->truncated);
     EXPECT_EQ(t->size, 10u);
     // Connected send/recv.
     EXPECT_TRUE(a->connect(to));
     EXPECT_TRUE(b->connect(*a->local_address()));
-    EXPECT_EQ(*co_await a->send(as_bytes("ping")), 4u);
+    EXPECT_EQ(*co_await a->send(bytes("ping")), 4u);
     EXPECT_EQ(*co_await b->recv(buf), 4u);
   }());
 }
@@ -388,7 +387,7 @@ TEST_P(Sockets, UdpBatches) {
     std::vector<std::string> payloads;
     for (int i = 0; i < 50; ++i) payloads.push_back("datagram " + std::to_string(i));
     std::vector<std::span<const std::byte>> out;
-    for (auto& p : payloads) out.push_back(as_bytes(p));
+    for (auto& p : payloads) out.push_back(bytes(p));
     auto receiver = spawn([](udp_socket& b, std::size_t want) -> task<std::vector<std::string>> {
       std::vector<std::string> got;
       std::vector<std::array<std::byte, 64>> storage(8);
@@ -473,7 +472,7 @@ int run_clients(const std::string& backend, std::uint16_t port, int n, int go_fd
     }
     int echoed = 0;
     for (auto& c : clients)
-      if (co_await c.write_all(as_bytes("x"))) echoed += (co_await read_n(c, 1)) == "x";
+      if (co_await c.write_all(bytes("x"))) echoed += (co_await read_n(c, 1)) == "x";
     if (echoed != n) co_return 3;
     char go;  // the server has measured: close everything
     (void)co_await blocking([go_fd, &go] { return ::read(go_fd, &go, 1); });
